@@ -1,0 +1,154 @@
+/**
+ * Configuration: read once from the environment (and .env), validated, frozen.
+ * An invalid value stops start-up with a message naming the variable and what it expects.
+ */
+import { z } from 'zod';
+
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], {
+      error: 'expected a boolean (true/false, 1/0, yes/no, on/off)',
+    })
+    .default(def ? 'true' : 'false')
+    .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+
+const int = (def: number, min: number, max: number) =>
+  z
+    .string()
+    .default(String(def))
+    .transform((v, ctx) => {
+      const n = Number(v);
+      if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `expected an integer from ${min} to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const url = (schemes: string[]) =>
+  z.string().transform((v, ctx) => {
+    try {
+      const u = new URL(v);
+      if (!schemes.includes(u.protocol)) throw new Error();
+      return u.toString().replace(/\/+$/, '');
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `expected an absolute ${schemes.join(' or ')} URL, got "${v}"` });
+      return z.NEVER;
+    }
+  });
+
+/** ElevenLabs voice ids and local preset ids share this shape. */
+export const VOICE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+const schema = z.object({
+  PORT: int(8080, 0, 65535),
+  HOST: z.string().default('0.0.0.0'),
+  PUBLIC_URL: url(['https:', 'http:']).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  TWILIO_AUTH_TOKEN: optionalString,
+  TWILIO_ACCOUNT_SID: optionalString.refine((v) => v === undefined || /^AC[0-9a-fA-F]{32}$/.test(v), {
+    message: 'expected AC followed by 32 hex digits',
+  }),
+  TWILIO_API_BASE_URL: url(['https:', 'http:']).optional(),
+
+  CONVERTER: z.enum(['auto', 'elevenlabs', 'local']).default('auto'),
+  ELEVENLABS_API_KEY: optionalString,
+  ELEVENLABS_BASE_URL: url(['https:', 'http:']).default('https://api.elevenlabs.io'),
+  ELEVENLABS_VOICE_ID: z.string().regex(VOICE_ID_PATTERN, 'expected a voice id (letters, digits, _ or -)').default('JBFqnCBsd6RMkjVDRZzb'),
+  ELEVENLABS_MODEL_ID: z.string().min(1).default('eleven_multilingual_sts_v2'),
+  ELEVENLABS_VOICE_SETTINGS: optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    try {
+      const parsed: unknown = JSON.parse(v);
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error();
+      return JSON.stringify(parsed);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'expected a JSON object, e.g. {"stability":0.5,"similarity_boost":0.75}' });
+      return z.NEVER;
+    }
+  }),
+  ELEVENLABS_SEED: optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n > 4294967295) {
+      ctx.addIssue({ code: 'custom', message: 'expected an integer from 0 to 4294967295' });
+      return z.NEVER;
+    }
+    return n;
+  }),
+  ELEVENLABS_REMOVE_BACKGROUND_NOISE: bool(false),
+  ELEVENLABS_ENABLE_LOGGING: z
+    .enum(['true', 'false', ''], { error: 'expected true or false (false = zero retention, enterprise only)' })
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? undefined : v === 'true')),
+  ELEVENLABS_CONNECT_TIMEOUT_MS: int(2000, 100, 60_000),
+  ELEVENLABS_FIRST_BYTE_TIMEOUT_MS: int(3000, 100, 60_000),
+  ELEVENLABS_MAX_LAG_MS: int(2000, 0, 60_000),
+  ELEVENLABS_MAX_CONCURRENCY: int(3, 1, 100),
+  FALLBACK: z.enum(['local', 'silence']).default('local'),
+
+  LOCAL_VOICE_ID: z.string().regex(VOICE_ID_PATTERN).default('neutral-male'),
+  LOCAL_MODE: z.enum(['streaming', 'phrase']).default('streaming'),
+  LOCAL_SEED: optionalString.transform((v) => (v === undefined ? undefined : Number(v))),
+  LOCAL_DENOISE: bool(false),
+
+  VAD_MODE: int(3, 0, 3),
+  VAD_START_MS: int(60, 10, 1000),
+  VAD_PREROLL_MS: int(200, 0, 1000),
+  VAD_HANGOVER_MS: int(500, 100, 5000),
+  VAD_MIN_PHRASE_MS: int(250, 0, 5000),
+  VAD_MAX_PHRASE_MS: int(10_000, 1000, 60_000),
+
+  PLAYOUT_CHUNK_MS: int(20, 20, 100).refine((v) => v % 20 === 0, { message: 'expected a multiple of 20 (20, 40, 60, 80 or 100)' }),
+  PLAYOUT_CLEAR_BACKLOG_MS: int(2000, 0, 60_000),
+
+  WS_MAX_MESSAGE_BYTES: int(64 * 1024, 1024, 1024 * 1024),
+  WS_MAX_MESSAGES_PER_SEC: int(200, 10, 10_000),
+  WS_MAX_BUFFERED_BYTES: int(1024 * 1024, 16 * 1024, 64 * 1024 * 1024),
+  WS_HEARTBEAT_MS: int(30_000, 1000, 600_000),
+  HTTP_RATE_LIMIT_PER_MIN: int(600, 1, 1_000_000),
+  DRAIN_TIMEOUT: int(60, 0, 3600),
+  MAX_CALLS: int(200, 1, 100_000),
+
+  LINES_CONFIG: optionalString,
+  MASK: z.enum(['agent', 'both']).default('agent'),
+  AGENT_DIAL_TIMEOUT: int(30, 5, 600),
+  AGENT_DTMF_VOICE_CYCLE: bool(false),
+});
+
+export type Config = Readonly<z.output<typeof schema>> & { readonly converter: 'elevenlabs' | 'local' };
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parse and freeze. Throws ConfigError listing every bad variable at once. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input: Record<string, string | undefined> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const v = env[key];
+    // An empty variable counts as unset, as in most .env tooling.
+    input[key] = v === '' ? undefined : v;
+  }
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const c = result.data;
+  let converter: 'elevenlabs' | 'local';
+  if (c.CONVERTER === 'elevenlabs') {
+    if (!c.ELEVENLABS_API_KEY) throw new ConfigError(['ELEVENLABS_API_KEY: required when CONVERTER=elevenlabs']);
+    converter = 'elevenlabs';
+  } else if (c.CONVERTER === 'local') converter = 'local';
+  else converter = c.ELEVENLABS_API_KEY ? 'elevenlabs' : 'local';
+  return Object.freeze({ ...c, converter });
+}

@@ -1,0 +1,24 @@
+/**
+ * THE FAIL-CLOSED INVARIANT, enforced by types.
+ *
+ * Playout (src/playout/) accepts only MaskedAudio. A MaskedAudio value can only be made by
+ * asMasked(), and asMasked() is called only inside src/voice/ by converters, on bytes that
+ * the converter produced (ElevenLabs' answer, or the embedded engine's output). No other
+ * module imports asMasked: test/unit/fail-closed.test.ts checks that by reading the source.
+ * So the only path from a caller's microphone to a listener's ear runs through a converter;
+ * on any failure the listener gets nothing (silence), never the input.
+ */
+declare const masked: unique symbol;
+
+/** 8 kHz mu-law audio that a converter produced. */
+export type MaskedAudio = Uint8Array & { readonly [masked]: true };
+
+/** Brand converter output. Only converters (src/voice/**) may call this. */
+export function asMasked(bytes: Uint8Array): MaskedAudio {
+  return bytes as MaskedAudio;
+}
+
+/** Silence is safe to play: it carries nothing of the speaker. */
+export function maskedSilence(bytes: number): MaskedAudio {
+  return new Uint8Array(bytes).fill(0xff) as MaskedAudio;
+}

@@ -1,0 +1,33 @@
+/**
+ * Prometheus metrics (prom-client), one registry for the process, served at GET /metrics.
+ * Counters are named for what they count; labels stay low-cardinality (never a callSid).
+ */
+import client from 'prom-client';
+
+export const registry = new client.Registry();
+client.collectDefaultMetrics({ register: registry });
+
+const counter = (name: string, help: string, labelNames: string[] = []) =>
+  new client.Counter({ name, help, labelNames, registers: [registry] });
+const gauge = (name: string, help: string, labelNames: string[] = []) =>
+  new client.Gauge({ name, help, labelNames, registers: [registry] });
+
+export const metrics = {
+  callsStarted: counter('voicemask_calls_started_total', 'Media streams started'),
+  callsActive: gauge('voicemask_calls_active', 'Media streams in progress'),
+  callErrors: counter('voicemask_call_errors_total', 'Calls ended by an unexpected error', ['stage']),
+  wsRejected: counter('voicemask_ws_rejected_total', 'WebSocket upgrades refused', ['reason']),
+  protocolErrors: counter('voicemask_protocol_errors_total', 'Inbound Media Streams messages refused', ['reason']),
+  wsClosed: counter('voicemask_ws_closed_total', 'Connections closed by the bridge', ['reason']),
+  phrases: counter('voicemask_phrases_total', 'Phrases detected', ['outcome']),
+  conversions: counter('voicemask_conversions_total', 'Conversions by result', ['converter', 'result']),
+  conversionLatency: new client.Histogram({
+    name: 'voicemask_first_audio_seconds',
+    help: 'From end of phrase to first converted byte',
+    buckets: [0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5],
+    registers: [registry],
+  }),
+  framesOut: counter('voicemask_frames_out_total', 'Masked audio frames sent to Twilio'),
+  clears: counter('voicemask_clears_total', 'Playback buffers cleared on barge-in'),
+  httpRejected: counter('voicemask_http_rejected_total', 'HTTP requests refused', ['reason']),
+};

@@ -1,0 +1,65 @@
+/**
+ * Prints the phrases the VAD finds in a WAV (any rate/format the WAV reader takes; non-8 kHz
+ * input is resampled to 8 kHz and mu-law encoded, as Twilio would send it), or in a fixture clip
+ * by key, next to the clip's reference timings.
+ *   tsx scripts/segment.ts <file.wav | clip-key | all> [--mode 3] [--start 60] [--preroll 200]
+ *       [--hangover 500] [--min 250] [--max 10000]
+ */
+import { readFileSync } from 'node:fs';
+import { parseWav, wavToPcm16 } from '../src/audio/wav.js';
+import { mulawEncode, FRAME_BYTES_8K } from '../src/audio/mulaw.js';
+import { initResampler, resample } from '../src/audio/resampler.js';
+import { initVad, PhraseSegmenter, type SegmenterOptions } from '../src/vad/index.js';
+import { CLIPS, loadClipMulaw } from '../test/fixtures/clips.js';
+
+const args = process.argv.slice(2);
+const opt = (name: string, def: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const opts: SegmenterOptions = {
+  mode: opt('mode', 3),
+  startMs: opt('start', 60),
+  prerollMs: opt('preroll', 200),
+  hangoverMs: opt('hangover', 500),
+  minPhraseMs: opt('min', 250),
+  maxPhraseMs: opt('max', 10_000),
+};
+const target = args.find((a, i) => !a.startsWith('--') && (i === 0 || !args[i - 1]!.startsWith('--')));
+if (!target) {
+  console.error('usage: tsx scripts/segment.ts <file.wav | clip-key | all> [--mode N] [--hangover MS] ...');
+  process.exit(2);
+}
+
+await initVad();
+
+async function load(t: string): Promise<Uint8Array> {
+  if (CLIPS[t]) return loadClipMulaw(t);
+  const w = parseWav(readFileSync(t));
+  if (w.formatTag === 7 && w.sampleRate === 8000 && w.channels === 1) return w.data;
+  const { samples, sampleRate } = wavToPcm16(w);
+  await initResampler();
+  return mulawEncode(resample(samples, sampleRate, 8000));
+}
+
+const fmt = (ms: number) => (ms / 1000).toFixed(2);
+for (const key of target === 'all' ? Object.keys(CLIPS) : [target]) {
+  const mulaw = await load(key);
+  const seg = new PhraseSegmenter(opts);
+  const lines: string[] = [];
+  let phrases = 0;
+  const show = (evs: ReturnType<PhraseSegmenter['push']>) => {
+    for (const e of evs) {
+      if (e.type === 'phrase') {
+        phrases++;
+        lines.push(`  phrase    ${fmt(e.startMs)}-${fmt(e.endMs)}  (${e.reason})`);
+      } else if (e.type === 'discarded') lines.push(`  discarded ${fmt(e.startMs)}-${fmt(e.endMs)}`);
+    }
+  };
+  for (let o = 0; o + FRAME_BYTES_8K <= mulaw.length; o += FRAME_BYTES_8K) show(seg.push(mulaw.subarray(o, o + FRAME_BYTES_8K)));
+  show(seg.flush());
+  seg.close();
+  const ref = CLIPS[key]?.phrases;
+  console.log(`${key}: ${phrases} phrases${ref ? ` (reference ${ref.length}: ${ref.map(([a, b]) => `${a}-${b}`).join('; ')})` : ''}`);
+  console.log(lines.join('\n'));
+}

@@ -1,0 +1,321 @@
+/**
+ * Phrase segmenter: 20 ms frames of 8 kHz mu-law in, phrases out.
+ *
+ * Frame decision = WebRTC VAD (fvad) AND an energy gate above an adaptive noise floor.
+ * fvad alone calls broadband hiss and crowd noise speech (the 1961 JFK recording is ~100 %
+ * "speech" for it at every mode); the gate needs the frame to stand GATE_DB above the floor
+ * (minimum of the frame levels over the last ~3 s, tracked with block minima, O(1) per frame).
+ *
+ * State machine (per stream):
+ *   idle     -> a run of `startMs` speech frames confirms an onset: 'speech-start'; the phrase
+ *               begins `prerollMs` before the run (taken from a small ring of recent frames).
+ *   inPhrase -> `hangoverMs` of non-speech ends it: 'phrase' (audio up to the last speech frame
+ *               plus TAIL_MS) or 'discarded' when its speech lasted under `minPhraseMs`.
+ *               At `maxPhraseMs` of audio it is cut after the quietest frame of the last
+ *               SPLIT_SEARCH_MS; the remainder continues as the next phrase (no loss, no overlap).
+ * One 'speech-start' opens an utterance; the utterance yields one 'discarded', or one or more
+ * 'phrase' events (all but the last with reason 'max-length'). No second 'speech-start' is
+ * emitted for a max-length continuation: the speaker never stopped, so it is not a new barge-in.
+ */
+import { FRAME_BYTES_8K, FRAME_MS, mulawDecode } from '../audio/mulaw.js';
+import { FvadInstance } from './fvad.js';
+
+export interface SegmenterOptions {
+  /** fvad aggressiveness, 0 (least) to 3 (most likely to call a frame non-speech). */
+  mode: 0 | 1 | 2 | 3 | number;
+  /** Consecutive speech needed to confirm an onset. */
+  startMs: number;
+  /** Audio kept before the onset. */
+  prerollMs: number;
+  /** Non-speech that ends a phrase. */
+  hangoverMs: number;
+  /** Utterances with less speech than this are discarded (clicks, coughs). */
+  minPhraseMs: number;
+  /** Longest phrase (audio, pre-roll included); longer speech is split. */
+  maxPhraseMs: number;
+}
+
+export type SegmentEvent =
+  | { type: 'speech-start'; atMs: number }
+  | { type: 'phrase'; mulaw: Uint8Array; startMs: number; endMs: number; reason: 'hangover' | 'max-length' | 'end-of-stream' }
+  | { type: 'discarded'; startMs: number; endMs: number; reason: 'too-short' };
+
+/** Silence kept after the last speech frame of a phrase. */
+export const TAIL_MS = 100;
+/** How far back from the limit a max-length split looks for the quietest frame. */
+export const SPLIT_SEARCH_MS = 1500;
+/** A speech frame must be this far above the noise floor. */
+export const GATE_DB = 10;
+/** ... and above this absolute level (dBFS), whatever the floor. */
+export const MIN_SPEECH_DBFS = -55;
+/** The floor is never taken below this (digital silence would make it -inf). */
+const FLOOR_MIN_DBFS = -70;
+/** Noise floor = min frame level over FLOOR_BLOCKS blocks of FLOOR_BLOCK_FRAMES frames (~3 s). */
+const FLOOR_BLOCK_FRAMES = 10;
+const FLOOR_BLOCKS = 15;
+
+const FRAME_SAMPLES = FRAME_BYTES_8K;
+/** mu-law byte -> linear sample, from the project's codec (one table, shared). */
+const DECODE = mulawDecode(Uint8Array.from({ length: 256 }, (_, i) => i));
+/** dBFS of a full-scale square wave is 0; 10*log10(mean square / 32768^2). */
+const FULL_SCALE_SQ = 32768 * 32768;
+
+type State = 'idle' | 'inPhrase';
+
+export class PhraseSegmenter {
+  private readonly vad: FvadInstance;
+  private readonly startFrames: number;
+  private readonly prerollFrames: number;
+  private readonly hangoverFrames: number;
+  private readonly minPhraseFrames: number;
+  private readonly maxFrames: number;
+  private readonly tailFrames: number;
+  private readonly searchFrames: number;
+
+  private readonly pcm = new Int16Array(FRAME_SAMPLES);
+  /** Stream frame counter: frame i covers [i*20, (i+1)*20) ms. */
+  private frameNo = 0;
+  private closed = false;
+
+  // Noise floor (dB) by block minima.
+  private readonly blockMins = new Float64Array(FLOOR_BLOCKS).fill(Infinity);
+  private blockIdx = 0;
+  private blockFill = 0;
+  private blockMin = Infinity;
+
+  // Ring of the most recent frames while idle (pre-roll + onset run).
+  private readonly ring: Uint8Array;
+  private readonly ringEnergy: Float64Array;
+  private readonly ringCap: number;
+  private ringCount = 0;
+  private ringHead = 0; // next write slot
+
+  // Current phrase: audio and per-frame energy, bounded by maxFrames.
+  private readonly buf: Uint8Array;
+  private readonly bufEnergy: Float64Array;
+  private bufFrames = 0;
+  /** Stream frame number of buf[0]. */
+  private bufStartFrame = 0;
+
+  private state: State = 'idle';
+  private speechRun = 0;
+  /** Stream frame of the confirmed onset of the current utterance. */
+  private onsetFrame = 0;
+  /** Stream frame of the last speech frame in the current phrase, or -1 if it has none. */
+  private lastSpeechFrame = -1;
+  private silenceRun = 0;
+  /** true while the current phrase is the continuation of a max-length split. */
+  private continuation = false;
+
+  constructor(opts: SegmenterOptions) {
+    const frames = (ms: number, name: string, min: number): number => {
+      if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`${name} must be a non-negative number of ms, got ${ms}`);
+      return Math.max(min, Math.ceil(ms / FRAME_MS));
+    };
+    this.startFrames = frames(opts.startMs, 'startMs', 1);
+    this.prerollFrames = frames(opts.prerollMs, 'prerollMs', 0);
+    this.hangoverFrames = frames(opts.hangoverMs, 'hangoverMs', 1);
+    this.minPhraseFrames = frames(opts.minPhraseMs, 'minPhraseMs', 0);
+    this.maxFrames = frames(opts.maxPhraseMs, 'maxPhraseMs', 1);
+    if (this.maxFrames <= this.prerollFrames + this.startFrames + 1) {
+      throw new RangeError(`maxPhraseMs (${opts.maxPhraseMs}) must exceed prerollMs + startMs (${opts.prerollMs} + ${opts.startMs})`);
+    }
+    this.tailFrames = Math.min(Math.ceil(TAIL_MS / FRAME_MS), this.hangoverFrames);
+    this.searchFrames = Math.min(Math.ceil(SPLIT_SEARCH_MS / FRAME_MS), this.maxFrames - 1);
+    this.ringCap = this.prerollFrames + this.startFrames;
+    this.ring = new Uint8Array(this.ringCap * FRAME_BYTES_8K);
+    this.ringEnergy = new Float64Array(this.ringCap);
+    this.buf = new Uint8Array(this.maxFrames * FRAME_BYTES_8K);
+    this.bufEnergy = new Float64Array(this.maxFrames);
+    this.vad = new FvadInstance(opts.mode, 8000);
+  }
+
+  /** Stream time in ms (frames pushed x 20 ms). */
+  get timeMs(): number {
+    return this.frameNo * FRAME_MS;
+  }
+
+  push(frame: Uint8Array): SegmentEvent[] {
+    if (this.closed) throw new Error('PhraseSegmenter used after close()');
+    if (!(frame instanceof Uint8Array) || frame.length !== FRAME_BYTES_8K) {
+      throw new RangeError(
+        `PhraseSegmenter.push expects one 20 ms frame of 8 kHz mu-law (${FRAME_BYTES_8K} bytes), got ${frame instanceof Uint8Array ? `${frame.length} bytes` : typeof frame}`,
+      );
+    }
+    const events: SegmentEvent[] = [];
+    const n = this.frameNo;
+
+    // Decode, level, noise floor, decision.
+    let sumSq = 0;
+    const pcm = this.pcm;
+    for (let i = 0; i < FRAME_SAMPLES; i++) {
+      const s = DECODE[frame[i]!]!;
+      pcm[i] = s;
+      sumSq += s * s;
+    }
+    const meanSq = sumSq / FRAME_SAMPLES;
+    const db = meanSq > 0 ? 10 * Math.log10(meanSq / FULL_SCALE_SQ) : -120;
+    const floor = this.updateFloor(db);
+    const gate = Math.max(MIN_SPEECH_DBFS, floor + GATE_DB);
+    // fvad sees every frame (its noise model adapts on the non-speech ones); ~1 us per frame.
+    const voiced = this.vad.isSpeech(pcm);
+    const speech = voiced && db > gate;
+
+    if (this.state === 'idle') {
+      this.ringPush(frame, meanSq);
+      this.speechRun = speech ? this.speechRun + 1 : 0;
+      if (this.speechRun >= this.startFrames) {
+        this.onsetFrame = n - this.startFrames + 1;
+        events.push({ type: 'speech-start', atMs: this.onsetFrame * FRAME_MS });
+        this.openFromRing(this.startFrames + this.prerollFrames);
+        this.state = 'inPhrase';
+        this.continuation = false;
+        this.lastSpeechFrame = n;
+        this.silenceRun = 0;
+        this.speechRun = 0;
+      }
+    } else {
+      this.bufAppend(frame, meanSq);
+      if (speech) {
+        this.lastSpeechFrame = n;
+        this.silenceRun = 0;
+      } else {
+        this.silenceRun++;
+      }
+      if (this.silenceRun >= this.hangoverFrames) {
+        this.endPhrase(events, 'hangover');
+      } else if (this.bufFrames >= this.maxFrames) {
+        this.splitAtLimit(events);
+      }
+    }
+    this.frameNo = n + 1;
+    return events;
+  }
+
+  /** End of stream: emits the open phrase if it is long enough. */
+  flush(): SegmentEvent[] {
+    if (this.closed) return [];
+    const events: SegmentEvent[] = [];
+    if (this.state === 'inPhrase') this.endPhrase(events, 'end-of-stream');
+    this.ringCount = 0;
+    this.speechRun = 0;
+    return events;
+  }
+
+  /** Frees the native VAD; idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.vad.close();
+  }
+
+  // --- internals ---
+
+  private updateFloor(db: number): number {
+    const v = Math.max(db, FLOOR_MIN_DBFS);
+    if (v < this.blockMin) this.blockMin = v;
+    if (++this.blockFill === FLOOR_BLOCK_FRAMES) {
+      this.blockMins[this.blockIdx] = this.blockMin;
+      this.blockIdx = (this.blockIdx + 1) % FLOOR_BLOCKS;
+      this.blockMin = Infinity;
+      this.blockFill = 0;
+    }
+    let floor = this.blockMin;
+    for (let i = 0; i < FLOOR_BLOCKS; i++) if (this.blockMins[i]! < floor) floor = this.blockMins[i]!;
+    return floor;
+  }
+
+  private ringPush(frame: Uint8Array, energy: number): void {
+    if (this.ringCap === 0) return;
+    this.ring.set(frame, this.ringHead * FRAME_BYTES_8K);
+    this.ringEnergy[this.ringHead] = energy;
+    this.ringHead = (this.ringHead + 1) % this.ringCap;
+    if (this.ringCount < this.ringCap) this.ringCount++;
+  }
+
+  /** Starts the phrase buffer with the last `frames` frames of the ring (the current frame last). */
+  private openFromRing(frames: number): void {
+    const k = Math.min(frames, this.ringCount);
+    for (let j = 0; j < k; j++) {
+      const slot = (this.ringHead - k + j + this.ringCap) % this.ringCap;
+      this.buf.set(this.ring.subarray(slot * FRAME_BYTES_8K, (slot + 1) * FRAME_BYTES_8K), j * FRAME_BYTES_8K);
+      this.bufEnergy[j] = this.ringEnergy[slot]!;
+    }
+    this.bufFrames = k;
+    this.bufStartFrame = this.frameNo + 1 - k;
+    this.ringCount = 0;
+  }
+
+  private bufAppend(frame: Uint8Array, energy: number): void {
+    this.buf.set(frame, this.bufFrames * FRAME_BYTES_8K);
+    this.bufEnergy[this.bufFrames] = energy;
+    this.bufFrames++;
+  }
+
+  private emitFrames(events: SegmentEvent[], frames: number, reason: 'hangover' | 'max-length' | 'end-of-stream'): void {
+    events.push({
+      type: 'phrase',
+      mulaw: this.buf.slice(0, frames * FRAME_BYTES_8K),
+      startMs: this.bufStartFrame * FRAME_MS,
+      endMs: (this.bufStartFrame + frames) * FRAME_MS,
+      reason,
+    });
+  }
+
+  /** Closes the phrase at the last speech frame + tail; back to idle. */
+  private endPhrase(events: SegmentEvent[], reason: 'hangover' | 'max-length' | 'end-of-stream'): void {
+    if (this.lastSpeechFrame >= this.bufStartFrame) {
+      const keep = Math.min(this.bufFrames, this.lastSpeechFrame - this.bufStartFrame + 1 + this.tailFrames);
+      const speechFrames = this.lastSpeechFrame - this.onsetFrame + 1;
+      if (!this.continuation && speechFrames < this.minPhraseFrames) {
+        events.push({
+          type: 'discarded',
+          startMs: this.onsetFrame * FRAME_MS,
+          endMs: (this.lastSpeechFrame + 1) * FRAME_MS,
+          reason: 'too-short',
+        });
+      } else {
+        this.emitFrames(events, keep, reason);
+      }
+    }
+    // else: a max-length continuation that held only silence; nothing to send.
+    this.state = 'idle';
+    this.bufFrames = 0;
+    this.ringCount = 0;
+    this.speechRun = 0;
+    this.silenceRun = 0;
+    this.lastSpeechFrame = -1;
+    this.continuation = false;
+  }
+
+  /** The buffer is full: cut after the quietest frame near the limit; keep the rest as the next phrase. */
+  private splitAtLimit(events: SegmentEvent[]): void {
+    if (this.silenceRun > this.tailFrames) {
+      // Speech already stopped (the hangover is running): just close it.
+      this.endPhrase(events, 'max-length');
+      return;
+    }
+    const len = this.bufFrames;
+    const e = this.bufEnergy;
+    let best = len - 1;
+    let bestScore = Infinity;
+    // Score = energy smoothed over 3 frames, so a lone dip inside a word loses to a real pause.
+    // Ties go to the later frame (longer first phrase).
+    for (let i = Math.max(1, len - this.searchFrames); i < len; i++) {
+      const score = e[i - 1]! + 2 * e[i]! + (i + 1 < len ? e[i + 1]! : e[i]!);
+      if (score <= bestScore) {
+        bestScore = score;
+        best = i;
+      }
+    }
+    const cut = best + 1; // frames [0, cut) go now
+    this.emitFrames(events, cut, 'max-length');
+    const rest = len - cut;
+    this.buf.copyWithin(0, cut * FRAME_BYTES_8K, len * FRAME_BYTES_8K);
+    this.bufEnergy.copyWithin(0, cut, len);
+    this.bufFrames = rest;
+    this.bufStartFrame += cut;
+    this.continuation = true;
+    if (this.lastSpeechFrame < this.bufStartFrame) this.lastSpeechFrame = -1;
+  }
+}

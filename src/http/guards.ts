@@ -1,0 +1,60 @@
+/** Small Express middlewares: security headers, a per-client rate limit, the Twilio signature guard. */
+import type { Request, RequestHandler } from 'express';
+import type { Logger } from '../observability/logger.js';
+import { metrics } from '../observability/metrics.js';
+import { publicBase } from './public-url.js';
+import { isValidWebhookSignature } from './signature.js';
+
+export const securityHeaders: RequestHandler = (_req, res, next) => {
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
+  res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+  res.setHeader('Cache-Control', 'no-store');
+  next();
+};
+
+/** Fixed one-minute window per client address; answers 429 with Retry-After. */
+export function rateLimit(perMinute: number): RequestHandler {
+  const hits = new Map<string, { windowStart: number; count: number }>();
+  const sweep = setInterval(() => {
+    const cutoff = Date.now() - 60_000;
+    for (const [k, v] of hits) if (v.windowStart < cutoff) hits.delete(k);
+  }, 60_000);
+  sweep.unref();
+  return (req, res, next) => {
+    const key = req.socket.remoteAddress ?? 'unknown';
+    const now = Date.now();
+    let h = hits.get(key);
+    if (!h || now - h.windowStart >= 60_000) {
+      h = { windowStart: now, count: 0 };
+      hits.set(key, h);
+    }
+    if (++h.count > perMinute) {
+      metrics.httpRejected.inc({ reason: 'rate-limit' });
+      res.setHeader('Retry-After', String(Math.ceil((h.windowStart + 60_000 - now) / 1000)));
+      res.status(429).type('text/plain').send('Too many requests\n');
+      return;
+    }
+    next();
+  };
+}
+
+/** The URL Twilio signed: the public base plus the path and query this request was sent to. */
+export function signedUrl(req: Request, configuredPublicUrl: string | undefined): string {
+  return publicBase(req, configuredPublicUrl) + req.originalUrl;
+}
+
+/** Refuses (403) any webhook without a valid X-Twilio-Signature when an auth token is set. */
+export function twilioSignatureGuard(authToken: string | undefined, publicUrl: string | undefined, log: Logger): RequestHandler {
+  return (req, res, next) => {
+    if (!authToken) return next();
+    const url = signedUrl(req, publicUrl);
+    const sig = req.header('x-twilio-signature');
+    if (isValidWebhookSignature(authToken, sig, url, (req.body ?? {}) as Record<string, unknown>)) return next();
+    metrics.httpRejected.inc({ reason: 'bad-signature' });
+    log.warn({ path: req.path, hasSignature: Boolean(sig), url }, 'webhook refused: missing or invalid X-Twilio-Signature');
+    res.status(403).type('text/plain').send('Forbidden: invalid Twilio signature\n');
+  };
+}

@@ -1,0 +1,25 @@
+/**
+ * X-Twilio-Signature checks for webhooks and for the Media Streams WebSocket upgrade
+ * (../shared/spec/twilio-media-streams.md, "Request signing"). The twilio package computes
+ * the HMAC; we only decide which URL and parameters it covers.
+ */
+import twilio from 'twilio';
+
+/** Checks a signed POST webhook: full public URL (with query) and the form parameters. */
+export function isValidWebhookSignature(
+  authToken: string,
+  signature: string | undefined,
+  url: string,
+  params: Record<string, unknown>,
+): boolean {
+  if (!signature) return false;
+  const flat: Record<string, string> = {};
+  for (const [k, v] of Object.entries(params ?? {})) flat[k] = Array.isArray(v) ? String(v[0]) : String(v);
+  return twilio.validateRequest(authToken, signature, url, flat);
+}
+
+/** Checks the WebSocket handshake: signed over the exact ws(s)://host/path URL, no parameters. */
+export function isValidUpgradeSignature(authToken: string, signature: string | undefined, wsUrl: string): boolean {
+  if (!signature) return false;
+  return twilio.validateRequest(authToken, signature, wsUrl, {});
+}

@@ -1,0 +1,117 @@
+/**
+ * Builds and starts the whole bridge on one HTTP port: the Express app, the Media Streams
+ * WebSocket endpoint and the call manager, with the converter the configuration selects.
+ * Used by main.ts, the demo, the simulator tests and the whole-call tests.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Router } from 'express';
+import { ConfigError, type Config } from './config/env.js';
+import { initResampler } from './audio/resampler.js';
+import { createApp, MEDIA_PATH, type VoiceCatalog } from './http/app.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { attachMediaStreams } from './twilio/upgrade.js';
+import { CallManager, type CallRoute } from './call/call-manager.js';
+import { createMasking, type Masking } from './call/masking.js';
+import { initVad } from './vad/index.js';
+import { initLocalEngine, isLocalVoice, LocalEngine, LOCAL_VOICES } from './voice/local/index.js';
+import { createElevenLabsConverter } from './voice/elevenlabs/index.js';
+import { createResilientConverter } from './voice/resilience/index.js';
+import type { PhraseConverter } from './voice/converter.js';
+
+export interface RunningServer {
+  /** http://host:port the server listens on (loopback address when bound to 0.0.0.0). */
+  url: string;
+  port: number;
+  server: http.Server;
+  calls: CallManager;
+  masking: Masking;
+  local: LocalEngine;
+  /** Stop taking calls, let active ones finish (up to drainMs), then close. */
+  shutdown(drainMs?: number): Promise<{ remaining: number }>;
+  /** Immediate close (tests). */
+  close(): Promise<void>;
+}
+
+export interface ServerExtras {
+  logger?: Logger;
+  /** Extra routers and stream routes (two-party lines). */
+  extend?: (ctx: { config: Config; log: Logger; masking: Masking; local: LocalEngine }) => { routers?: Router[]; routes?: Record<string, CallRoute> };
+}
+
+export async function startServer(config: Config, extras: ServerExtras = {}): Promise<RunningServer> {
+  const log = extras.logger ?? createLogger(config.LOG_LEVEL);
+  await Promise.all([initResampler(), initVad(), initLocalEngine()]);
+
+  if (!isLocalVoice(config.LOCAL_VOICE_ID)) {
+    throw new ConfigError([`LOCAL_VOICE_ID: unknown preset "${config.LOCAL_VOICE_ID}"; expected one of ${LOCAL_VOICES.map((v) => v.id).join(', ')}`]);
+  }
+  const local = new LocalEngine({ defaultVoiceId: config.LOCAL_VOICE_ID, seed: config.LOCAL_SEED, denoise: config.LOCAL_DENOISE, log });
+
+  let phrase: PhraseConverter;
+  let voices: VoiceCatalog;
+  if (config.converter === 'elevenlabs') {
+    phrase = createResilientConverter({
+      primary: createElevenLabsConverter(config, log),
+      fallback: config.FALLBACK === 'local' ? local : undefined,
+      fallbackVoiceId: config.LOCAL_VOICE_ID,
+      config,
+      log,
+    });
+    voices = { defaultVoiceId: config.ELEVENLABS_VOICE_ID, isValid: () => true, describe: () => 'any ElevenLabs voice id' };
+  } else {
+    phrase = local;
+    voices = { defaultVoiceId: config.LOCAL_VOICE_ID, isValid: isLocalVoice, describe: () => LOCAL_VOICES.map((v) => v.id).join(', ') };
+  }
+  const masking = createMasking({ config, phrase, streaming: local, voices });
+  const ext = extras.extend?.({ config, log, masking, local }) ?? {};
+  const calls = new CallManager({ config, log, masking, routes: ext.routes });
+  let accepting = true;
+  const app = createApp({ config, log, voices, isReady: () => accepting && !calls.isDraining, routers: ext.routers });
+  const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, app);
+  const wss = attachMediaStreams(server, {
+    config,
+    log,
+    path: MEDIA_PATH,
+    admission: () => calls.admission(),
+    onConnection: (conn) => calls.accept(conn),
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+  const url = `http://${host}:${addr.port}`;
+
+  let closed = false;
+  const closeAll = async () => {
+    if (closed) return;
+    closed = true;
+    for (const ws of wss.clients) ws.terminate();
+    wss.close();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    await phrase.close();
+    await local.close();
+  };
+  return {
+    url,
+    port: addr.port,
+    server,
+    calls,
+    masking,
+    local,
+    async shutdown(drainMs = config.DRAIN_TIMEOUT * 1000) {
+      accepting = false;
+      const r = await calls.drain(drainMs);
+      await closeAll();
+      return r;
+    },
+    close: closeAll,
+  };
+}

@@ -1,0 +1,198 @@
+/**
+ * One Twilio Media Streams WebSocket: validates every inbound message, enforces the
+ * per-connection limits (binary frames, message rate, outbound backlog, heartbeat) and
+ * hands typed events to the call. Bad input is logged, counted and skipped; only abuse
+ * that makes the connection useless closes it. Nothing here touches audio content.
+ */
+import type { WebSocket, RawData } from 'ws';
+import type { Logger } from '../observability/logger.js';
+import { metrics } from '../observability/metrics.js';
+import { parseInbound, ProtocolError, serializeClear, serializeMark, serializeMedia, type StartInfo } from './messages.js';
+
+export interface StreamHandlers {
+  onStart(start: StartInfo): void;
+  onMedia(payload: Uint8Array, timestampMs: number | undefined): void;
+  onDtmf(digit: string): void;
+  onMark(name: string): void;
+  /** Twilio's stop, or the socket closed: called once. */
+  onEnd(reason: string): void;
+}
+
+export interface StreamLimits {
+  maxMessagesPerSec: number;
+  maxBufferedBytes: number;
+  heartbeatMs: number;
+  /** Malformed messages tolerated before the peer is considered broken. */
+  maxProtocolErrors?: number;
+}
+
+export class MediaStreamConnection {
+  private handlers: StreamHandlers | undefined;
+  private started: StartInfo | undefined;
+  private ended = false;
+  private windowStart = 0;
+  private windowCount = 0;
+  private protocolErrors = 0;
+  private alive = true;
+  private heartbeat: NodeJS.Timeout | undefined;
+  /** Events that arrived before the call attached its handlers. */
+  private log: Logger;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly limits: StreamLimits,
+    log: Logger,
+  ) {
+    this.log = log;
+    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    ws.on('close', (code) => this.end(`socket closed (${code})`));
+    ws.on('error', (err) => this.log.warn({ err: err.message }, 'websocket error'));
+    ws.on('pong', () => (this.alive = true));
+    this.heartbeat = setInterval(() => {
+      if (!this.alive) {
+        this.log.warn('no pong within the heartbeat interval: closing dead socket');
+        metrics.wsClosed.inc({ reason: 'heartbeat' });
+        ws.terminate();
+        return;
+      }
+      this.alive = false;
+      ws.ping();
+    }, limits.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  attach(handlers: StreamHandlers): void {
+    this.handlers = handlers;
+  }
+
+  get streamSid(): string | undefined {
+    return this.started?.streamSid;
+  }
+
+  setLogger(log: Logger): void {
+    this.log = log;
+  }
+
+  get isOpen(): boolean {
+    return !this.ended && this.ws.readyState === this.ws.OPEN;
+  }
+
+  /** Bytes queued in the socket that the peer has not read yet. */
+  get bufferedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  sendMedia(mulaw: Uint8Array): boolean {
+    return this.send(serializeMedia(this.requireSid(), mulaw));
+  }
+
+  sendMark(name: string): boolean {
+    return this.send(serializeMark(this.requireSid(), name));
+  }
+
+  sendClear(): boolean {
+    return this.send(serializeClear(this.requireSid()));
+  }
+
+  close(code = 1000, reason = 'bye'): void {
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, reason);
+    this.end(reason);
+  }
+
+  private requireSid(): string {
+    if (!this.started) throw new Error('cannot send before the stream started');
+    return this.started.streamSid;
+  }
+
+  private send(text: string): boolean {
+    if (!this.isOpen) return false;
+    if (this.ws.bufferedAmount > this.limits.maxBufferedBytes) {
+      // The peer stopped reading: holding more would grow memory without bound.
+      this.log.warn({ buffered: this.ws.bufferedAmount }, 'peer is not reading: outbound buffer full, closing');
+      metrics.wsClosed.inc({ reason: 'slow-consumer' });
+      this.ws.terminate();
+      this.end('slow consumer');
+      return false;
+    }
+    this.ws.send(text);
+    return true;
+  }
+
+  private refuse(reason: string, message: string): void {
+    metrics.protocolErrors.inc({ reason });
+    this.log.warn({ reason }, `inbound message refused: ${message}`);
+    if (++this.protocolErrors > (this.limits.maxProtocolErrors ?? 100)) {
+      metrics.wsClosed.inc({ reason: 'protocol-errors' });
+      this.close(1008, 'too many malformed messages');
+    }
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    if (this.ended) return;
+    const now = Date.now();
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now;
+      this.windowCount = 0;
+    }
+    if (++this.windowCount > this.limits.maxMessagesPerSec) {
+      metrics.protocolErrors.inc({ reason: 'rate-limit' });
+      metrics.wsClosed.inc({ reason: 'flood' });
+      this.log.warn({ limit: this.limits.maxMessagesPerSec }, 'message flood: more than the per-second limit, closing');
+      this.close(1008, 'message rate limit exceeded');
+      return;
+    }
+    if (isBinary) {
+      metrics.wsClosed.inc({ reason: 'binary' });
+      this.refuse('binary', 'binary frames are not part of the Media Streams protocol');
+      this.close(1003, 'binary frames not accepted');
+      return;
+    }
+    let ev;
+    try {
+      ev = parseInbound(rawToString(data));
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        this.refuse(err.reason, err.message);
+        if (err.reason === 'bad-media-format') this.close(1003, 'unsupported media format');
+        return;
+      }
+      throw err;
+    }
+    const h = this.handlers;
+    if (!h) return;
+    if (ev.event === 'connected') return;
+    if (ev.event === 'start') {
+      if (this.started) return this.refuse('duplicate-start', 'a second start on the same stream');
+      this.started = ev.start;
+      h.onStart(ev.start);
+      return;
+    }
+    if (!this.started) return this.refuse('before-start', `${ev.event} before start`);
+    if (ev.streamSid !== this.started.streamSid) return this.refuse('wrong-stream-sid', `${ev.event} for another streamSid`);
+    switch (ev.event) {
+      case 'media':
+        return h.onMedia(ev.payload, ev.timestampMs);
+      case 'dtmf':
+        return h.onDtmf(ev.digit);
+      case 'mark':
+        return h.onMark(ev.name);
+      case 'stop':
+        this.end('stop');
+        this.close(1000, 'stream stopped');
+        return;
+    }
+  }
+
+  private end(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearInterval(this.heartbeat);
+    this.handlers?.onEnd(reason);
+  }
+}
+
+function rawToString(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
+  return data.toString('utf8');
+}

@@ -1,0 +1,66 @@
+/**
+ * The Media Streams endpoint on the HTTP port: authenticate the upgrade (X-Twilio-Signature
+ * over the public wss:// URL) before any WebSocket exists (EXAMPLES.md #9), then hand the
+ * socket to the call layer. Refusals answer a plain HTTP status and open nothing.
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { Config } from '../config/env.js';
+import type { Logger } from '../observability/logger.js';
+import { metrics } from '../observability/metrics.js';
+import { publicBase, toWebSocketBase } from '../http/public-url.js';
+import { isValidUpgradeSignature } from '../http/signature.js';
+import { MediaStreamConnection } from './stream.js';
+
+export interface UpgradeDeps {
+  config: Config;
+  log: Logger;
+  path: string;
+  /** Null when a new stream may open; otherwise the status and reason to refuse with. */
+  admission(): { status: number; reason: string } | null;
+  onConnection(conn: MediaStreamConnection, req: IncomingMessage): void;
+}
+
+export function attachMediaStreams(server: Server, deps: UpgradeDeps): WebSocketServer {
+  const { config, log } = deps;
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: config.WS_MAX_MESSAGE_BYTES,
+    perMessageDeflate: false,
+    clientTracking: true,
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const refuse = (status: number, reason: string, text: string) => {
+      metrics.wsRejected.inc({ reason });
+      log.warn({ status, reason, path: req.url?.split('?')[0] }, `websocket upgrade refused: ${text}`);
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length + 1}\r\n\r\n${text}\n`);
+    };
+    socket.on('error', () => socket.destroy());
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== deps.path) return refuse(404, 'not-found', 'Not Found');
+    if (config.TWILIO_AUTH_TOKEN) {
+      const wsUrl = toWebSocketBase(publicBase(req, config.PUBLIC_URL)) + path;
+      const sig = req.headers['x-twilio-signature'];
+      if (!isValidUpgradeSignature(config.TWILIO_AUTH_TOKEN, Array.isArray(sig) ? sig[0] : sig, wsUrl)) {
+        return refuse(403, 'bad-signature', 'Forbidden');
+      }
+    }
+    const denied = deps.admission();
+    if (denied) return refuse(denied.status, denied.reason, denied.status === 503 ? 'Service Unavailable' : 'Refused');
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const conn = new MediaStreamConnection(
+        ws,
+        {
+          maxMessagesPerSec: config.WS_MAX_MESSAGES_PER_SEC,
+          maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
+          heartbeatMs: config.WS_HEARTBEAT_MS,
+        },
+        log,
+      );
+      deps.onConnection(conn, req);
+    });
+  });
+  return wss;
+}

@@ -42,6 +42,16 @@ const url = (schemes: string[]) =>
     }
   });
 
+/** A seed as ElevenLabs takes it: an integer from 0 to 4294967295. */
+const seed = optionalString.transform((v, ctx) => {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) > 4294967295) {
+    ctx.addIssue({ code: 'custom', message: 'expected an integer from 0 to 4294967295' });
+    return z.NEVER;
+  }
+  return Number(v);
+});
+
 /** ElevenLabs voice ids and local preset ids share this shape. */
 export const VOICE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -73,15 +83,7 @@ const schema = z.object({
       return z.NEVER;
     }
   }),
-  ELEVENLABS_SEED: optionalString.transform((v, ctx) => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!/^\d+$/.test(v) || n > 4294967295) {
-      ctx.addIssue({ code: 'custom', message: 'expected an integer from 0 to 4294967295' });
-      return z.NEVER;
-    }
-    return n;
-  }),
+  ELEVENLABS_SEED: seed,
   ELEVENLABS_REMOVE_BACKGROUND_NOISE: bool(false),
   ELEVENLABS_ENABLE_LOGGING: z
     .enum(['true', 'false', ''], { error: 'expected true or false (false = zero retention, enterprise only)' })
@@ -95,7 +97,7 @@ const schema = z.object({
 
   LOCAL_VOICE_ID: z.string().regex(VOICE_ID_PATTERN).default('neutral-male'),
   LOCAL_MODE: z.enum(['streaming', 'phrase']).default('streaming'),
-  LOCAL_SEED: optionalString.transform((v) => (v === undefined ? undefined : Number(v))),
+  LOCAL_SEED: seed,
   LOCAL_DENOISE: bool(false),
 
   VAD_MODE: int(3, 0, 3),

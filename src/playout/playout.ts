@@ -157,7 +157,8 @@ export class Playout {
 
   /** @internal Something was written: make sure the clock is running. */
   wake(): void {
-    if (this.closed || this.timer) return;
+    if (this.closed) return;
+    clearTimeout(this.timer);
     this.tick();
   }
 

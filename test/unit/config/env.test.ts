@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../../src/config/env.js';
+
+const problems = (env: Record<string, string>) => {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    return (e as ConfigError).problems;
+  }
+  return [];
+};
+
+describe('loadConfig', () => {
+  it('has sensible defaults and picks the embedded engine without a key', () => {
+    const c = loadConfig({});
+    expect(c.PORT).toBe(8080);
+    expect(c.HOST).toBe('0.0.0.0');
+    expect(c.ELEVENLABS_BASE_URL).toBe('https://api.elevenlabs.io');
+    expect(c.ELEVENLABS_MODEL_ID).toBe('eleven_multilingual_sts_v2');
+    expect(c.VAD_PREROLL_MS).toBe(200);
+    expect(c.VAD_HANGOVER_MS).toBe(500);
+    expect(c.VAD_MIN_PHRASE_MS).toBe(250);
+    expect(c.VAD_MAX_PHRASE_MS).toBe(10_000);
+    expect(c.converter).toBe('local');
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('uses ElevenLabs when a key is set, on any regional host', () => {
+    const c = loadConfig({ ELEVENLABS_API_KEY: 'k', ELEVENLABS_BASE_URL: 'https://api.eu.residency.elevenlabs.io/' });
+    expect(c.converter).toBe('elevenlabs');
+    expect(c.ELEVENLABS_BASE_URL).toBe('https://api.eu.residency.elevenlabs.io');
+  });
+
+  it('names each bad variable and what it expects', () => {
+    const p = problems({ PORT: 'eighty', ELEVENLABS_VOICE_SETTINGS: '{bad', ELEVENLABS_SEED: '-1', PUBLIC_URL: 'ftp://x', LOG_LEVEL: 'loud', VAD_HANGOVER_MS: '5' });
+    expect(p.join('\n')).toMatch(/PORT: expected an integer from 0 to 65535, got "eighty"/);
+    expect(p.join('\n')).toMatch(/ELEVENLABS_VOICE_SETTINGS: expected a JSON object/);
+    expect(p.join('\n')).toMatch(/ELEVENLABS_SEED: expected an integer from 0 to 4294967295/);
+    expect(p.join('\n')).toMatch(/PUBLIC_URL: expected an absolute https: or http: URL/);
+    expect(p.join('\n')).toMatch(/LOG_LEVEL/);
+    expect(p.join('\n')).toMatch(/VAD_HANGOVER_MS: expected an integer from 100 to 5000/);
+    expect(p).toHaveLength(6);
+  });
+
+  it('requires a key when CONVERTER=elevenlabs', () => {
+    expect(problems({ CONVERTER: 'elevenlabs' })).toEqual(['ELEVENLABS_API_KEY: required when CONVERTER=elevenlabs']);
+  });
+
+  it('checks playout chunk sizes and booleans', () => {
+    expect(problems({ PLAYOUT_CHUNK_MS: '30' })[0]).toMatch(/PLAYOUT_CHUNK_MS: expected a multiple of 20/);
+    expect(problems({ ELEVENLABS_REMOVE_BACKGROUND_NOISE: 'maybe' })[0]).toMatch(/ELEVENLABS_REMOVE_BACKGROUND_NOISE: expected a boolean/);
+    expect(loadConfig({ ELEVENLABS_REMOVE_BACKGROUND_NOISE: 'yes' }).ELEVENLABS_REMOVE_BACKGROUND_NOISE).toBe(true);
+  });
+});

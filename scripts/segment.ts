@@ -48,10 +48,12 @@ for (const key of target === 'all' ? Object.keys(CLIPS) : [target]) {
   const seg = new PhraseSegmenter(opts);
   const lines: string[] = [];
   let phrases = 0;
+  const spans: Array<[number, number]> = [];
   const show = (evs: ReturnType<PhraseSegmenter['push']>) => {
     for (const e of evs) {
       if (e.type === 'phrase') {
         phrases++;
+        spans.push([e.startMs / 1000, e.endMs / 1000]);
         lines.push(`  phrase    ${fmt(e.startMs)}-${fmt(e.endMs)}  (${e.reason})`);
       } else if (e.type === 'discarded') lines.push(`  discarded ${fmt(e.startMs)}-${fmt(e.endMs)}`);
     }
@@ -60,6 +62,22 @@ for (const key of target === 'all' ? Object.keys(CLIPS) : [target]) {
   show(seg.flush());
   seg.close();
   const ref = CLIPS[key]?.phrases;
-  console.log(`${key}: ${phrases} phrases${ref ? ` (reference ${ref.length}: ${ref.map(([a, b]) => `${a}-${b}`).join('; ')})` : ''}`);
+  let cov = '';
+  if (ref) {
+    // Reference speech covered by phrases, and phrase time farther than 0.3 s from any reference speech.
+    const inter = (a: [number, number], b: [number, number]) => Math.max(0, Math.min(a[1], b[1]) - Math.max(a[0], b[0]));
+    const refTotal = ref.reduce((t, r) => t + r[1] - r[0], 0);
+    const covered = ref.reduce((t, r) => t + spans.reduce((u, sp) => u + inter(r, sp), 0), 0);
+    const padded: Array<[number, number]> = [];
+    for (const [a, b] of ref) {
+      const last = padded[padded.length - 1];
+      if (last && a - 0.3 <= last[1]) last[1] = b + 0.3;
+      else padded.push([a - 0.3, b + 0.3]);
+    }
+    const sent = spans.reduce((t, sp) => t + sp[1] - sp[0], 0);
+    const nearSpeech = spans.reduce((t, sp) => t + padded.reduce((u, r) => u + inter(r, sp), 0), 0);
+    cov = ` coverage ${((100 * covered) / refTotal).toFixed(1)}% excess ${(sent - nearSpeech).toFixed(2)}s`;
+  }
+  console.log(`${key}: ${phrases} phrases${cov}${ref ? ` (reference ${ref.length}: ${ref.map(([a, b]) => `${a}-${b}`).join('; ')})` : ''}`);
   console.log(lines.join('\n'));
 }

@@ -6,7 +6,7 @@ import type { Config } from '../config/env.js';
 import { initFvad } from './fvad.js';
 import type { SegmenterOptions } from './segmenter.js';
 
-export { PhraseSegmenter, TAIL_MS, SPLIT_SEARCH_MS, GATE_DB, MIN_SPEECH_DBFS } from './segmenter.js';
+export { PhraseSegmenter, TAIL_MS, SPLIT_SEARCH_MS, GATE_DB, HOLD_GATE_DB, MIN_SPEECH_DBFS } from './segmenter.js';
 export type { SegmenterOptions, SegmentEvent } from './segmenter.js';
 
 /** Loads the VAD WASM once; idempotent. Await at start-up before creating segmenters. */

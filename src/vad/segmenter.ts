@@ -15,8 +15,11 @@
  *               At `maxPhraseMs` of audio it is cut after the quietest frame of the last
  *               SPLIT_SEARCH_MS; the remainder continues as the next phrase (no loss, no overlap).
  * One 'speech-start' opens an utterance; the utterance yields one 'discarded', or one or more
- * 'phrase' events (all but the last with reason 'max-length'). No second 'speech-start' is
- * emitted for a max-length continuation: the speaker never stopped, so it is not a new barge-in.
+ * 'phrase' events, all but the last with reason 'max-length': 'max-length' always means the
+ * speaker is mid-speech and the next phrase continues the utterance (contiguous audio). No second
+ * 'speech-start' is emitted for it: the speaker never stopped, so it is not a new barge-in. If the
+ * limit falls in a pause (no speech after the split point), the phrase closes as 'hangover'.
+ * A continuation is sent whatever its length (it is the rest of real speech, not a click).
  */
 import { FRAME_BYTES_8K, FRAME_MS, mulawDecode } from '../audio/mulaw.js';
 import { FvadInstance } from './fvad.js';
@@ -72,6 +75,7 @@ const DECODE = mulawDecode(Uint8Array.from({ length: 256 }, (_, i) => i));
 const FULL_SCALE_SQ = 32768 * 32768;
 
 type State = 'idle' | 'inPhrase';
+type Phrase = Extract<SegmentEvent, { type: 'phrase' }>;
 
 export class PhraseSegmenter {
   private readonly vad: FvadInstance;
@@ -262,7 +266,7 @@ export class PhraseSegmenter {
     this.bufFrames++;
   }
 
-  private emitFrames(events: SegmentEvent[], frames: number, reason: 'hangover' | 'max-length' | 'end-of-stream'): void {
+  private emitFrames(events: SegmentEvent[], frames: number, reason: Phrase['reason']): void {
     events.push({
       type: 'phrase',
       mulaw: this.buf.slice(0, frames * FRAME_BYTES_8K),
@@ -273,9 +277,10 @@ export class PhraseSegmenter {
   }
 
   /** Closes the phrase at the last speech frame + tail; back to idle. */
-  private endPhrase(events: SegmentEvent[], reason: 'hangover' | 'max-length' | 'end-of-stream'): void {
+  private endPhrase(events: SegmentEvent[], reason: 'hangover' | 'end-of-stream'): void {
+    let keep = 0;
     if (this.lastSpeechFrame >= this.bufStartFrame) {
-      const keep = Math.min(this.bufFrames, this.lastSpeechFrame - this.bufStartFrame + 1 + this.tailFrames);
+      keep = Math.min(this.bufFrames, this.lastSpeechFrame - this.bufStartFrame + 1 + this.tailFrames);
       const speechFrames = this.lastSpeechFrame - this.onsetFrame + 1;
       if (!this.continuation && speechFrames < this.minPhraseFrames) {
         events.push({
@@ -288,10 +293,14 @@ export class PhraseSegmenter {
         this.emitFrames(events, keep, reason);
       }
     }
-    // else: a max-length continuation that held only silence; nothing to send.
+    // The unsent hangover frames seed the ring: a new onset soon after can take its pre-roll
+    // from them (never from audio already sent, so phrases still never overlap).
+    this.ringCount = 0;
+    for (let j = Math.max(keep, this.bufFrames - this.ringCap); j < this.bufFrames; j++) {
+      this.ringPush(this.buf.subarray(j * FRAME_BYTES_8K, (j + 1) * FRAME_BYTES_8K), this.bufEnergy[j]!);
+    }
     this.state = 'idle';
     this.bufFrames = 0;
-    this.ringCount = 0;
     this.speechRun = 0;
     this.silenceRun = 0;
     this.lastSpeechFrame = -1;
@@ -300,11 +309,6 @@ export class PhraseSegmenter {
 
   /** The buffer is full: cut after the quietest frame near the limit; keep the rest as the next phrase. */
   private splitAtLimit(events: SegmentEvent[]): void {
-    if (this.silenceRun > this.tailFrames) {
-      // Speech already stopped (the hangover is running): just close it.
-      this.endPhrase(events, 'max-length');
-      return;
-    }
     const len = this.bufFrames;
     const e = this.bufEnergy;
     let best = len - 1;
@@ -319,13 +323,17 @@ export class PhraseSegmenter {
       }
     }
     const cut = best + 1; // frames [0, cut) go now
+    if (this.lastSpeechFrame < this.bufStartFrame + cut) {
+      // No speech after the cut: the speaker has paused (hangover running). Close the phrase as a
+      // normal end, so 'max-length' always means "continued in the next phrase".
+      this.endPhrase(events, 'hangover');
+      return;
+    }
     this.emitFrames(events, cut, 'max-length');
-    const rest = len - cut;
     this.buf.copyWithin(0, cut * FRAME_BYTES_8K, len * FRAME_BYTES_8K);
     this.bufEnergy.copyWithin(0, cut, len);
-    this.bufFrames = rest;
+    this.bufFrames = len - cut;
     this.bufStartFrame += cut;
     this.continuation = true;
-    if (this.lastSpeechFrame < this.bufStartFrame) this.lastSpeechFrame = -1;
   }
 }

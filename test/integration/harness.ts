@@ -1,0 +1,32 @@
+/** Shared set-up for whole-call tests: a real bridge on loopback with captured logs. */
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../src/config/env.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { startServer, type RunningServer, type ServerExtras } from '../../src/server.js';
+
+export interface Bridge extends RunningServer {
+  /** Every log line the bridge wrote, as parsed JSON. */
+  logs: Array<Record<string, unknown>>;
+  rawLogs: string[];
+}
+
+export async function startBridge(env: Record<string, string> = {}, extras: Omit<ServerExtras, 'logger'> = {}): Promise<Bridge> {
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'debug', ...env });
+  const rawLogs: string[] = [];
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of String(chunk).split('\n')) {
+        if (!line) continue;
+        rawLogs.push(line);
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      cb();
+    },
+  });
+  const server = await startServer(config, { ...extras, logger: createLogger(config.LOG_LEVEL, sink) });
+  return Object.assign(server, { logs, rawLogs });
+}
+
+/** Counts log lines whose msg matches. */
+export const logCount = (b: Bridge, re: RegExp) => b.logs.filter((l) => re.test(String(l.msg))).length;

@@ -1,0 +1,91 @@
+/**
+ * The built server as a real process: `npm run build` output started with node (this catches
+ * CommonJS/ESM import mistakes that tsx would hide), start-up validation, and graceful drain
+ * on SIGTERM: /readyz turns 503, no new calls are admitted, the active call goes on, then the
+ * process exits 0.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { simulateCall } from '../../src/sim/index.js';
+import { loadClipMulaw } from '../fixtures/clips.js';
+
+const ROOT = path.resolve(__dirname, '../..');
+const MAIN = path.join(ROOT, 'dist/main.js');
+
+beforeAll(() => {
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
+}, 120_000);
+
+interface Proc {
+  child: ChildProcess;
+  url: Promise<string>;
+  exit: Promise<number | null>;
+  output: () => string;
+}
+
+function start(env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, [MAIN], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const url = new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      out += String(d);
+      const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.stderr!.on('data', (d) => (out += String(d)));
+    child.on('exit', () => reject(new Error(`exited before ready:\n${out}`)));
+  });
+  url.catch(() => {});
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, url, exit, output: () => out };
+}
+
+const procs: Proc[] = [];
+afterAll(() => {
+  for (const p of procs) p.child.kill('SIGKILL');
+});
+
+describe('the built server process', () => {
+  it('refuses to start on an invalid variable, naming it', async () => {
+    const p = start({ PORT: 'abc', ELEVENLABS_VOICE_SETTINGS: 'not json' });
+    procs.push(p);
+    expect(await p.exit).toBe(1);
+    expect(p.output()).toMatch(/PORT: expected an integer from 0 to 65535, got "abc"/);
+    expect(p.output()).toMatch(/ELEVENLABS_VOICE_SETTINGS: expected a JSON object/);
+  });
+
+  it('warns loudly without TWILIO_AUTH_TOKEN and says which engine is active', async () => {
+    const p = start({});
+    procs.push(p);
+    const url = await p.url;
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect(p.output()).toMatch(/TWILIO_AUTH_TOKEN is not set/);
+    expect(p.output()).toMatch(/masking with the embedded offline engine/);
+    p.child.kill('SIGTERM');
+    expect(await p.exit).toBe(0);
+  });
+
+  it('drains on SIGTERM: readiness 503, no new calls, the active call finishes, exit 0', async () => {
+    const p = start({ DRAIN_TIMEOUT: '30' });
+    procs.push(p);
+    const url = await p.url;
+    const call = simulateCall({ url, audio: loadClipMulaw('libri8230'), realtime: true, tailMs: 500 });
+    await new Promise((r) => setTimeout(r, 1500));
+    p.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await fetch(`${url}/readyz`)).status).toBe(503);
+    const webhook = await fetch(`${url}/twiml/inbound`, { method: 'POST', body: new URLSearchParams({}) });
+    expect(webhook.status).toBe(503);
+    await expect(simulateCall({ url, audio: new Uint8Array(1600).fill(0xff), realtime: false, tailMs: 0 })).rejects.toThrow(/503/);
+    const r = await call;
+    expect(r.closedBy).toBe('simulator'); // the active call was not cut off
+    expect(r.receivedAudio.length).toBeGreaterThan(0);
+    expect(await p.exit).toBe(0);
+    expect(p.output()).toMatch(/shutdown complete/);
+  });
+});

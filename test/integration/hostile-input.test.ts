@@ -14,13 +14,14 @@ import { startBridge, type Bridge } from './harness.js';
 
 let fake: FakeElevenLabs;
 let b: Bridge;
-const TOKEN = 'hostile-test-token';
+const TOKEN = 'hostile-test-token-7f3a9c';
+const KEY = 'sk_live_secret_9d8c7b6a5f4e3d2c1b0a';
 const audio = loadClipMulaw('libri8230');
 
 beforeAll(async () => {
-  fake = await startFakeElevenLabs({ apiKey: 'k' });
+  fake = await startFakeElevenLabs({ apiKey: KEY });
   b = await startBridge({
-    ELEVENLABS_API_KEY: 'k',
+    ELEVENLABS_API_KEY: KEY,
     ELEVENLABS_BASE_URL: fake.baseUrl,
     FALLBACK: 'silence',
     TWILIO_AUTH_TOKEN: TOKEN,
@@ -153,6 +154,19 @@ describe('hostile input on the media socket', () => {
       ws.on('error', () => resolve(-1));
     });
     expect(other).toBe(404);
+  });
+
+  it('never logs the API key, the auth token, full phone numbers or audio', async () => {
+    await simulateCall({ url: b.url, audio, authToken: TOKEN, realtime: false, tailMs: 3000, endWhenIdleMs: 1000, form: { From: '+14155550123', To: '+14155550188' } });
+    const all = b.rawLogs.join('\n');
+    expect(b.rawLogs.length).toBeGreaterThan(5);
+    expect(all).not.toContain(KEY);
+    expect(all).not.toContain(TOKEN);
+    expect(all).not.toContain('4155550123');
+    expect(all).not.toContain('4155550188');
+    expect(all).toContain('*******0123'); // masked, still traceable
+    // no base64 audio payloads either
+    expect(all).not.toMatch(/[A-Za-z0-9+/]{200,}/);
   });
 
   it.concurrent('a dead peer that stops answering pings is closed by the heartbeat', async () => {

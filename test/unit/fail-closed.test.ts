@@ -5,8 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const SRC = path.resolve(__dirname, '../../src');
+const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src');
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {

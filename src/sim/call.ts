@@ -431,7 +431,8 @@ export async function simulateCall(o: SimulatedCallOptions): Promise<SimulatedCa
     }
     const due = i * FRAME_MS;
     if (realtime || i >= audioFrames.length) {
-      await sleep(due - now(), o.signal);
+      // Timers may fire a fraction of a millisecond early: never send a frame before its time.
+      while (now() < due && !aborted() && !closed) await sleep(Math.max(1, due - now()), o.signal);
     } else {
       skew = Math.max(skew, due - (performance.now() - t0));
       await tick();

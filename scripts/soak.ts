@@ -1,0 +1,155 @@
+/**
+ * Soak test (not part of npm test): N simulated calls for M minutes against the built bridge,
+ * run as its own process, converting on a local fake ElevenLabs server (loopback only).
+ *
+ *   npm run build && npm run soak -- --calls 100 --minutes 5 [--clip jfk] [--fault-rate 0.1]
+ *
+ * Reports failed calls, leaked frames (must be 0), latency p50/p95/p99 (end of speech -> first
+ * masked audio heard), the bridge's RSS at start and end, and its event-loop delay p99 (both
+ * read from the bridge's own /metrics).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { simulateCall, findLeakedFrames, percentile } from '../src/sim/index.js';
+import { startFakeElevenLabs } from '../test/fakes/fake-elevenlabs.js';
+import { loadClipMulaw, CLIPS } from '../test/fixtures/clips.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { values: args } = parseArgs({
+  options: {
+    calls: { type: 'string', default: '100' },
+    minutes: { type: 'string', default: '5' },
+    clip: { type: 'string', default: 'jfk' },
+    'fault-rate': { type: 'string', default: '0' },
+    'ramp-ms': { type: 'string', default: '50' },
+  },
+});
+const CALLS = Number(args.calls);
+const MINUTES = Number(args.minutes);
+const FAULT_RATE = Number(args['fault-rate']);
+if (!Number.isInteger(CALLS) || CALLS < 1) throw new Error('--calls must be a positive integer');
+if (!(MINUTES > 0)) throw new Error('--minutes must be positive');
+if (!CLIPS[args.clip!]) throw new Error(`--clip must be one of ${Object.keys(CLIPS).join(', ')}`);
+
+const MAIN = path.join(ROOT, 'dist/main.js');
+if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run `npm run build` first');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function metric(url: string, name: string): Promise<number | undefined> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+async function main() {
+  const fake = await startFakeElevenLabs({ apiKey: 'soak-key' });
+  let n = 0;
+  fake.setFaults(() => {
+    n++;
+    if (FAULT_RATE <= 0 || Math.random() >= FAULT_RATE) return undefined;
+    const kinds = [{ type: 'status', status: 500 }, { type: 'rate-limit', code: 'system_busy', retryAfterS: 0 }, { type: 'reset-mid-stream', afterBytes: 400 }] as const;
+    return kinds[n % kinds.length];
+  });
+  const port = await freePort();
+  const child = spawn(process.execPath, [MAIN], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      ELEVENLABS_API_KEY: 'soak-key',
+      ELEVENLABS_BASE_URL: fake.baseUrl,
+      ELEVENLABS_MAX_CONCURRENCY: '15',
+      MAX_CALLS: String(CALLS * 2),
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`bridge exited with ${child.exitCode}`);
+    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) break;
+    if (i > 200) throw new Error('bridge did not start within 20 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  const audio = loadClipMulaw(args.clip!);
+  const rssStart = await metric(url, 'process_resident_memory_bytes');
+  const deadline = Date.now() + MINUTES * 60_000;
+  const latencies: number[] = [];
+  let calls = 0;
+  let failed = 0;
+  let leaked = 0;
+  let missed = 0;
+  const errors = new Map<string, number>();
+
+  async function worker(i: number) {
+    await new Promise((r) => setTimeout(r, i * Number(args['ramp-ms'])));
+    while (Date.now() < deadline) {
+      try {
+        const r = await simulateCall({ url, audio, realtime: true, tailMs: 4000, endWhenIdleMs: 1500 });
+        calls++;
+        leaked += findLeakedFrames(r.sentFrames, r.receivedAudio);
+        for (const p of r.phrases) {
+          if (p.latencyMs === undefined) missed++;
+          else latencies.push(p.latencyMs);
+        }
+        if (r.closedBy === 'bridge') {
+          failed++;
+          errors.set(`closed by bridge ${r.closeCode}`, (errors.get(`closed by bridge ${r.closeCode}`) ?? 0) + 1);
+        }
+      } catch (err) {
+        calls++;
+        failed++;
+        const k = (err as Error).message.slice(0, 80);
+        errors.set(k, (errors.get(k) ?? 0) + 1);
+      }
+    }
+  }
+
+  const progress = setInterval(() => {
+    process.stderr.write(`\r${Math.round((deadline - Date.now()) / 1000)} s left, ${calls} calls done, ${failed} failed, ${leaked} leaked frames   `);
+  }, 1000);
+  await Promise.all(Array.from({ length: CALLS }, (_, i) => worker(i)));
+  clearInterval(progress);
+  process.stderr.write('\n');
+
+  const rssEnd = await metric(url, 'process_resident_memory_bytes');
+  const lagP99 = await metric(url, 'nodejs_eventloop_lag_p99_seconds');
+  latencies.sort((a, b) => a - b);
+  child.kill('SIGTERM');
+  await fake.close();
+
+  const mb = (b?: number) => (b === undefined ? 'n/a' : `${(b / 1048576).toFixed(1)} MB`);
+  const growth = rssStart && rssEnd ? (((rssEnd - rssStart) / rssStart) * 100).toFixed(1) + '%' : 'n/a';
+  console.log(`\nsoak: ${CALLS} concurrent calls for ${MINUTES} min, clip ${args.clip}, fault rate ${FAULT_RATE}`);
+  console.log(`calls completed      ${calls}`);
+  console.log(`failed calls         ${failed}`);
+  console.log(`leaked frames        ${leaked}   (must be 0)`);
+  console.log(`phrases answered     ${latencies.length} (missed ${missed})`);
+  console.log(`latency p50/p95/p99  ${percentile(latencies, 0.5)?.toFixed(0)} / ${percentile(latencies, 0.95)?.toFixed(0)} / ${percentile(latencies, 0.99)?.toFixed(0)} ms`);
+  console.log(`bridge RSS           ${mb(rssStart)} -> ${mb(rssEnd)} (${growth})`);
+  console.log(`event-loop delay p99 ${lagP99 === undefined ? 'n/a' : (lagP99 * 1000).toFixed(1) + ' ms'}`);
+  console.log(`fake requests        ${fake.requests.length}, max in flight ${fake.maxInFlight}`);
+  for (const [k, v] of errors) console.log(`  ${v} x ${k}`);
+  process.exit(leaked === 0 ? 0 : 1);
+}
+
+main().catch((err) => {
+  console.error(`soak failed: ${(err as Error).message}`);
+  process.exit(1);
+});

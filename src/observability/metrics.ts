@@ -30,4 +30,13 @@ export const metrics = {
   framesOut: counter('voicemask_frames_out_total', 'Masked audio frames sent to Twilio'),
   clears: counter('voicemask_clears_total', 'Playback buffers cleared on barge-in'),
   httpRejected: counter('voicemask_http_rejected_total', 'HTTP requests refused', ['reason']),
+  // The resilience wrappers around ElevenLabs (src/voice/resilience), fed by its events.
+  conversionAttempts: counter('voicemask_conversion_attempts_total', 'Requests sent to the primary converter', ['converter']),
+  conversionRetries: counter('voicemask_conversion_retries_total', 'Phrase conversions retried', ['converter', 'kind']),
+  staleDrops: counter('voicemask_conversion_stale_total', 'Phrases given up as too old for the lag budget', ['converter', 'where']),
+  fallbacks: counter('voicemask_conversion_fallbacks_total', 'Phrases sent to the fallback converter', ['converter', 'reason']),
+  truncated: counter('voicemask_conversion_truncated_total', 'Phrases cut short by a failure after the first byte', ['converter']),
+  dropped: counter('voicemask_conversion_dropped_total', 'Phrases that produced no audio', ['converter', 'kind']),
+  circuitTransitions: counter('voicemask_circuit_transitions_total', 'Converter circuit state changes', ['converter', 'to']),
+  circuitOpen: gauge('voicemask_circuit_open', '1 while the converter circuit is open or half-open', ['converter']),
 };

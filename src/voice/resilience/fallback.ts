@@ -1,0 +1,83 @@
+/**
+ * The outermost layer: a phrase the primary could not convert (circuit open, a permanent
+ * error, or retryable errors after the retries) goes to the fallback converter when
+ * FALLBACK=local and it is still fresh, with the request's voice mapped to the fallback's
+ * (their voice ids differ); otherwise it is dropped. The fallback masks too: raw audio never
+ * passes. A failure after audio was delivered ends the phrase there (no retry, no fallback:
+ * the listener would hear it twice).
+ */
+import type { Logger } from '../../observability/logger.js';
+import type { PhraseConverter, PhraseRequest } from '../converter.js';
+import { ConversionError, isAbort } from '../errors.js';
+import type { MaskedAudio } from '../masked.js';
+import { isFresh } from './freshness.js';
+import type { ResilienceStats } from './stats.js';
+
+export interface FallbackOptions {
+  /** 'silence' drops instead of falling back. */
+  mode: 'local' | 'silence';
+  fallback?: PhraseConverter;
+  /** The fallback's voice for every phrase (default: the request's voiceId unchanged). */
+  fallbackVoiceId?: string;
+  maxLagMs: number;
+  stats?: ResilienceStats;
+  log?: Logger;
+}
+
+const kindOf = (err: unknown) => (err instanceof ConversionError ? err.kind : 'internal');
+
+export class FallbackConverter implements PhraseConverter {
+  readonly name: string;
+  private closed = false;
+
+  constructor(
+    private readonly primary: PhraseConverter,
+    private readonly opts: FallbackOptions,
+  ) {
+    this.name = opts.fallback && opts.mode === 'local' ? `${primary.name}+${opts.fallback.name}` : primary.name;
+  }
+
+  async *convert(req: PhraseRequest): AsyncGenerator<MaskedAudio, void, undefined> {
+    const { stats, fallback, mode, maxLagMs } = this.opts;
+    const log = req.log ?? this.opts.log;
+    let delivered = false;
+    try {
+      for await (const chunk of this.primary.convert(req)) {
+        delivered = true;
+        yield chunk;
+      }
+      stats?.record({ type: 'success', callKey: req.callKey, via: 'primary' });
+      return;
+    } catch (err) {
+      if (isAbort(err)) throw err;
+      const kind = kindOf(err);
+      const status = err instanceof ConversionError ? err.status : undefined;
+      if (delivered || (err instanceof ConversionError && err.opts.afterFirstByte)) {
+        stats?.record({ type: 'truncated', callKey: req.callKey, kind });
+        log?.warn({ callKey: req.callKey, kind, status, err: (err as Error).message }, 'conversion failed mid-phrase: phrase ended there');
+        return;
+      }
+      if (mode !== 'local' || !fallback || !isFresh(req, maxLagMs)) {
+        stats?.record({ type: 'dropped', callKey: req.callKey, kind });
+        log?.warn({ callKey: req.callKey, kind, status, err: (err as Error).message }, 'phrase dropped');
+        throw err;
+      }
+      stats?.record({ type: 'fallback', callKey: req.callKey, reason: kind, ...(status !== undefined && { status }) });
+      log?.info({ callKey: req.callKey, kind, status, fallback: fallback.name }, 'phrase sent to the fallback converter');
+    }
+    // The fallback, outside the catch: its own failure is not the primary's.
+    try {
+      yield* fallback.convert({ ...req, voiceId: this.opts.fallbackVoiceId ?? req.voiceId });
+      stats?.record({ type: 'success', callKey: req.callKey, via: 'fallback' });
+    } catch (err) {
+      if (!isAbort(err)) stats?.record({ type: 'dropped', callKey: req.callKey, kind: kindOf(err) });
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([this.primary.close(), this.opts.fallback?.close()]);
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The resilient converter: ElevenLabs (or any primary) wrapped, outermost first, in
+ *   fallback  → the embedded engine when FALLBACK=local (still masked), else drop
+ *   retry     → jittered exponential backoff, Retry-After, only while the phrase is fresh
+ *   circuit   → marked down after consecutive failures or a 401/403; half-open probe
+ *   fair cap  → ELEVENLABS_MAX_CONCURRENCY in flight, round-robin between calls
+ *   primary
+ * Each layer is itself a PhraseConverter and can be used alone.
+ */
+import type { Config } from '../../config/env.js';
+import type { Logger } from '../../observability/logger.js';
+import type { PhraseConverter, PhraseRequest } from '../converter.js';
+import type { MaskedAudio } from '../masked.js';
+import { CircuitBreakerConverter, type CircuitOptions } from './circuit.js';
+import { FairLimiter, LimitedConverter } from './fair-limiter.js';
+import { FallbackConverter } from './fallback.js';
+import { bindResilienceMetrics } from './metrics.js';
+import { RetryingConverter, type RetryOptions } from './retry.js';
+import { ResilienceStats, type ResilienceSnapshot } from './stats.js';
+
+export { CircuitBreakerConverter, type CircuitOptions } from './circuit.js';
+export { FairLimiter, LimitedConverter, type Release } from './fair-limiter.js';
+export { FallbackConverter, type FallbackOptions } from './fallback.js';
+export { isFresh, phraseAgeMs } from './freshness.js';
+export { bindResilienceMetrics } from './metrics.js';
+export { RetryingConverter, backoffMs, canRetry, type RetryOptions } from './retry.js';
+export { ResilienceStats, type CircuitState, type ResilienceCounters, type ResilienceEvent, type ResilienceSnapshot } from './stats.js';
+
+export interface ResilientConverterOptions {
+  primary: PhraseConverter;
+  /** The embedded engine, used when FALLBACK=local. */
+  fallback?: PhraseConverter;
+  /** The fallback's voice (its ids differ from ElevenLabs'), e.g. config.LOCAL_VOICE_ID. */
+  fallbackVoiceId?: string;
+  config: Config;
+  log: Logger;
+  /** Tuning beyond the environment (tests use short timers). */
+  retry?: Omit<RetryOptions, 'maxLagMs' | 'stats' | 'log'>;
+  circuit?: Omit<CircuitOptions, 'stats' | 'log'>;
+  /** Feed the Prometheus metrics in src/observability/metrics.ts (default true). */
+  metrics?: boolean;
+}
+
+export interface ResilientConverter extends PhraseConverter {
+  /** Counters, the circuit state and the queue, now. */
+  stats(): ResilienceSnapshot;
+  /** Emits 'event' and each event type ('retry', 'fallback', 'circuit', ...). */
+  readonly events: ResilienceStats;
+}
+
+export function createResilientConverter(opts: ResilientConverterOptions): ResilientConverter {
+  const { config, primary } = opts;
+  const log = opts.log.child({ component: 'resilience' });
+  const maxLagMs = config.ELEVENLABS_MAX_LAG_MS;
+  const events = new ResilienceStats();
+  const limiter = new FairLimiter(config.ELEVENLABS_MAX_CONCURRENCY);
+  const breaker = new CircuitBreakerConverter(new LimitedConverter(primary, limiter, { maxLagMs, stats: events }), { ...opts.circuit, stats: events, log });
+  const retrying = new RetryingConverter(breaker, { ...opts.retry, maxLagMs, stats: events, log });
+  const outer = new FallbackConverter(retrying, {
+    mode: config.FALLBACK,
+    ...(opts.fallback && { fallback: opts.fallback }),
+    ...(opts.fallbackVoiceId !== undefined && { fallbackVoiceId: opts.fallbackVoiceId }),
+    maxLagMs,
+    stats: events,
+    log,
+  });
+  const unbind = opts.metrics === false ? () => {} : bindResilienceMetrics(events, primary.name);
+  return {
+    name: outer.name,
+    events,
+    convert: (req: PhraseRequest): AsyncIterable<MaskedAudio> => outer.convert(req),
+    close: async () => {
+      unbind();
+      await outer.close();
+    },
+    stats: () => ({ ...events.counters, circuit: breaker.circuit, queued: limiter.queued, inFlight: limiter.inFlight }),
+  };
+}

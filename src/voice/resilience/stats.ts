@@ -1,0 +1,71 @@
+/**
+ * What the resilience wrappers did, as counters (stats()) and as events the bridge can turn
+ * into logs or metrics. Listener exceptions are contained (mediasoup's safeEmit): a broken
+ * metrics hook never breaks a conversion.
+ */
+import { EventEmitter } from 'node:events';
+import type { ConversionErrorKind } from '../errors.js';
+
+export type CircuitState = 'closed' | 'open' | 'half-open';
+
+export type ResilienceEvent =
+  /** A request went to the primary converter (after its queue slot). */
+  | { type: 'attempt'; callKey: string }
+  /** A retryable failure, retried after waitMs. */
+  | { type: 'retry'; callKey: string; attempt: number; waitMs: number; kind: ConversionErrorKind; status?: number; code?: string }
+  /** The phrase was given up on because it got too old (in the queue or before a retry). */
+  | { type: 'stale'; callKey: string; where: 'queue' | 'retry'; ageMs: number }
+  /** The phrase went to the fallback converter. */
+  | { type: 'fallback'; callKey: string; reason: ConversionErrorKind; status?: number }
+  | { type: 'circuit'; from: CircuitState; to: CircuitState; reason: string }
+  /** The primary failed after audio had been delivered: the phrase ended there, not retried. */
+  | { type: 'truncated'; callKey: string; kind: ConversionErrorKind }
+  /** The phrase ended with no audio for the listener. */
+  | { type: 'dropped'; callKey: string; kind: ConversionErrorKind }
+  | { type: 'success'; callKey: string; via: 'primary' | 'fallback' };
+
+export interface ResilienceCounters {
+  attempts: number;
+  retries: number;
+  stale: number;
+  fallbacks: number;
+  circuitChanges: number;
+  truncated: number;
+  dropped: number;
+  successes: number;
+}
+
+export interface ResilienceSnapshot extends ResilienceCounters {
+  circuit: CircuitState;
+  queued: number;
+  inFlight: number;
+}
+
+const COUNTER: Record<ResilienceEvent['type'], keyof ResilienceCounters> = {
+  attempt: 'attempts',
+  retry: 'retries',
+  stale: 'stale',
+  fallback: 'fallbacks',
+  circuit: 'circuitChanges',
+  truncated: 'truncated',
+  dropped: 'dropped',
+  success: 'successes',
+};
+
+/** Emits 'event' (every ResilienceEvent) and one event per type name. */
+export class ResilienceStats extends EventEmitter {
+  readonly counters: ResilienceCounters = { attempts: 0, retries: 0, stale: 0, fallbacks: 0, circuitChanges: 0, truncated: 0, dropped: 0, successes: 0 };
+  circuit: CircuitState = 'closed';
+
+  record(ev: ResilienceEvent): void {
+    this.counters[COUNTER[ev.type]]++;
+    if (ev.type === 'circuit') this.circuit = ev.to;
+    for (const name of ['event', ev.type]) {
+      try {
+        this.emit(name, ev);
+      } catch {
+        // a listener's bug is its own
+      }
+    }
+  }
+}

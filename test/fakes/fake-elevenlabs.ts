@@ -39,7 +39,10 @@ export type FaultPlan = Array<Fault | undefined> | ((index: number, req: Recorde
 export interface RecordedRequest {
   index: number;
   method: string;
+  /** The path without the query string. */
   path: string;
+  /** The request target as sent, query included. */
+  url: string;
   voiceId?: string;
   stream?: boolean;
   query: Record<string, string>;
@@ -224,7 +227,8 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
     const rec: RecordedRequest = {
       index: counter++,
       method: req.method ?? '',
-      path: req.url ?? '',
+      path: new URL(req.url ?? '/', 'http://localhost').pathname,
+      url: req.url ?? '',
       query: Object.fromEntries(new URL(req.url ?? '/', 'http://localhost').searchParams),
       headers: req.headers,
       fields: {},

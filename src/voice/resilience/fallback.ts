@@ -3,8 +3,9 @@
  * error, or retryable errors after the retries) goes to the fallback converter when
  * FALLBACK=local and it is still fresh, with the request's voice mapped to the fallback's
  * (their voice ids differ); otherwise it is dropped. The fallback masks too: raw audio never
- * passes. A failure after audio was delivered ends the phrase there (no retry, no fallback:
- * the listener would hear it twice).
+ * passes. A failure after audio was delivered ends the phrase there: it is rethrown as is
+ * (afterFirstByte, not retryable) with no retry and no fallback, as the listener would hear
+ * the start of the phrase twice.
  */
 import type { Logger } from '../../observability/logger.js';
 import type { PhraseConverter, PhraseRequest } from '../converter.js';
@@ -54,8 +55,8 @@ export class FallbackConverter implements PhraseConverter {
       const status = err instanceof ConversionError ? err.status : undefined;
       if (delivered || (err instanceof ConversionError && err.opts.afterFirstByte)) {
         stats?.record({ type: 'truncated', callKey: req.callKey, kind });
-        log?.warn({ callKey: req.callKey, kind, status, err: (err as Error).message }, 'conversion failed mid-phrase: phrase ended there');
-        return;
+        log?.debug({ callKey: req.callKey, kind, status }, 'conversion failed mid-phrase: not retried, no fallback');
+        throw err;
       }
       if (mode !== 'local' || !fallback || !isFresh(req, maxLagMs)) {
         stats?.record({ type: 'dropped', callKey: req.callKey, kind });

@@ -20,8 +20,7 @@ export function bindResilienceMetrics(events: ResilienceStats, converter: string
       case 'circuit':
         metrics.circuitTransitions.inc({ converter, to: e.to });
         return void metrics.circuitOpen.set({ converter }, e.to === 'closed' ? 0 : 1);
-      case 'success':
-        return void metrics.conversions.inc({ converter, result: e.via === 'primary' ? 'ok' : 'fallback' });
+      // 'success': the bridge counts finished conversions itself (metrics.conversions)
     }
   };
   events.on('event', on);

@@ -55,7 +55,7 @@ describe('ElevenLabs client: wire format', () => {
     expect(fake.requests).toHaveLength(1);
     const r = fake.requests[0]!;
     expect(r.method).toBe('POST');
-    expect(r.path.split('?')[0]).toBe('/v1/speech-to-speech/JBFqnCBsd6RMkjVDRZzb/stream');
+    expect(r.path).toBe('/v1/speech-to-speech/JBFqnCBsd6RMkjVDRZzb/stream');
     expect(r.query).toEqual({ output_format: 'ulaw_8000', enable_logging: 'false' });
     expect(r.headers['xi-api-key']).toBe('test-key');
     expect(r.headers['content-type']).toMatch(/^multipart\/form-data; boundary=/);
@@ -105,7 +105,7 @@ describe('ElevenLabs client: wire format', () => {
     const out = await collect(c, phrase(200));
     expect(out.error).toBeUndefined();
     expect(out.bytes.length).toBe(1600);
-    expect(prefixed.requests[0]!.path).toBe('/proxy/el/v1/speech-to-speech/voiceA/stream?output_format=ulaw_8000');
+    expect(prefixed.requests[0]!.url).toBe('/proxy/el/v1/speech-to-speech/voiceA/stream?output_format=ulaw_8000');
   });
 });
 

@@ -128,7 +128,7 @@ describe('retries', () => {
     const { conv } = make();
     primaryFake.setFaults([{ type: 'reset-mid-stream', afterBytes: 800 }]);
     const out = await collect(conv, phrase(500));
-    expect(out.error).toBeUndefined();
+    expect(err(out.error)).toMatchObject({ kind: 'network', retryable: false, opts: { afterFirstByte: true } });
     expect(same(out.bytes, expectedUlaw(500, PRIMARY_TONE).subarray(0, 800))).toBe(true);
     expect(primaryFake.requests).toHaveLength(1);
     expect(fallbackFake.requests).toHaveLength(0);

@@ -1,0 +1,170 @@
+/**
+ * The masking pipeline at 16 kHz, one instance per call (or per phrase), in 5 ms hops:
+ *
+ *   x --LPC analysis (20 ms Hann, order 16)--> A(z) --inverse filter--> residual e
+ *   x --half-band decimate--> 8 kHz --YIN--> F0, voicing --running median--> target F0
+ *   e --PSOLA at the target F0 / seeded noise when unvoiced--> new excitation
+ *   new excitation --1 / A'(z), poles rotated by the formant ratio--> y
+ *
+ * Hop k is analysed once the input reaches LOOKAHEAD samples past its end; output is final
+ * LATENCY samples behind the input. Every step depends only on the signal (never on how it was
+ * chunked), so phrase mode is streaming mode run over the whole phrase.
+ */
+import { FormantWarper } from './formant-warp.js';
+import { HOP, HopTrack, LPC_ORDER } from './hop-track.js';
+import { allPoleGain, hann, lagWindow, levinson, windowedAutocorr } from './lpc.js';
+import { MAX_HALF, RESIDUAL_AHEAD, ResidualPsola } from './excitation.js';
+import { F0Median, targetF0 } from './pitch-target.js';
+import { HALFBAND, YinTracker } from './pitch-tracker.js';
+import type { LocalVoicePreset } from './presets.js';
+
+/** Input needed past a hop's end before it is analysed (LPC window half + YIN lookahead). */
+const LOOKAHEAD = 160;
+const LPC_WIN = 320;
+/**
+ * Output lags input by this many samples (36 ms): output n is final when the synthesis marks
+ * reach n + MAX_HALF, and a mark s needs the residual up to s + RESIDUAL_AHEAD, which exists
+ * LOOKAHEAD samples after the input.
+ */
+export const LATENCY = LOOKAHEAD + RESIDUAL_AHEAD + MAX_HALF + 8;
+/** Formant ratio change per hop when the voice is switched (no clicks). */
+const RATIO_SLEW = 0.004;
+
+const RING = 4096;
+const MASK = RING - 1;
+const D_RING = 1024;
+const D_MASK = D_RING - 1;
+const HB_MID = (HALFBAND.length - 1) >> 1;
+
+export class MaskProcessor {
+  private readonly x = new Float32Array(RING);
+  private n = 0;
+  private readonly d8 = new Float32Array(D_RING);
+  private d8Count = 0;
+  private nextHop = 0;
+  private outPos = 0;
+  private readonly hops = new HopTrack();
+  private readonly psola: ResidualPsola;
+  private readonly yin = new YinTracker();
+  private readonly yinBuf: Float32Array;
+  private readonly median = new F0Median();
+  private readonly warper = new FormantWarper(LPC_ORDER);
+  private readonly win = hann(LPC_WIN);
+  private readonly lag = lagWindow(LPC_ORDER, 16000);
+  private readonly seg = new Float64Array(LPC_WIN);
+  private readonly r = new Float64Array(LPC_ORDER + 1);
+  private readonly a = new Float64Array(LPC_ORDER + 1);
+  private readonly b = new Float64Array(LPC_ORDER + 1);
+  private readonly tmp = new Float64Array(LPC_ORDER + 1);
+  private readonly winBuf = new Float32Array(LPC_WIN);
+  private readonly yHist = new Float64Array(32);
+  private yPos = 0;
+  private ratio: number;
+
+  constructor(
+    private preset: LocalVoicePreset,
+    seed = 0,
+  ) {
+    this.psola = new ResidualPsola(seed);
+    this.yinBuf = new Float32Array(this.yin.span);
+    this.ratio = preset.formantRatio;
+  }
+
+  /** Switches preset from the next hop on (the formant ratio glides, pitch follows per period). */
+  setPreset(p: LocalVoicePreset): void {
+    this.preset = p;
+  }
+
+  /**
+   * Feeds input samples (int16 scale) and writes the output that became final into out at
+   * outOff; returns how many. out needs room for input.length + HOP samples.
+   */
+  process(input: ArrayLike<number>, out: Int16Array, outOff = 0): number {
+    let w = outOff;
+    for (let i = 0; i < input.length; i++) {
+      this.x[this.n & MASK] = input[i]!;
+      this.n++;
+      if (this.n === (this.nextHop + 1) * HOP + LOOKAHEAD) {
+        this.analyseHop(this.nextHop++);
+        w = this.render(this.n - LATENCY, out, w);
+      }
+    }
+    return w - outOff;
+  }
+
+  private analyseHop(k: number): void {
+    const x = this.x;
+    // 8 kHz copy for the pitch tracker, up to where the half-band filter has its input.
+    const dEnd = ((k + 1) * HOP + LOOKAHEAD - HB_MID - 1) >> 1;
+    for (; this.d8Count < dEnd; this.d8Count++) {
+      let s = 0;
+      const c = 2 * this.d8Count - HB_MID;
+      for (let t = 0; t < HALFBAND.length; t++) s += HALFBAND[t]! * x[(c + t) & MASK]!;
+      this.d8[this.d8Count & D_MASK] = s;
+    }
+    const span = this.yin.span;
+    for (let j = 0; j < span; j++) this.yinBuf[j] = this.d8[(dEnd - span + j) & D_MASK]!;
+    const f0 = this.yin.analyse(this.yinBuf, 0);
+
+    // LPC on the 20 ms window centred on the hop.
+    const start = k * HOP + HOP / 2 - LPC_WIN / 2;
+    for (let j = 0; j < LPC_WIN; j++) this.winBuf[j] = x[(start + j) & MASK]!;
+    windowedAutocorr(this.winBuf, 0, this.win, LPC_ORDER, this.seg, this.r);
+    for (let i = 0; i <= LPC_ORDER; i++) this.r[i]! *= this.lag[i]!;
+    levinson(this.r, LPC_ORDER, this.a, this.tmp);
+
+    // Residual of the hop.
+    const a = this.a;
+    const e = this.psola.residual;
+    for (let n = k * HOP; n < (k + 1) * HOP; n++) {
+      let v = x[n & MASK]!;
+      for (let j = 1; j <= LPC_ORDER; j++) v += a[j]! * x[(n - j) & MASK]!;
+      e[n & MASK] = v;
+    }
+
+    let f0Out = 0;
+    if (f0 > 0) {
+      this.median.add(f0);
+      f0Out = targetF0(this.preset, f0, this.median.median());
+    }
+    const want = this.preset.formantRatio;
+    this.ratio += Math.max(-RATIO_SLEW, Math.min(RATIO_SLEW, want - this.ratio));
+    if (Math.abs(want - this.ratio) < 1e-9) this.ratio = want;
+    this.warper.warp(a, this.ratio, this.b);
+    // Keep loudness: scale the excitation so 1/A'(z) has the power gain of 1/A(z).
+    const gA = allPoleGain(a, LPC_ORDER, this.r, this.tmp);
+    const gB = allPoleGain(this.b, LPC_ORDER, this.r, this.tmp);
+    const gain = Number.isFinite(gA) && Number.isFinite(gB) && gB > 0 ? Math.min(4, Math.max(0.25, Math.sqrt(gA / gB))) : 1;
+    this.hops.set(k, f0 > 0, f0, f0Out, this.b, gain);
+    this.psola.placeMarks((k + 1) * HOP, this.hops);
+  }
+
+  /** Synthesises output up to (not including) sample `end`. */
+  private render(end: number, out: Int16Array, w: number): number {
+    if (end <= this.outPos) return w;
+    this.psola.synthesize(end + MAX_HALF + 1, this.hops);
+    const hist = this.yHist;
+    for (let n = this.outPos; n < end; n++) {
+      const h = Math.floor(n / HOP);
+      const b = this.hops.synth(h);
+      let y = this.hops.gain(h) * this.psola.take(n);
+      const p = this.yPos;
+      for (let j = 1; j <= LPC_ORDER; j++) y -= b[j]! * hist[(p - j) & 31]!;
+      hist[p & 31] = y;
+      this.yPos = p + 1;
+      out[w++] = y > 32767 ? 32767 : y < -32768 ? -32768 : Math.round(y);
+    }
+    this.outPos = end;
+    return w;
+  }
+}
+
+/** Whole-signal masking: output aligned with and as long as the input. */
+export function maskWhole(pcm: ArrayLike<number>, preset: LocalVoicePreset, seed = 0): Int16Array {
+  const p = new MaskProcessor(preset, seed);
+  const total = pcm.length + LATENCY + 2 * HOP + LOOKAHEAD;
+  const out = new Int16Array(total + HOP);
+  let w = p.process(pcm, out, 0);
+  w += p.process(new Float32Array(total - pcm.length), out, w);
+  return out.slice(0, pcm.length);
+}

@@ -1,0 +1,97 @@
+/**
+ * Streaming mode: one LocalFrameStream per call. 160-byte 8 kHz mu-law frames in, the same out,
+ * a fixed delay behind: mu-law -> PCM -> 16 kHz -> MaskProcessor -> 8 kHz -> mu-law.
+ * Every buffer is allocated once here; the per-frame work is the DSP itself.
+ */
+import type { FrameStream } from '../converter.js';
+import { asMasked, type MaskedAudio } from '../masked.js';
+import { FRAME_BYTES_8K, mulawDecode, mulawEncode } from '../../audio/mulaw.js';
+import { Resampler } from '../../audio/resampler.js';
+import type { Logger } from '../../observability/logger.js';
+import { HOP } from './hop-track.js';
+import { LATENCY, MaskProcessor } from './processor.js';
+import { getPreset } from './presets.js';
+
+/** Speex quality of the stream's resamplers: 5 ms of delay each way. */
+export const STREAM_RESAMPLER_QUALITY = 5;
+const UP_LATENCY_16K = 80;
+const DOWN_LATENCY_8K = 40;
+/** Input-to-output delay of a stream, in 8 kHz samples (46 ms). */
+export const STREAM_DELAY_8K = LATENCY / 2 + UP_LATENCY_16K / 2 + DOWN_LATENCY_8K;
+const FIFO = 4096;
+
+export class LocalFrameStream implements FrameStream {
+  private readonly up = new Resampler(8000, 16000, STREAM_RESAMPLER_QUALITY);
+  private readonly down = new Resampler(16000, 8000, STREAM_RESAMPLER_QUALITY);
+  private readonly proc: MaskProcessor;
+  private readonly procOut = new Int16Array(4 * FRAME_BYTES_8K + HOP);
+  /** 8 kHz output queue, primed with the delay's worth of silence. */
+  private readonly fifo = new Int16Array(FIFO);
+  private head = 0;
+  private size: number;
+  private readonly frameOut = new Int16Array(FRAME_BYTES_8K);
+  private closed = false;
+  private underruns = 0;
+
+  constructor(
+    voiceId: string,
+    seed: number,
+    private readonly log?: Logger,
+  ) {
+    this.proc = new MaskProcessor(getPreset(voiceId), seed);
+    if (this.up.latencySamples !== UP_LATENCY_16K || this.down.latencySamples !== DOWN_LATENCY_8K) {
+      throw new Error('unexpected resampler latency: update STREAM_DELAY_8K');
+    }
+    this.size = STREAM_DELAY_8K;
+  }
+
+  push(frame: Uint8Array): MaskedAudio {
+    if (this.closed) throw new Error('frame stream used after close');
+    const x16 = this.up.process(mulawDecode(frame));
+    const n = this.proc.process(x16, this.procOut, 0);
+    if (n > 0) this.enqueue(this.down.process(this.procOut.subarray(0, n)));
+    return this.dequeue(frame.length);
+  }
+
+  flush(): MaskedAudio {
+    if (this.closed) throw new Error('frame stream used after close');
+    const frames = Math.ceil(STREAM_DELAY_8K / FRAME_BYTES_8K);
+    const silence = new Uint8Array(FRAME_BYTES_8K).fill(0xff);
+    const out = new Uint8Array(frames * FRAME_BYTES_8K);
+    for (let i = 0; i < frames; i++) out.set(this.push(silence), i * FRAME_BYTES_8K);
+    return asMasked(out);
+  }
+
+  setVoice(voiceId: string): void {
+    this.proc.setPreset(getPreset(voiceId));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.up.destroy();
+    this.down.destroy();
+  }
+
+  private enqueue(pcm: Int16Array): void {
+    for (let i = 0; i < pcm.length; i++) {
+      if (this.size === FIFO) break; // cannot happen at one frame in, one frame out
+      this.fifo[(this.head + this.size) % FIFO] = pcm[i]!;
+      this.size++;
+    }
+  }
+
+  private dequeue(len: number): MaskedAudio {
+    const out = len === FRAME_BYTES_8K ? this.frameOut : new Int16Array(len);
+    const have = Math.min(len, this.size);
+    if (have < len) {
+      // Only if the caller sends frames of other sizes: pad with silence, never with input.
+      if (this.underruns++ === 0) this.log?.warn({ have, len }, 'local engine stream underrun');
+      out.fill(0);
+    }
+    for (let i = 0; i < have; i++) out[len - have + i] = this.fifo[(this.head + i) % FIFO]!;
+    this.head = (this.head + have) % FIFO;
+    this.size -= have;
+    return asMasked(mulawEncode(out));
+  }
+}

@@ -1,0 +1,172 @@
+import { beforeAll, describe, it, expect } from 'vitest';
+import { initLocalEngine, isLocalVoice, LocalEngine, LOCAL_VOICES, voiceInfos } from '../../../src/voice/local/index.js';
+import { medianVoiced, trackF0 } from '../../../src/voice/local/pitch-tracker.js';
+import { mulawDecode } from '../../../src/audio/mulaw.js';
+import { resample } from '../../../src/audio/resampler.js';
+import { loadClipMulaw } from '../../fixtures/clips.js';
+import type { MaskedAudio } from '../../../src/voice/masked.js';
+import { rms, syntheticVowel } from './helpers.js';
+
+beforeAll(async () => {
+  await initLocalEngine();
+});
+
+const engine = () => new LocalEngine({ defaultVoiceId: 'neutral-male', seed: 7 });
+
+function maxNormXcorr(a: ArrayLike<number>, b: ArrayLike<number>, maxLag: number): number {
+  let ea = 0;
+  let eb = 0;
+  for (let i = 0; i < a.length; i++) ea += a[i]! * a[i]!;
+  for (let i = 0; i < b.length; i++) eb += b[i]! * b[i]!;
+  let best = 0;
+  for (let lag = 0; lag <= maxLag; lag++) {
+    let s = 0;
+    for (let i = 0; i + lag < b.length && i < a.length; i++) s += a[i]! * b[i + lag]!;
+    best = Math.max(best, Math.abs(s) / Math.sqrt(ea * eb));
+  }
+  return best;
+}
+
+describe('presets', () => {
+  it('offers at least 6 voices with unique ids, names and documented parameters', () => {
+    expect(LOCAL_VOICES.length).toBeGreaterThanOrEqual(6);
+    expect(new Set(LOCAL_VOICES.map((v) => v.id)).size).toBe(LOCAL_VOICES.length);
+    for (const id of ['deep-male', 'neutral-male', 'neutral-female', 'bright-female']) expect(isLocalVoice(id)).toBe(true);
+    expect(isLocalVoice('nope')).toBe(false);
+    for (const v of LOCAL_VOICES) {
+      expect(v.formantRatio).not.toBe(1);
+      expect(v.targetF0Hz !== undefined || v.pitchSemitones !== undefined).toBe(true);
+    }
+    expect(voiceInfos().map((v) => v.id)).toEqual(LOCAL_VOICES.map((v) => v.id));
+  });
+
+  it('rejects an unknown voice, naming the valid ids', () => {
+    expect(() => engine().maskPcm16k(new Int16Array(320), { voiceId: 'robot' })).toThrow(/neutral-male/);
+    expect(() => engine().openStream({ voiceId: 'robot' })).toThrow(/valid ids/);
+  });
+});
+
+describe('phrase masking (maskPcm16k)', () => {
+  it('moves a vowel to the preset target F0, same length', () => {
+    const x = syntheticVowel(210, 1.5);
+    for (const [voiceId, want] of [
+      ['neutral-male', 120],
+      ['bright-female', 240],
+    ] as const) {
+      const y = engine().maskPcm16k(x, { voiceId });
+      expect(y.length).toBe(x.length);
+      const f0 = medianVoiced(trackF0(y.subarray(1600), 16000));
+      expect(Math.abs(f0 / want - 1)).toBeLessThan(0.03);
+    }
+  });
+
+  it('shifts by the relative amount on relative presets', () => {
+    const x = syntheticVowel(150, 1.5);
+    const y = engine().maskPcm16k(x, { voiceId: 'shift-up' });
+    expect(Math.abs(medianVoiced(trackF0(y, 16000)) / (150 * 2 ** (3 / 12)) - 1)).toBeLessThan(0.03);
+  });
+
+  it('gives silence for silence', () => {
+    const y = engine().maskPcm16k(new Int16Array(8000), { voiceId: 'deep-male' });
+    expect(y.every((v) => v === 0)).toBe(true);
+  });
+
+  it('is deterministic for a seed and differs across seeds', () => {
+    const x = resample(mulawDecode(loadClipMulaw('p260')).subarray(0, 16000), 8000, 16000);
+    const e = engine();
+    const a = e.maskPcm16k(x, { voiceId: 'neutral-female', seed: 3 });
+    const b = e.maskPcm16k(x, { voiceId: 'neutral-female', seed: 3 });
+    const c = e.maskPcm16k(x, { voiceId: 'neutral-female', seed: 4 });
+    expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
+    expect(Buffer.from(a.buffer).equals(Buffer.from(c.buffer))).toBe(false);
+  });
+
+  it('does not pass the speech waveform through', () => {
+    const x = resample(mulawDecode(loadClipMulaw('libri6829')).subarray(0, 24000), 8000, 16000);
+    const y = engine().maskPcm16k(x, { voiceId: 'neutral-male' });
+    expect(rms(y) / rms(x)).toBeGreaterThan(0.4);
+    expect(maxNormXcorr(x.subarray(0, 32000), y.subarray(0, 32000), 800)).toBeLessThan(0.3);
+  });
+});
+
+async function collect(it: AsyncIterable<MaskedAudio>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const c of it) parts.push(c);
+  return Buffer.concat(parts);
+}
+
+describe('phrase mode (convert)', () => {
+  it('yields 8 kHz mu-law as long as the phrase', async () => {
+    const pcm16k = syntheticVowel(180, 0.5);
+    const out = await collect(engine().convert({ pcm16k, voiceId: 'deep-male', signal: new AbortController().signal, callKey: 'c', endedAt: 0 }));
+    expect(out.length).toBe(4000);
+  });
+
+  it('honours an aborted signal', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    await expect(collect(engine().convert({ pcm16k: new Int16Array(1600), voiceId: 'deep-male', signal: ac.signal, callKey: 'c', endedAt: 0 }))).rejects.toMatchObject({ kind: 'aborted' });
+  });
+});
+
+describe('streaming mode', () => {
+  const clip = mulawDecode(loadClipMulaw('aew')).subarray(0, 8000 * 4);
+
+  function runStream(voiceId: string, seed = 7): Int16Array {
+    const s = engine().openStream({ voiceId, seed });
+    const ulaw = loadClipMulaw('aew').subarray(0, 8000 * 4);
+    const out: Uint8Array[] = [];
+    for (let i = 0; i + 160 <= ulaw.length; i += 160) {
+      const f = s.push(ulaw.subarray(i, i + 160));
+      expect(f.length).toBe(160);
+      out.push(f.slice());
+    }
+    out.push(s.flush());
+    s.close();
+    return mulawDecode(Buffer.concat(out));
+  }
+
+  it('claims at most 60 ms of delay', () => {
+    expect(engine().delayMs).toBeLessThanOrEqual(60);
+  });
+
+  it('equals phrase mode, delayed by delayMs', () => {
+    const e = engine();
+    const streamed = runStream('neutral-female');
+    const phrase = resample(e.maskPcm16k(resample(clip, 8000, 16000, 5), { voiceId: 'neutral-female' }), 16000, 8000, 5);
+    const d = (e.delayMs * 8) | 0;
+    let num = 0;
+    let den = 0;
+    for (let i = 400; i < phrase.length - 400; i++) {
+      const diff = streamed[i + d]! - phrase[i]!;
+      num += diff * diff;
+      den += phrase[i]! * phrase[i]!;
+    }
+    // mu-law quantisation alone gives ~ -35 dB
+    expect(10 * Math.log10(num / den)).toBeLessThan(-20);
+  });
+
+  it('gives silence for silence and is deterministic', () => {
+    const s = engine().openStream({ voiceId: 'deep-male' });
+    const silence = new Uint8Array(160).fill(0xff);
+    for (let i = 0; i < 50; i++) expect(Array.from(s.push(silence)).every((b) => b === 0xff)).toBe(true);
+    s.close();
+    expect(Buffer.from(runStream('deep-male').buffer).equals(Buffer.from(runStream('deep-male').buffer))).toBe(true);
+  });
+
+  it('switches voice mid-stream without a click', () => {
+    const s = engine().openStream({ voiceId: 'neutral-male' });
+    const ulaw = loadClipMulaw('aew');
+    const out: number[] = [];
+    for (let i = 0; i < 150; i++) {
+      if (i === 75) s.setVoice('bright-female');
+      out.push(...mulawDecode(s.push(ulaw.subarray(i * 160, i * 160 + 160))));
+    }
+    s.close();
+    // no sample-to-sample jump larger than the signal's own largest
+    const jumps = out.slice(1).map((v, i) => Math.abs(v - out[i]!));
+    const around = jumps.slice(74 * 160, 78 * 160);
+    expect(Math.max(...around)).toBeLessThanOrEqual(Math.max(...jumps.slice(0, 70 * 160)) * 1.2);
+    expect(() => s.setVoice('robot')).toThrow(/valid ids/);
+  });
+});

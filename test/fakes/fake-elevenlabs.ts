@@ -74,6 +74,8 @@ export interface FakeElevenLabsOptions {
   chunkDelayMs?: number;
   /** Path prefix the fake is mounted under, e.g. '/proxy'. */
   pathPrefix?: string;
+  /** Request body limit (default ElevenLabs' 50 MB). */
+  maxBodyBytes?: number;
 }
 
 export interface FakeElevenLabs {
@@ -150,6 +152,7 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
     const parsed = await parseStsRequest(req, {
       ...route,
       ...(apiKey !== null && { checkKey: (k: string | undefined) => k === apiKey }),
+      ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
     });
     if (parsed.ok) {
       const r = parsed.request;

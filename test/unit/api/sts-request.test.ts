@@ -84,6 +84,19 @@ describe('STS request validation', () => {
     expect(frac.json().detail).toMatchObject([{ loc: ['body', 'seed'], type: 'int_parsing' }]);
   });
 
+  it('refuses a body over the limit with 413', async () => {
+    const small = await startFakeElevenLabs({ maxBodyBytes: 10_000 });
+    try {
+      const res = await fetch(`${small.baseUrl}/v1/speech-to-speech/v1`, { method: 'POST', body: form({}, new Uint8Array(20_000)), headers: { 'xi-api-key': 'test-key' } });
+      expect(res.status).toBe(413);
+      expect(await res.json()).toMatchObject({ detail: { status: 'payload_too_large' } });
+      const ok = await fetch(`${small.baseUrl}/v1/speech-to-speech/v1?output_format=ulaw_8000`, { method: 'POST', body: form({}, new Uint8Array(8_000)), headers: { 'xi-api-key': 'test-key' } });
+      expect(ok.status).toBe(200);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('answers 401 invalid_api_key for a missing or wrong key, before reading the form', async () => {
     for (const key of [null, 'nope']) {
       const r = await post('/v1/speech-to-speech/v1', form({}), key);

@@ -102,6 +102,16 @@ describe('retries', () => {
     expect(conv.stats()).toMatchObject({ stale: 1, fallbacks: 1, dropped: 0 });
   });
 
+  it('sends a phrase to the fallback once its retries are used up (the circuit stays closed)', async () => {
+    const { conv } = make({}, { failureThreshold: 5, maxAttempts: 3 });
+    primaryFake.setFaults(() => ({ type: 'status', status: 502 }));
+    const out = await collect(conv, phrase(120));
+    expect(out.error).toBeUndefined();
+    expect(same(out.bytes, expectedUlaw(120, FALLBACK_TONE))).toBe(true);
+    expect(primaryFake.requests).toHaveLength(3);
+    expect(conv.stats()).toMatchObject({ attempts: 3, retries: 2, fallbacks: 1, circuit: 'closed' });
+  });
+
   it('drops instead of falling back when the phrase is already too old', async () => {
     const { conv } = make({ ELEVENLABS_MAX_LAG_MS: '300' });
     primaryFake.setFaults([{ type: 'slow-first-byte', delayMs: 2000 }]); // first-byte timeout at 400 ms

@@ -146,6 +146,7 @@ async function main(): Promise<number> {
   }
 
   const sum = summarizeLatencies(ok.flatMap((c) => c.phrases));
+  if (values.fast) console.log('note: --fast sends the audio ahead of real time, so latencies are approximate (upper bounds)');
   const leakedTotal = ok.reduce((n, c) => n + findLeakedFrames(c.sentFrames, c.receivedAudio), 0);
   console.log(
     `totals: ${ok.length}/${calls} calls, ${sum.phrases} phrases, ${sum.answered} answered, ${sum.missed} missed; ` +

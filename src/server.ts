@@ -18,6 +18,7 @@ import { initLocalEngine, isLocalVoice, LocalEngine, LOCAL_VOICES } from './voic
 import { createElevenLabsConverter } from './voice/elevenlabs/index.js';
 import { createResilientConverter } from './voice/resilience/index.js';
 import type { PhraseConverter } from './voice/converter.js';
+import { lineExtension } from './line/index.js';
 
 export interface RunningServer {
   /** http://host:port the server listens on (loopback address when bound to 0.0.0.0). */
@@ -64,7 +65,8 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
     voices = { defaultVoiceId: config.LOCAL_VOICE_ID, isValid: isLocalVoice, describe: () => LOCAL_VOICES.map((v) => v.id).join(', ') };
   }
   const masking = createMasking({ config, phrase, streaming: local, voices });
-  const ext = extras.extend?.({ config, log, masking, local }) ?? {};
+  const extend = extras.extend ?? (config.LINES_CONFIG ? lineExtension() : undefined);
+  const ext = extend?.({ config, log, masking, local }) ?? {};
   const calls = new CallManager({ config, log, masking, routes: ext.routes });
   let accepting = true;
   const app = createApp({ config, log, voices, isReady: () => accepting && !calls.isDraining, routers: ext.routers });

@@ -122,6 +122,10 @@ const schema = z.object({
   MASK: z.enum(['agent', 'both']).default('agent'),
   AGENT_DIAL_TIMEOUT: int(30, 5, 600),
   AGENT_DTMF_VOICE_CYCLE: bool(false),
+  /** This instance's own public base URL when several sit behind a load balancer (two-party streams and agent callbacks go there). */
+  INSTANCE_URL: url(['https:', 'http:']).optional(),
+  /** Key of the room tokens (random per process when unset). */
+  LINE_ROOM_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, { message: 'expected at least 32 characters' }),
 });
 
 export type Config = Readonly<z.output<typeof schema>> & { readonly converter: 'elevenlabs' | 'local' };

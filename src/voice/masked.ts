@@ -7,6 +7,7 @@
  * module imports asMasked: test/unit/fail-closed.test.ts checks that by reading the source.
  * So the only path from a caller's microphone to a listener's ear runs through a converter;
  * on any failure the listener gets nothing (silence), never the input.
+ * Two documented exceptions, both in src/voice/: hold-tone.ts (synthesized, no voice) and passthrough.ts (two-party lines' customer -> agent leg when only the agent is masked).
  */
 declare const masked: unique symbol;
 

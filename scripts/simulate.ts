@@ -19,7 +19,8 @@ import {
 } from '../src/sim/index.js';
 
 const USAGE = `usage: npm run simulate -- --in speech.wav [--url http://127.0.0.1:8080] [--out heard.wav]
-  --fast            send the audio as fast as the socket takes it (the tail stays real time)
+  --fast            send the audio faster than real time (the tail stays real time)
+  --speedup N       pace of --fast as a multiple of real time (default 3; "max" = unbounded)
   --calls N         N concurrent calls (heard files get -1, -2, ... suffixes)
   --dtmf D@T        press digit D at time T (e.g. 1@2.5s or 1@2500ms); repeatable
   --voice ID        ?voice=ID on the webhook URL
@@ -58,6 +59,7 @@ async function main(): Promise<number> {
       in: { type: 'string' },
       out: { type: 'string' },
       fast: { type: 'boolean', default: false },
+      speedup: { type: 'string', default: '3' },
       calls: { type: 'string', default: '1' },
       dtmf: { type: 'string', multiple: true },
       voice: { type: 'string' },
@@ -82,6 +84,8 @@ async function main(): Promise<number> {
   if (!Number.isInteger(calls) || calls < 1 || calls > 1000) throw new Error(`--calls must be an integer from 1 to 1000, got "${values.calls}"`);
   const dtmf = (values.dtmf ?? []).map(parseDtmf);
   const tailMs = parseDuration(values.tail);
+  const fastSpeedup = values.speedup === 'max' ? Infinity : Number(values.speedup);
+  if (!(fastSpeedup > 0)) throw new Error(`--speedup must be a positive number or "max", got "${values.speedup}"`);
   const endWhenIdleMs = values.idle === undefined ? undefined : parseDuration(values.idle);
   const authToken = values.token ?? (process.env['TWILIO_AUTH_TOKEN'] || undefined);
   const publicUrl = values['public-url'] ?? (process.env['PUBLIC_URL'] || undefined);
@@ -102,6 +106,7 @@ async function main(): Promise<number> {
         ...(publicUrl ? { signatureUrlBase: publicUrl } : {}),
         audio,
         realtime: !values.fast,
+        fastSpeedup,
         tailMs,
         ...(endWhenIdleMs !== undefined ? { endWhenIdleMs } : {}),
         dtmf,
@@ -146,7 +151,7 @@ async function main(): Promise<number> {
   }
 
   const sum = summarizeLatencies(ok.flatMap((c) => c.phrases));
-  if (values.fast) console.log('note: --fast sends the audio ahead of real time, so latencies are approximate (upper bounds)');
+  if (values.fast) console.log('note: --fast sends the audio ahead of real time, so latencies are inflated (use real time for latency numbers)');
   const leakedTotal = ok.reduce((n, c) => n + findLeakedFrames(c.sentFrames, c.receivedAudio), 0);
   console.log(
     `totals: ${ok.length}/${calls} calls, ${sum.phrases} phrases, ${sum.answered} answered, ${sum.missed} missed; ` +

@@ -74,8 +74,17 @@ export interface SimulatedCallOptions {
   signatureUrlBase?: string;
   /** 8 kHz mu-law the caller speaks. */
   audio: Uint8Array;
-  /** Default true: 20 ms frames on a deadline clock. false: audio as fast as the socket takes it (the tail is still real time). */
+  /**
+   * Default true: 20 ms frames on a deadline clock. false ("fast"): the audio goes out at
+   * `fastSpeedup` x real time (the tail is still real time); the call timeline stays virtual
+   * (frame i is at i*20 ms), so heard audio lines up, but latencies are inflated by the speedup.
+   */
   realtime?: boolean;
+  /**
+   * Fast-mode pace as a multiple of real time. Default 3 (150 frames/s), below the bridge's
+   * default flood limit (WS_MAX_MESSAGES_PER_SEC=200). Infinity: as fast as the socket takes it.
+   */
+  fastSpeedup?: number;
   /** Silence (0xFF frames) kept flowing after the audio, in real time, to collect answers. Default 3000. */
   tailMs?: number;
   /** End the tail early once the playout buffer is empty and nothing arrived for this long. */
@@ -266,6 +275,8 @@ export function resolveStreamTarget(streamUrl: string, baseUrl: string): { conne
 export async function simulateCall(o: SimulatedCallOptions): Promise<SimulatedCallResult> {
   const realtime = o.realtime ?? true;
   const tailMs = o.tailMs ?? 3000;
+  const speedup = o.fastSpeedup ?? 3;
+  if (!(speedup > 0)) throw new RangeError(`fastSpeedup must be > 0, got ${speedup}`);
   const form = defaultForm(o.form);
   const callSid = form['CallSid']!;
   const accountSid = form['AccountSid']!;
@@ -434,6 +445,8 @@ export async function simulateCall(o: SimulatedCallOptions): Promise<SimulatedCa
       // Timers may fire a fraction of a millisecond early: never send a frame before its time.
       while (now() < due && !aborted() && !closed) await sleep(Math.max(1, due - now()), o.signal);
     } else {
+      const wallDue = due / speedup;
+      while (performance.now() - t0 < wallDue && !aborted() && !closed) await sleep(Math.max(1, wallDue - (performance.now() - t0)), o.signal);
       skew = Math.max(skew, due - (performance.now() - t0));
       await tick();
       while (ws.bufferedAmount > 256 * 1024 && !closed) await sleep(1);

@@ -27,7 +27,7 @@ describe('simulateCall against a loopback bridge', () => {
   it('speaks the Media Streams protocol: connected, start with custom parameters, ordered media, stop', async () => {
     bridge = await startLoopbackBridge({ parameters: [['voice', 'deep-male'], ['note', 'a & b <c> "d"']] });
     const audio = tone(500);
-    const r = await simulateCall({ url: bridge.url, audio, realtime: false, tailMs: 100, query: { voice: 'deep-male' }, form: { From: '+15551230000' } });
+    const r = await simulateCall({ url: bridge.url, audio, realtime: false, fastSpeedup: Infinity, tailMs: 100, query: { voice: 'deep-male' }, form: { From: '+15551230000' } });
     await bridge.closed[0];
     const msgs = bridge.sockets[0]!.messages;
     expect(msgs[0]).toEqual({ event: 'connected', protocol: 'Call', version: '1.0.0' });
@@ -80,7 +80,7 @@ describe('simulateCall against a loopback bridge', () => {
         }
       },
     });
-    const r = await simulateCall({ url: bridge.url, audio: mulawSilence(8000), realtime: false, tailMs: 1200 });
+    const r = await simulateCall({ url: bridge.url, audio: mulawSilence(8000), realtime: false, fastSpeedup: Infinity, tailMs: 1200 });
     await bridge.closed[0];
     expect(r.protocolErrors).toEqual([]);
     expect(r.received).toHaveLength(1);
@@ -140,6 +140,19 @@ describe('simulateCall against a loopback bridge', () => {
     expect(r.durationMs).toBeGreaterThan(1180);
   });
 
+  it('fast mode paces the audio at fastSpeedup x real time, then the tail in real time', async () => {
+    bridge = await startLoopbackBridge();
+    const r = await simulateCall({ url: bridge.url, audio: tone(1200), realtime: false, fastSpeedup: 4, tailMs: 200 });
+    const arrivals = bridge.sockets[0]!.mediaArrivals;
+    expect(arrivals).toHaveLength(70);
+    const audioSpan = arrivals[59]! - arrivals[0]!;
+    expect(audioSpan).toBeGreaterThan((59 * 20) / 4 - 20);
+    expect(audioSpan).toBeLessThan((59 * 20) / 4 + 100);
+    // The call timeline stays virtual: the audio took 1.2 s of call time, the tail 0.2 s more.
+    expect(r.audioEndMs).toBe(1200);
+    expect(r.durationMs).toBeGreaterThan(1375);
+  });
+
   it('reports per-phrase latency from when the speaker stopped to when the answer was first heard', async () => {
     // Caller: 200 ms silence, 1 s "speech", 1 s silence, 600 ms speech. The bridge answers each
     // phrase 300 ms after it ended (chunk numbering is 20 ms per chunk).
@@ -151,7 +164,7 @@ describe('simulateCall against a loopback bridge', () => {
         if (t === 1200 + 300 || t === 2800 + 300) ctx.sendMedia(tone(400, 200));
       },
     });
-    const r = await simulateCall({ url: bridge.url, audio, realtime: false, tailMs: 800 });
+    const r = await simulateCall({ url: bridge.url, audio, realtime: false, fastSpeedup: Infinity, tailMs: 800 });
     expect(r.phrases).toHaveLength(2);
     expect(r.phrases[0]!.stoppedAtMs).toBe(1200);
     expect(r.phrases[1]!.stoppedAtMs).toBe(2800);
@@ -164,7 +177,7 @@ describe('simulateCall against a loopback bridge', () => {
 
   it('sends DTMF at the requested call time', async () => {
     bridge = await startLoopbackBridge();
-    const r = await simulateCall({ url: bridge.url, audio: mulawSilence(4000), realtime: false, tailMs: 100, dtmf: [{ digit: '7', atMs: 240 }] });
+    const r = await simulateCall({ url: bridge.url, audio: mulawSilence(4000), realtime: false, fastSpeedup: Infinity, tailMs: 100, dtmf: [{ digit: '7', atMs: 240 }] });
     await bridge.closed[0];
     const msgs = bridge.sockets[0]!.messages;
     const i = msgs.findIndex((m) => m['event'] === 'dtmf');
@@ -189,7 +202,7 @@ describe('simulateCall against a loopback bridge', () => {
         ctx.send({ event: 'clear', streamSid: ctx.streamSid() });
       },
     });
-    const r = await simulateCall({ url: bridge.url, audio: mulawSilence(800), realtime: false, tailMs: 100 });
+    const r = await simulateCall({ url: bridge.url, audio: mulawSilence(800), realtime: false, fastSpeedup: Infinity, tailMs: 100 });
     expect(r.protocolErrors).toHaveLength(7);
     expect(r.protocolErrors.join('\n')).toMatch(/binary frame/);
     expect(r.protocolErrors.join('\n')).toMatch(/invalid JSON/);
@@ -209,7 +222,7 @@ describe('simulateCall against a loopback bridge', () => {
         if (m['event'] === 'media') ctx.sendMedia(Buffer.from(media(m)['payload']!, 'base64'));
       },
     });
-    const leaky = await simulateCall({ url: bridge.url, audio: speech, realtime: false, tailMs: 100 });
+    const leaky = await simulateCall({ url: bridge.url, audio: speech, realtime: false, fastSpeedup: Infinity, tailMs: 100 });
     expect(findLeakedFrames(leaky.sentFrames, leaky.receivedAudio)).toBe(50);
     await bridge.close();
     bridge = await startLoopbackBridge({
@@ -217,7 +230,7 @@ describe('simulateCall against a loopback bridge', () => {
         if (m['event'] === 'media') ctx.sendMedia(tone(20, 300, 6000));
       },
     });
-    const clean = await simulateCall({ url: bridge.url, audio: speech, realtime: false, tailMs: 100 });
+    const clean = await simulateCall({ url: bridge.url, audio: speech, realtime: false, fastSpeedup: Infinity, tailMs: 100 });
     expect(clean.receivedAudio.length).toBeGreaterThan(8000);
     expect(findLeakedFrames(clean.sentFrames, clean.receivedAudio)).toBe(0);
   });
@@ -228,7 +241,7 @@ describe('simulateCall against a loopback bridge', () => {
         if (m['event'] === 'media' && media(m)['chunk'] === '3') ctx.ws.close(4000, 'bye');
       },
     });
-    const r = await simulateCall({ url: bridge.url, audio: mulawSilence(8000), realtime: false, tailMs: 0 });
+    const r = await simulateCall({ url: bridge.url, audio: mulawSilence(8000), realtime: false, fastSpeedup: Infinity, tailMs: 0 });
     expect(r.endedBy).toBe('bridge-closed');
     expect(r.closedBy).toBe('bridge');
     expect(r.closeCode).toBe(4000);
@@ -250,7 +263,7 @@ describe('simulateCall against a loopback bridge', () => {
 
   it('ends the tail early once the line has been idle (endWhenIdleMs)', async () => {
     bridge = await startLoopbackBridge();
-    const r = await simulateCall({ url: bridge.url, audio: mulawSilence(800), realtime: false, tailMs: 5000, endWhenIdleMs: 200 });
+    const r = await simulateCall({ url: bridge.url, audio: mulawSilence(800), realtime: false, fastSpeedup: Infinity, tailMs: 5000, endWhenIdleMs: 200 });
     expect(r.endedBy).toBe('idle');
     expect(r.durationMs).toBeLessThan(1000);
   });
@@ -260,7 +273,7 @@ describe('simulateCall against a loopback bridge', () => {
     await simulateCall({
       url: bridge.url,
       audio: mulawSilence(320),
-      realtime: false,
+      realtime: false, fastSpeedup: Infinity,
       tailMs: 0,
       send: { connected: false },
       hooks: { afterStart: (raw) => raw.sendEvent('media', { media: { track: 'inbound', chunk: '99', timestamp: '0', payload: '' } }) },
@@ -278,7 +291,7 @@ describe('simulateCall signing and failures', () => {
 
   it('signs the webhook and the WebSocket upgrade so a validating server accepts them', async () => {
     bridge = await startLoopbackBridge({ authToken: token });
-    const r = await simulateCall({ url: bridge.url, authToken: token, audio: mulawSilence(160), realtime: false, tailMs: 0, query: { voice: 'x y' } });
+    const r = await simulateCall({ url: bridge.url, authToken: token, audio: mulawSilence(160), realtime: false, fastSpeedup: Infinity, tailMs: 0, query: { voice: 'x y' } });
     expect(r.webhookStatus).toBe(200);
     expect(bridge.upgrades[0]!.signature).toBeTruthy();
     expect(r.sentFrames).toHaveLength(1);
@@ -287,7 +300,7 @@ describe('simulateCall signing and failures', () => {
   it('signs over the public URL while connecting to the local one', async () => {
     const publicUrl = 'https://voice.example.com';
     bridge = await startLoopbackBridge({ authToken: token, publicUrl, streamUrl: () => 'wss://voice.example.com/media' });
-    const r = await simulateCall({ url: bridge.url, authToken: token, signatureUrlBase: publicUrl, audio: mulawSilence(160), realtime: false, tailMs: 0 });
+    const r = await simulateCall({ url: bridge.url, authToken: token, signatureUrlBase: publicUrl, audio: mulawSilence(160), realtime: false, fastSpeedup: Infinity, tailMs: 0 });
     expect(r.streamUrl).toBe('wss://voice.example.com/media');
     expect(r.connectUrl).toBe(`${bridge.url.replace('http', 'ws')}/media`);
     expect(bridge.upgrades).toHaveLength(1);

@@ -10,6 +10,7 @@ import { ConversionError } from '../../../src/voice/errors.js';
 import { createElevenLabsConverter } from '../../../src/voice/elevenlabs/index.js';
 import { createResilientConverter, type ResilienceEvent, type ResilientConverter } from '../../../src/voice/resilience/index.js';
 import { metrics } from '../../../src/observability/metrics.js';
+import { initLocalEngine, LocalEngine } from '../../../src/voice/local/index.js';
 import { expectedUlaw, startFakeElevenLabs, type FakeElevenLabs } from '../../fakes/fake-elevenlabs.js';
 import { collect, phrase, silentLog, testConfig } from '../../fakes/sts-helpers.js';
 
@@ -273,5 +274,26 @@ describe('circuit breaker and fallback', () => {
     expect(primaryFake.requests).toHaveLength(2);
     expect(fallbackFake.requests).toHaveLength(0);
     expect(conv.stats()).toMatchObject({ dropped: 3, fallbacks: 0, circuit: 'open' });
+  });
+
+  it('falls back to the embedded engine, mapping the ElevenLabs voice to its default preset', async () => {
+    await initLocalEngine();
+    const config = testConfig(primaryFake.baseUrl, { FALLBACK: 'local', LOCAL_VOICE_ID: 'neutral-male' });
+    const conv = createResilientConverter({
+      primary: createElevenLabsConverter(config, silentLog),
+      fallback: new LocalEngine({ defaultVoiceId: config.LOCAL_VOICE_ID }),
+      fallbackVoiceId: config.LOCAL_VOICE_ID,
+      config,
+      log: silentLog,
+      metrics: false,
+    });
+    open.push(conv);
+    primaryFake.setFaults([{ type: 'unauthorized' }]);
+    // an ElevenLabs voice id, which the engine does not know: only the mapping makes this work
+    const out = await collect(conv, phrase(400, { voiceId: 'JBFqnCBsd6RMkjVDRZzb' }));
+    expect(out.error).toBeUndefined();
+    expect(out.bytes.length).toBe(3200);
+    expect(same(out.bytes, expectedUlaw(400, PRIMARY_TONE))).toBe(false);
+    expect(conv.stats()).toMatchObject({ fallbacks: 1, circuit: 'open' });
   });
 });

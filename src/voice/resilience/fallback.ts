@@ -60,7 +60,8 @@ export class FallbackConverter implements PhraseConverter {
       }
       if (mode !== 'local' || !fallback || !isFresh(req, maxLagMs)) {
         stats?.record({ type: 'dropped', callKey: req.callKey, kind });
-        log?.warn({ callKey: req.callKey, kind, status, err: (err as Error).message }, 'phrase dropped');
+        // the caller (the bridge) logs the drop with its own context
+        log?.debug({ callKey: req.callKey, kind, status, err: (err as Error).message }, 'no fallback for this phrase');
         throw err;
       }
       stats?.record({ type: 'fallback', callKey: req.callKey, reason: kind, ...(status !== undefined && { status }) });

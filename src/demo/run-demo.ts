@@ -110,15 +110,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   emit();
 
   // Only what the demo needs: nothing from the user's environment (no API key: it is offline).
-  // Fast mode sends 50 frames in far less than a second: lift the flood limit (loopback, one call).
-  const config = loadConfig({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    CONVERTER: 'local',
-    LOCAL_VOICE_ID: voiceId,
-    ...(realtime ? {} : { WS_MAX_MESSAGES_PER_SEC: '10000' }),
-  });
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', CONVERTER: 'local', LOCAL_VOICE_ID: voiceId });
   const bridgeWarnings: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {

@@ -7,8 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import http from 'node:http';
 import path from 'node:path';
-import { simulateCall, findLeakedFrames, isAudible, isInformativeFrame, twilioSignature, toFrames, type SimulatedCallOptions, type SimulatedCallResult } from '../../src/sim/index.js';
+import { simulateCall, findLeakedFrames, isAudible, isInformativeFrame, parseStreamTwiml, twilioSignature, toFrames, type SimulatedCallOptions, type SimulatedCallResult } from '../../src/sim/index.js';
+import { WebSocket } from 'ws';
 import { holdToneCycle } from '../../src/voice/hold-tone.js';
 import { startFakeTwilioRest, type FakeCall, type FakeTwilioRest } from '../fakes/fake-twilio-rest.js';
 import { loadClipMulaw } from '../fixtures/clips.js';
@@ -139,16 +141,19 @@ function answer(call: FakeCall, o: Partial<SimulatedCallOptions> = {}) {
   });
 }
 
-/** A signed status callback for an agent call, as Twilio sends it. */
-async function status(call: FakeCall, callStatus: string): Promise<number> {
-  const query = new URL(call.url!).search;
-  const url = `${b.url}/twiml/agent-status${query}`;
-  const form = { CallSid: call.sid, AccountSid: fake.accountSid, CallStatus: callStatus, To: call.to, From: call.from };
-  const res = await fetch(url, {
+/** A webhook POST signed as Twilio signs it. */
+function postSigned(url: string, form: Record<string, string>): Promise<Response> {
+  return fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilioSignature(fake.authToken, url, form) },
     body: new URLSearchParams(form).toString(),
   });
+}
+
+/** A status callback for an agent call, as Twilio sends it. */
+async function status(call: FakeCall, callStatus: string): Promise<number> {
+  const url = `${b.url}/twiml/agent-status${new URL(call.url!).search}`;
+  const res = await postSigned(url, { CallSid: call.sid, AccountSid: fake.accountSid, CallStatus: callStatus, To: call.to, From: call.from });
   return res.status;
 }
 
@@ -237,14 +242,7 @@ describe('two-party masked line', () => {
     expect(update[0]!.Twiml).toMatch(/^<Response>\s*<Say>Sorry, no one is available[^<]*<\/Say>\s*<Hangup\/>\s*<\/Response>$/);
     expect(restUpdates(dial.sid)).toContainEqual({ Status: 'canceled' });
     // The agent picking up now is told the call is gone; no stream is offered.
-    const late = await fetch(new URL(dial.url!), {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        'x-twilio-signature': twilioSignature(fake.authToken, dial.url!, { CallSid: dial.sid }),
-      },
-      body: new URLSearchParams({ CallSid: dial.sid }).toString(),
-    });
+    const late = await postSigned(dial.url!, { CallSid: dial.sid });
     expect(await late.text()).toMatch(/already been answered or has ended[\s\S]*<Hangup\/>/);
   });
 
@@ -351,11 +349,7 @@ describe('two-party masked line', () => {
       expect(r.receivedAudio.length).toBe(0);
       return r;
     };
-    const agentTwiml = await fetch(dial.url!, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilioSignature(fake.authToken, dial.url!, { CallSid: dial.sid }) },
-      body: new URLSearchParams({ CallSid: dial.sid }).toString(),
-    }).then((r) => r.text());
+    const agentTwiml = await postSigned(dial.url!, { CallSid: dial.sid }).then((r) => r.text());
     const realToken = /name="token" value="([^"]+)"/.exec(agentTwiml)![1]!;
     await tryStream({ room, role: 'agent', token: 'A'.repeat(43) }, dial.sid); // forged
     await tryStream({ room, role: 'agent', token: realToken }); // replayed by another call
@@ -367,14 +361,79 @@ describe('two-party masked line', () => {
     const unsigned = await fetch(`${b.url}/twiml/line`, { method: 'POST', body: new URLSearchParams({ To: LINE, CallSid: 'CA1' }) });
     expect(unsigned.status).toBe(403);
     const form = { To: '+15005559999', CallSid: `CA${'0'.repeat(32)}` };
-    const unknown = await fetch(`${b.url}/twiml/line`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilioSignature(fake.authToken, `${b.url}/twiml/line`, form) },
-      body: new URLSearchParams(form).toString(),
-    });
+    const unknown = await postSigned(`${b.url}/twiml/line`, form);
     expect(await unknown.text()).toMatch(/not in service[\s\S]*<Hangup\/>/);
     // The room the forgeries aimed at was untouched: still waiting for an agent.
     expect(pairedLog(room)).toBe(false);
-    await customer.result;
+    // The customer hanging up while the agent still rings cancels the dial.
+    const cust = await customer.result;
+    expect(cust.closedBy).toBe('simulator');
+    await waitFor('the dial cancelled', () => restUpdates(dial.sid).some((f) => f.Status === 'canceled'));
+  });
+
+  it.concurrent('behind a load balancer, every URL handed to Twilio names this instance (INSTANCE_URL)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'two-party-lb-'));
+    const linesFile = path.join(dir, 'lines.json');
+    writeFileSync(linesFile, JSON.stringify({ lines: { '+15005550900': { agents: ['client:carol'], dialTimeoutS: 5 } } }));
+    const vm = await startBridge({
+      CONVERTER: 'local',
+      LINES_CONFIG: linesFile,
+      INSTANCE_URL: 'https://vm-7.voice.example.com',
+      TWILIO_ACCOUNT_SID: fake.accountSid,
+      TWILIO_AUTH_TOKEN: fake.authToken,
+      TWILIO_API_BASE_URL: fake.url,
+    });
+    try {
+      // Twilio posts the customer's webhook to the load balancer's address and signs that URL.
+      const lb = 'https://line.voice.example.com';
+      const form = { To: '+15005550900', From: '+15005550006', CallSid: `CA${'1'.repeat(32)}` };
+      // (node:http: fetch does not let a request name another Host.)
+      const { status: code, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request(`${vm.url}/twiml/line`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            host: 'line.voice.example.com',
+            'x-forwarded-proto': 'https',
+            'x-twilio-signature': twilioSignature(fake.authToken, `${lb}/twiml/line`, form),
+          },
+        });
+        req.on('response', (r) => {
+          let text = '';
+          r.setEncoding('utf8');
+          r.on('data', (c: string) => (text += c));
+          r.on('end', () => resolve({ status: r.statusCode ?? 0, body: text }));
+        });
+        req.on('error', reject);
+        req.end(new URLSearchParams(form).toString());
+      });
+      expect(code).toBe(200);
+      expect(body).toContain('<Stream url="wss://vm-7.voice.example.com/media" name="customer">');
+      // Twilio opens the stream to the instance itself (and signs that wss:// URL).
+      const params = parseStreamTwiml(body).parameters;
+      const ws = new WebSocket(`${vm.url.replace(/^http/, 'ws')}/media`, {
+        headers: {
+          host: 'vm-7.voice.example.com',
+          'x-forwarded-proto': 'https',
+          'x-twilio-signature': twilioSignature(fake.authToken, 'wss://vm-7.voice.example.com/media', {}),
+        },
+      });
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      const streamSid = `MZ${'2'.repeat(32)}`;
+      ws.send(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
+      ws.send(
+        JSON.stringify({
+          event: 'start',
+          streamSid,
+          start: { streamSid, callSid: form.CallSid, tracks: ['inbound'], customParameters: params, mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 } },
+        }),
+      );
+      const dial = await waitFor('the dial', () => fake.calls.find((c) => c.to === 'client:carol'));
+      ws.close();
+      expect(dial.url).toMatch(/^https:\/\/vm-7\.voice\.example\.com\/twiml\/agent\?room=[0-9a-f]{32}&token=/);
+      expect(fake.requests.find((q) => q.form.Url === dial.url)!.form.StatusCallback).toMatch(/^https:\/\/vm-7\.voice\.example\.com\/twiml\/agent-status\?/);
+    } finally {
+      await vm.close();
+    }
   });
 });

@@ -5,7 +5,10 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Router } from 'express';
+import { timingSafeEqual } from 'node:crypto';
+import express, { type Router } from 'express';
+import { createStsRouter } from './api/sts-router.js';
+import { rateLimit } from './http/guards.js';
 import { ConfigError, type Config } from './config/env.js';
 import { initResampler } from './audio/resampler.js';
 import { createApp, MEDIA_PATH, type VoiceCatalog } from './http/app.js';
@@ -14,7 +17,7 @@ import { attachMediaStreams } from './twilio/upgrade.js';
 import { CallManager, type CallRoute } from './call/call-manager.js';
 import { createMasking, type Masking } from './call/masking.js';
 import { initVad } from './vad/index.js';
-import { initLocalEngine, isLocalVoice, LocalEngine, LOCAL_VOICES } from './voice/local/index.js';
+import { initLocalEngine, isLocalVoice, LocalEngine, LOCAL_VOICES, voiceInfos } from './voice/local/index.js';
 import { createElevenLabsConverter } from './voice/elevenlabs/index.js';
 import { createResilientConverter } from './voice/resilience/index.js';
 import type { PhraseConverter } from './voice/converter.js';
@@ -38,6 +41,29 @@ export interface ServerExtras {
   logger?: Logger;
   /** Extra routers and stream routes (two-party lines). */
   extend?: (ctx: { config: Config; log: Logger; masking: Masking; local: LocalEngine }) => { routers?: Router[]; routes?: Record<string, CallRoute> };
+}
+
+/** The embedded engine behind an ElevenLabs-compatible speech-to-speech API (/v1/...). */
+function compatApi(config: Config, local: LocalEngine, log: Logger): Router {
+  const key = config.LOCAL_API_KEY;
+  if (!key) log.warn('LOCAL_API is on without LOCAL_API_KEY: the ElevenLabs-compatible API at /v1/speech-to-speech accepts any key');
+  const router = express.Router();
+  router.use('/v1', rateLimit(config.HTTP_RATE_LIMIT_PER_MIN));
+  router.use(
+    createStsRouter({
+      engine: { maskPcm16k: (pcm, o) => local.maskPcm16k(pcm, o), voices: voiceInfos() },
+      checkKey: key ? (k) => k !== undefined && safeEqual(k, key) : undefined,
+      maxInputSeconds: config.LOCAL_API_MAX_SECONDS,
+      log,
+    }),
+  );
+  return router;
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 export async function startServer(config: Config, extras: ServerExtras = {}): Promise<RunningServer> {
@@ -67,9 +93,11 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   const masking = createMasking({ config, phrase, streaming: local, voices });
   const extend = extras.extend ?? (config.LINES_CONFIG ? lineExtension() : undefined);
   const ext = extend?.({ config, log, masking, local }) ?? {};
+  const routers = [...(ext.routers ?? [])];
+  if (config.LOCAL_API) routers.push(compatApi(config, local, log));
   const calls = new CallManager({ config, log, masking, routes: ext.routes });
   let accepting = true;
-  const app = createApp({ config, log, voices, isReady: () => accepting && !calls.isDraining, routers: ext.routers });
+  const app = createApp({ config, log, voices, isReady: () => accepting && !calls.isDraining, routers });
   const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, app);
   const wss = attachMediaStreams(server, {
     config,

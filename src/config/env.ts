@@ -99,6 +99,9 @@ const schema = z.object({
   LOCAL_MODE: z.enum(['streaming', 'phrase']).default('streaming'),
   LOCAL_SEED: seed,
   LOCAL_DENOISE: bool(false),
+  LOCAL_API: bool(true),
+  LOCAL_API_KEY: optionalString,
+  LOCAL_API_MAX_SECONDS: int(30, 1, 300),
 
   VAD_MODE: int(3, 0, 3),
   VAD_START_MS: int(60, 10, 1000),

@@ -1,0 +1,49 @@
+/**
+ * The bridge serves its embedded engine behind an ElevenLabs-compatible speech-to-speech API:
+ * the official SDK, pointed at the bridge, converts a real recording.
+ */
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { ElevenLabsClient } from '@elevenlabs/elevenlabs-js';
+import { findLeakedFrames, toFrames } from '../../src/sim/index.js';
+import { CLIPS, loadClipMulaw } from '../fixtures/clips.js';
+import { startBridge } from './harness.js';
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+describe('ElevenLabs-compatible API on the bridge', () => {
+  it('the official SDK converts a real recording with the key; a wrong key gets 401', async () => {
+    const b = await startBridge({ LOCAL_API_KEY: 'local-secret-key' });
+    try {
+      const client = new ElevenLabsClient({ apiKey: 'local-secret-key', baseUrl: b.url, maxRetries: 0 });
+      const wav = readFileSync(CLIPS.p240!.file); // 8 kHz mu-law WAV, as a telephony recording would be
+      const out = await readAll(
+        await client.speechToSpeech.convert('bright-female', { audio: new Blob([wav], { type: 'audio/wav' }), outputFormat: 'ulaw_8000', seed: 7 }),
+      );
+      const input = loadClipMulaw('p240');
+      expect(Math.abs(out.length - input.length)).toBeLessThan(8 * 40); // same duration within 40 ms
+      expect(findLeakedFrames(toFrames(input), out)).toBe(0);
+      expect(out.filter((x) => x !== 0xff).length).toBeGreaterThan(input.length / 2);
+
+      const voices = await client.voices.getAll();
+      expect(voices.voices.map((v) => v.voiceId)).toContain('bright-female');
+
+      const bad = new ElevenLabsClient({ apiKey: 'wrong', baseUrl: b.url, maxRetries: 0 });
+      await expect(bad.speechToSpeech.convert('bright-female', { audio: new Blob([wav]), outputFormat: 'ulaw_8000' })).rejects.toMatchObject({ statusCode: 401 });
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('LOCAL_API=false turns it off', async () => {
+    const b = await startBridge({ LOCAL_API: 'false' });
+    try {
+      const res = await fetch(`${b.url}/v1/voices`);
+      expect(res.status).toBe(404);
+    } finally {
+      await b.close();
+    }
+  });
+});

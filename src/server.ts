@@ -40,7 +40,7 @@ export interface RunningServer {
 export interface ServerExtras {
   logger?: Logger;
   /** Extra routers and stream routes (two-party lines). */
-  extend?: (ctx: { config: Config; log: Logger; masking: Masking; local: LocalEngine }) => { routers?: Router[]; routes?: Record<string, CallRoute> };
+  extend?: (ctx: { config: Config; log: Logger; masking: Masking; local: LocalEngine; isReady: () => boolean }) => { routers?: Router[]; routes?: Record<string, CallRoute> };
 }
 
 /** The embedded engine behind an ElevenLabs-compatible speech-to-speech API (/v1/...). */
@@ -92,7 +92,7 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   }
   const masking = createMasking({ config, phrase, streaming: local, voices });
   const extend = extras.extend ?? (config.LINES_CONFIG ? lineExtension() : undefined);
-  const ext = extend?.({ config, log, masking, local }) ?? {};
+  const ext = extend?.({ config, log, masking, local, isReady: () => accepting && !calls.isDraining }) ?? {};
   const routers = [...(ext.routers ?? [])];
   if (config.LOCAL_API) routers.push(compatApi(config, local, log));
   const calls = new CallManager({ config, log, masking, routes: ext.routes });

@@ -43,11 +43,11 @@ export interface LineOptions {
   onRooms?: (rooms: ReadonlyMap<string, Room>) => void;
 }
 
-type ExtendCtx = { config: Config; log: Logger; masking: Masking };
+type ExtendCtx = { config: Config; log: Logger; masking: Masking; isReady?: () => boolean };
 
 /** The `extend` hook of startServer for two-party lines. Throws at start-up on a bad lines file. */
 export function lineExtension(opts: LineOptions = {}) {
-  return ({ config, log: rootLog, masking }: ExtendCtx): { routers: Router[]; routes: Record<string, CallRoute> } => {
+  return ({ config, log: rootLog, masking, isReady = () => true }: ExtendCtx): { routers: Router[]; routes: Record<string, CallRoute> } => {
     const log = rootLog.child({ component: 'line' });
     if (!opts.lines && !config.LINES_CONFIG) throw new Error('lineExtension: LINES_CONFIG is not set');
     const lines = opts.lines ?? loadLinesFile(config.LINES_CONFIG!, { mask: config.MASK, dialTimeoutS: config.AGENT_DIAL_TIMEOUT });
@@ -87,8 +87,8 @@ export function lineExtension(opts: LineOptions = {}) {
         log.warn({ callSid, to: maskPhone(to) }, 'call to a number with no line configured: answering "not in service"');
         return twiml(res, templates.unknown.render({ line: to ?? '' }));
       }
-      if (rooms.size * 2 >= config.MAX_CALLS) {
-        log.warn({ callSid, rooms: rooms.size }, 'at capacity: answering "try again later"');
+      if (!isReady() || rooms.size * 2 >= config.MAX_CALLS) {
+        log.warn({ callSid, rooms: rooms.size, draining: !isReady() }, 'draining or at capacity: answering "try again later"');
         return twiml(res, templates.busy.render({}));
       }
       const id = RoomTokens.newRoomId();

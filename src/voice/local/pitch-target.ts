@@ -1,6 +1,8 @@
 /**
- * Pitch normalisation: a running median of the speaker's F0 (log-frequency histogram, so it
- * costs the same at any call length) and the mapping from input F0 to the preset's output F0.
+ * Pitch normalisation: a running median of the speaker's F0 (an exponentially forgetting
+ * log-frequency histogram: it costs the same at any call length, follows a change of speaker,
+ * and also removes the slow drift of a speaker's pitch over a phrase, itself a cue to identity)
+ * and the mapping from input F0 to the preset's output F0.
  */
 import type { LocalVoicePreset } from './presets.js';
 
@@ -8,12 +10,13 @@ const MIN_HZ = 50;
 const BINS_PER_OCTAVE = 48;
 const OCTAVES = 4.2;
 const NBINS = Math.ceil(BINS_PER_OCTAVE * OCTAVES);
-/** Counts are halved past this total, so the median follows a change of speaker within seconds. */
-const MAX_TOTAL = 2000;
+/** Memory of the median, in voiced hops (5 ms each): about 1 s of voiced speech. */
+const MEMORY = 200;
+const DECAY = 1 - 1 / MEMORY;
 
 /** Output/input F0 ratios outside this range sound broken; they are clamped. */
-export const MIN_RATIO = 0.45;
-export const MAX_RATIO = 2.4;
+export const MIN_RATIO = 0.35;
+export const MAX_RATIO = 2.6;
 
 export class F0Median {
   private readonly bins = new Float64Array(NBINS);
@@ -22,12 +25,9 @@ export class F0Median {
   add(f0: number): void {
     if (!(f0 > 0)) return;
     const b = Math.max(0, Math.min(NBINS - 1, Math.floor(Math.log2(f0 / MIN_HZ) * BINS_PER_OCTAVE)));
+    for (let i = 0; i < NBINS; i++) this.bins[i]! *= DECAY;
     this.bins[b]! += 1;
-    this.total += 1;
-    if (this.total > MAX_TOTAL) {
-      for (let i = 0; i < NBINS; i++) this.bins[i]! *= 0.5;
-      this.total *= 0.5;
-    }
+    this.total = this.total * DECAY + 1;
   }
 
   get count(): number {

@@ -60,6 +60,8 @@ export class MaskProcessor {
   private readonly yHist = new Float64Array(32);
   private yPos = 0;
   private ratio: number;
+  /** Output samples that came out non-finite (replaced by 0): a health counter for the eval. */
+  nonFinite = 0;
 
   constructor(
     private preset: LocalVoicePreset,
@@ -150,6 +152,12 @@ export class MaskProcessor {
       let y = this.hops.gain(h) * this.psola.take(n);
       const p = this.yPos;
       for (let j = 1; j <= LPC_ORDER; j++) y -= b[j]! * hist[(p - j) & 31]!;
+      if (!Number.isFinite(y)) {
+        // Cannot happen with stable filters; never let one bad sample silence the call.
+        this.nonFinite++;
+        hist.fill(0);
+        y = 0;
+      }
       hist[p & 31] = y;
       this.yPos = p + 1;
       out[w++] = y > 32767 ? 32767 : y < -32768 ? -32768 : Math.round(y);
@@ -160,11 +168,12 @@ export class MaskProcessor {
 }
 
 /** Whole-signal masking: output aligned with and as long as the input. */
-export function maskWhole(pcm: ArrayLike<number>, preset: LocalVoicePreset, seed = 0): Int16Array {
+export function maskWhole(pcm: ArrayLike<number>, preset: LocalVoicePreset, seed = 0, stats?: { nonFinite: number }): Int16Array {
   const p = new MaskProcessor(preset, seed);
   const total = pcm.length + LATENCY + 2 * HOP + LOOKAHEAD;
   const out = new Int16Array(total + HOP);
   let w = p.process(pcm, out, 0);
   w += p.process(new Float32Array(total - pcm.length), out, w);
+  if (stats) stats.nonFinite += p.nonFinite;
   return out.slice(0, pcm.length);
 }

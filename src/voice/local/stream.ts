@@ -12,12 +12,17 @@ import { HOP } from './hop-track.js';
 import { LATENCY, MaskProcessor } from './processor.js';
 import { getPreset } from './presets.js';
 
-/** Speex quality of the stream's resamplers: 5 ms of delay each way. */
-export const STREAM_RESAMPLER_QUALITY = 5;
-const UP_LATENCY_16K = 80;
-const DOWN_LATENCY_8K = 40;
-/** Input-to-output delay of a stream, in 8 kHz samples (46 ms). */
-export const STREAM_DELAY_8K = LATENCY / 2 + UP_LATENCY_16K / 2 + DOWN_LATENCY_8K;
+/** Speex quality of the stream's resamplers (as the bridge's own): 8 ms of delay each way. */
+export const STREAM_RESAMPLER_QUALITY = 7;
+const UP_LATENCY_16K = 128;
+const DOWN_LATENCY_8K = 64;
+/**
+ * The processor emits output when a hop completes; the upsampler's first output is short by its
+ * latency, so every frame ends this many 16 kHz samples into a hop, which wait for the next frame.
+ */
+const HOP_WAIT = (2 * FRAME_BYTES_8K - UP_LATENCY_16K) % HOP;
+/** Input-to-output delay of a stream, in 8 kHz samples (54 ms). */
+export const STREAM_DELAY_8K = (UP_LATENCY_16K + LATENCY + HOP_WAIT) / 2 + DOWN_LATENCY_8K;
 const FIFO = 4096;
 
 export class LocalFrameStream implements FrameStream {

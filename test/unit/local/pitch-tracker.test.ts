@@ -53,6 +53,6 @@ describe('pitch normalisation', () => {
 
   it('applies relative presets and clamps extreme ratios', () => {
     expect(targetF0(getPreset('shift-up'), 200, 150)).toBeCloseTo(200 * 2 ** (3 / 12), 6);
-    expect(targetF0(getPreset('deep-male'), 400, 400)).toBeCloseTo(400 * 0.45, 6);
+    expect(targetF0(getPreset("deep-male"), 400, 400)).toBeCloseTo(400 * 0.35, 6);
   });
 });

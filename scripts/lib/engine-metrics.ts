@@ -4,6 +4,7 @@
  */
 import FFT from 'fft.js';
 import { hann, lagWindow, levinson, windowedAutocorr } from '../../src/voice/local/lpc.js';
+import { conjMultiply } from '../../src/voice/local/spectrum.js';
 
 /**
  * Max over lags 0..maxLag of |sum x[i] y[i + lag]| / sqrt(sum x^2 sum y^2): about 1 for a
@@ -32,14 +33,7 @@ export function maxNormXcorr(x: ArrayLike<number>, y: ArrayLike<number>, maxLag:
   fft.completeSpectrum(sa);
   fft.realTransform(sb, b);
   fft.completeSpectrum(sb);
-  for (let i = 0; i < 2 * n; i += 2) {
-    const ar = sa[i]!;
-    const ai = sa[i + 1]!;
-    const br = sb[i]!;
-    const bi = sb[i + 1]!;
-    sa[i] = ar * br + ai * bi;
-    sa[i + 1] = ar * bi - ai * br;
-  }
+  conjMultiply(sa, sb, n);
   const c = fft.createComplexArray() as number[];
   fft.inverseTransform(c, sa);
   const norm = Math.sqrt(ex * ey);

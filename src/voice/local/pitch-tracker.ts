@@ -4,6 +4,7 @@
  * Used per 5 ms hop by the engine and offline (trackF0) by tests and the eval script.
  */
 import FFT from 'fft.js';
+import { conjMultiply } from './spectrum.js';
 
 export const YIN_RATE = 8000;
 
@@ -101,14 +102,7 @@ export class YinTracker {
     this.fft.completeSpectrum(this.specB);
     const sa = this.specA;
     const sb = this.specB;
-    for (let i = 0; i < 2 * n; i += 2) {
-      const ar = sa[i]!;
-      const ai = sa[i + 1]!;
-      const br = sb[i]!;
-      const bi = sb[i + 1]!;
-      sa[i] = ar * br + ai * bi;
-      sa[i + 1] = ar * bi - ai * br;
-    }
+    conjMultiply(sa, sb, n);
     this.fft.inverseTransform(this.corr, sa);
     const corr = this.corr;
     const cmnd = this.cmnd;

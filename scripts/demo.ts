@@ -20,7 +20,8 @@ Options:
   --voice ID    voice preset (default: ${DEFAULT_VOICE}); one of:
 ${LOCAL_VOICES.map((v) => `                  ${v.id.padEnd(16)} ${v.description}`).join('\n')}
   --out DIR     output folder (default: ${DEFAULT_OUT_DIR}/)
-  --fast        send the audio as fast as the bridge takes it instead of in real time
+  --fast        send the caller's audio faster than real time (the bridge still answers in
+                real time, so this does not shorten the call; latencies become unrepresentative)
   -h, --help    this help
 
 Writes DIR/demo-original.wav, DIR/demo-masked.wav and DIR/demo-report.html.`;

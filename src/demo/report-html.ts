@@ -135,10 +135,10 @@ main { max-width:1360px; margin:0 auto; padding:22px 28px 28px; }
 h1 { font-size:22px; margin:0; font-weight:650; letter-spacing:.2px; }
 h1 small { color:var(--muted); font-weight:400; font-size:14px; margin-left:8px; }
 .lede { color:var(--muted); margin:4px 0 16px; }
-.cards { display:grid; grid-template-columns:repeat(6,minmax(0,1fr)); gap:10px; margin-bottom:16px; }
+.cards { display:grid; grid-template-columns:minmax(0,1.35fr) minmax(0,1.6fr) minmax(0,.8fr) minmax(0,1fr) minmax(0,1fr) minmax(0,1.25fr); gap:10px; margin-bottom:16px; }
 .card { background:var(--panel); border:1px solid var(--line); border-radius:10px; padding:10px 14px; }
-.card .k { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.6px; }
-.card .v { font-size:20px; font-weight:600; margin-top:2px; white-space:nowrap; overflow:hidden; text-overflow:ellipsis; }
+.card .k { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.6px; white-space:nowrap; overflow:hidden; text-overflow:ellipsis; }
+.card .v { font-size:19px; font-weight:600; margin-top:2px; white-space:nowrap; overflow:hidden; text-overflow:ellipsis; }
 .card .s { color:var(--muted); font-size:12px; white-space:nowrap; overflow:hidden; text-overflow:ellipsis; }
 .card .ok { color:#7bd88f; }
 .tracks { display:grid; grid-template-columns:1fr 1fr; gap:16px; }
@@ -227,7 +227,7 @@ export function renderReportHtml(d: ReportData): string {
       <div class="card"><div class="k">Engine</div><div class="v">${esc(d.engineLabel)}</div><div class="s">${esc(d.engine)} · ${esc(d.mode)} mode</div></div>
       <div class="card"><div class="k">Voice</div><div class="v">${esc(voiceName)}</div><div class="s" title="${esc(d.voice.description ?? '')}">${esc(d.voice.id)}${d.voice.description ? ` · ${esc(d.voice.description)}` : ''}</div></div>
       <div class="card"><div class="k">Phrases</div><div class="v">${s.answered} / ${s.phrases}</div><div class="s">answered${s.missed ? ` · <span class="missed">${s.missed} missed</span>` : ''}</div></div>
-      <div class="card"><div class="k">Latency p50</div><div class="v">${msText(s.p50Ms)}</div><div class="s">speaker stops → masked audio heard</div></div>
+      <div class="card"><div class="k">Latency p50</div><div class="v">${msText(s.p50Ms)}</div><div class="s">speaker stops → heard</div></div>
       <div class="card"><div class="k">Latency p95</div><div class="v">${msText(s.p95Ms)}</div><div class="s">max ${msText(s.maxMs)}</div></div>
       <div class="card"><div class="k">Original voice leaked</div>${leak}</div>
     </div>`;
@@ -266,7 +266,7 @@ export function renderReportHtml(d: ReportData): string {
     <thead><tr><th>Phrase</th><th>Speech from</th><th>Speaker stopped</th><th>Masked audio heard</th><th>Latency</th></tr></thead>
     <tbody>${rows || '<tr><td colspan="5">no phrases detected</td></tr>'}</tbody>
   </table>
-  <footer>Original ${sec(originalMs)} · call ${sec(maskedMs)} (${d.realtime ? 'played in real time' : 'fast mode: audio sent as fast as the bridge took it'}) · generated ${esc(d.generatedAt.toISOString())} by <code>npm run demo</code>. Everything is embedded in this file; it loads nothing from the network.</footer>
+  <footer>Original ${sec(originalMs)} · call ${sec(maskedMs)} (${d.realtime ? 'played in real time' : 'fast mode: caller audio sent faster than real time, so latencies are not representative'}) · generated ${esc(d.generatedAt.toISOString())} by <code>npm run demo</code>. Everything is embedded in this file; it loads nothing from the network.</footer>
 </main>
 <script>${SCRIPT}</script>
 </body>

@@ -45,7 +45,10 @@ export interface DemoOptions {
   voice?: string;
   /** Output folder (created); default out/ under the working directory. */
   outDir?: string;
-  /** Send the sample as fast as the bridge takes it instead of in real time. */
+  /**
+   * Send the caller's audio faster than real time (the simulator's fast mode). The bridge still
+   * plays its answer in real time, so the call is no shorter; timeline and latencies are skewed.
+   */
   fast?: boolean;
   /** Called about ten times a second during the call, and once at the end. */
   onProgress?: (p: DemoProgress) => void;
@@ -110,7 +113,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   emit();
 
   // Only what the demo needs: nothing from the user's environment (no API key: it is offline).
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', CONVERTER: 'local', LOCAL_VOICE_ID: voiceId });
+  // LOCAL_API off: the demo serves one simulated call, not the ElevenLabs-compatible HTTP API.
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', CONVERTER: 'local', LOCAL_VOICE_ID: voiceId, LOCAL_API: 'false' });
   const bridgeWarnings: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -172,21 +176,23 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   const summary = summarizeLatencies(call.phrases);
   const leakedFrames = findLeakedFrames(call.sentFrames, call.receivedAudio);
   const informativeFrames = toFrames(input).filter(isInformativeFrame).length;
-  const mode = server.masking.mode().kind;
   const engine = server.masking.engine;
-  const voice = { id: preset.id, name: preset.name, description: preset.description };
-
-  const html = renderReportHtml({
-    sampleName: basename(sample),
+  // What the report and the result both tell.
+  const facts = {
     engine,
     engineLabel: ENGINE_LABELS[engine] ?? engine,
-    mode,
-    voice,
+    mode: server.masking.mode().kind,
+    voice: { id: preset.id, name: preset.name, description: preset.description },
     realtime,
     phrases: call.phrases,
-    summary,
-    leakedFrames,
-    informativeFrames,
+    summary: summarizeLatencies(call.phrases),
+    leakedFrames: findLeakedFrames(call.sentFrames, call.receivedAudio),
+    informativeFrames: toFrames(input).filter(isInformativeFrame).length,
+  };
+
+  const html = renderReportHtml({
+    ...facts,
+    sampleName: basename(sample),
     generatedAt: new Date(),
     original: { samples: originalPcm, wav: originalWav, fileName: basename(files.original) },
     masked: { samples: maskedPcm, wav: maskedWav, fileName: basename(files.masked) },
@@ -196,25 +202,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
 
   stage = 'done';
   emit();
-  return {
-    sample,
-    files,
-    engine,
-    engineLabel: ENGINE_LABELS[engine] ?? engine,
-    mode,
-    voice,
-    realtime,
-    phrases: call.phrases,
-    summary,
-    leakedFrames,
-    informativeFrames,
-    originalMs,
-    callMs: heard.length / 8,
-    input,
-    heard,
-    bridgeWarnings,
-    call,
-  };
+  return { ...facts, sample, files, originalMs, callMs: heard.length / 8, input, heard, bridgeWarnings, call };
 }
 
 /** A path as the user would type it: relative to the working directory when inside it. */

@@ -53,7 +53,7 @@ describe('demo', () => {
     expect(speechFrames * 20).toBeGreaterThan(2500);
     // The call hung up soon after the masked audio ended, not after a long idle tail.
     expect(r.callMs).toBeLessThan(r.originalMs + 3000);
-    expect(r.bridgeWarnings.filter((l) => /"level":(50|60)/.test(l))).toEqual([]);
+    expect(r.bridgeWarnings.filter((l) => /"level":(50|60)/.test(l))).toEqual([]); // no errors (warnings such as an underrun under load are tolerated)
   });
 
   it('reports progress through the call', () => {

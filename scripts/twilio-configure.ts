@@ -9,7 +9,7 @@
  */
 import dotenv from 'dotenv';
 import { parseArgs } from 'node:util';
-import { configureVoiceUrl, createTwilioRestClient } from '../src/sim/twilio-rest.js';
+import { configureVoiceUrl, createTwilioRestClient } from '../src/twilio/rest.js';
 
 dotenv.config({ quiet: true });
 

@@ -9,7 +9,7 @@ import { VOICE_ID_PATTERN } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
 import { maskPhone } from '../observability/logger.js';
 import { registry } from '../observability/metrics.js';
-import { rateLimit, securityHeaders, twilioSignatureGuard } from './guards.js';
+import { securityHeaders, twilioWebhook } from './guards.js';
 import { publicBase, toWebSocketBase } from './public-url.js';
 import { connectStream, TwimlTemplate } from './twiml.js';
 
@@ -51,12 +51,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.type(registry.contentType).send(await registry.metrics());
   });
 
-  const webhook = express.Router();
-  webhook.use(rateLimit(config.HTTP_RATE_LIMIT_PER_MIN));
-  webhook.use(express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 200 }));
-  webhook.use(twilioSignatureGuard(config.TWILIO_AUTH_TOKEN, config.PUBLIC_URL, log));
-
-  webhook.post('/twiml/inbound', (req, res) => {
+  app.post('/twiml/inbound', ...twilioWebhook(config, log), (req, res) => {
     const voiceParam = typeof req.query.voice === 'string' ? req.query.voice : undefined;
     if (req.query.voice !== undefined && (voiceParam === undefined || !VOICE_ID_PATTERN.test(voiceParam) || !voices.isValid(voiceParam))) {
       res.status(400).type('text/plain').send(`Bad request: unknown voice. Use one of: ${voices.describe()}\n`);
@@ -73,7 +68,6 @@ export function createApp(deps: AppDeps): express.Express {
     const twiml = inbound.render({ voice }, { stream: connectStream(streamUrl, { mode: 'hotline', voice }, 'voice-mask') });
     res.type('text/xml').send(twiml);
   });
-  app.use(webhook);
 
   for (const r of deps.routers ?? []) app.use(r);
 

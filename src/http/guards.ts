@@ -1,5 +1,6 @@
 /** Small Express middlewares: security headers, a per-client rate limit, the Twilio signature guard. */
-import type { Request, RequestHandler } from 'express';
+import express, { type Request, type RequestHandler } from 'express';
+import type { Config } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { publicBase } from './public-url.js';
@@ -57,4 +58,16 @@ export function twilioSignatureGuard(authToken: string | undefined, publicUrl: s
     log.warn({ path: req.path, hasSignature: Boolean(sig), url }, 'webhook refused: missing or invalid X-Twilio-Signature');
     res.status(403).type('text/plain').send('Forbidden: invalid Twilio signature\n');
   };
+}
+
+/** Twilio posts small urlencoded forms; anything bigger is refused (413). */
+export const webhookBody: RequestHandler = express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 200 });
+
+/**
+ * Everything a Twilio webhook route needs, in order: rate limit, body parser, signature.
+ * Mount it on the route itself (app.post(path, ...twilioWebhook(...), handler)) so that it
+ * never applies to other routes. `publicUrl` is the base Twilio signed (PUBLIC_URL by default).
+ */
+export function twilioWebhook(config: Config, log: Logger, publicUrl: string | undefined = config.PUBLIC_URL): RequestHandler[] {
+  return [rateLimit(config.HTTP_RATE_LIMIT_PER_MIN), webhookBody, twilioSignatureGuard(config.TWILIO_AUTH_TOKEN, publicUrl, log)];
 }

@@ -14,7 +14,7 @@ import type { Config } from '../config/env.js';
 import { ConfigError } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
 import { maskPhonesIn } from '../observability/logger.js';
-import { createTwilioRestClient } from '../sim/twilio-rest.js';
+import { createTwilioRestClient } from '../twilio/rest.js';
 
 export interface DialRequest {
   to: string;

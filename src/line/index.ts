@@ -19,7 +19,7 @@ import { maskPhone } from '../observability/logger.js';
 import type { CallRoute } from '../call/call-manager.js';
 import type { Masking } from '../call/masking.js';
 import { MEDIA_PATH } from '../http/app.js';
-import { rateLimit, twilioSignatureGuard } from '../http/guards.js';
+import { rateLimit, twilioSignatureGuard, webhookBody } from '../http/guards.js';
 import { publicBase, toWebSocketBase } from '../http/public-url.js';
 import { connectStream, TwimlTemplate, xmlEscape } from '../http/twiml.js';
 import { LOCAL_VOICES } from '../voice/local/index.js';
@@ -76,7 +76,7 @@ export function lineExtension(opts: LineOptions = {}) {
     const router = express.Router();
     router.use(['/twiml/line', '/twiml/agent', '/twiml/agent-status'], [
       rateLimit(config.HTTP_RATE_LIMIT_PER_MIN),
-      express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 200 }),
+      webhookBody,
     ]);
     // The customer's webhook may arrive through a load balancer (PUBLIC_URL or the request's host);
     // the agent's webhooks come to this instance's own URL.

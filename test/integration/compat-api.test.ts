@@ -15,7 +15,7 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
 
 describe('ElevenLabs-compatible API on the bridge', () => {
   it('the official SDK converts a real recording with the key; a wrong key gets 401', async () => {
-    const b = await startBridge({ LOCAL_API_KEY: 'local-secret-key' });
+    const b = await startBridge({ LOCAL_API_KEY: 'local-secret-key', TWILIO_AUTH_TOKEN: 'a-token-that-must-not-guard-the-api' });
     try {
       const client = new ElevenLabsClient({ apiKey: 'local-secret-key', baseUrl: b.url, maxRetries: 0 });
       const wav = readFileSync(CLIPS.p240!.file); // 8 kHz mu-law WAV, as a telephony recording would be

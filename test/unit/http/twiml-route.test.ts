@@ -104,3 +104,16 @@ describe('health, readiness, headers', () => {
     expect(codes).toEqual([200, 200, 200, 429, 429]);
   });
 });
+
+describe('route scoping', () => {
+  it('the webhook signature guard applies to the webhook only, not to other routes', async () => {
+    const express = (await import('express')).default;
+    const extra = express.Router();
+    extra.get('/extra', (_req, res) => {
+      res.send('open');
+    });
+    const a = createApp({ config: loadConfig({ TWILIO_AUTH_TOKEN: TOKEN }), log, voices, isReady: () => true, routers: [extra] });
+    expect((await request(a).get('/extra')).text).toBe('open');
+    expect((await request(a).post('/twiml/inbound').type('form').send({})).status).toBe(403);
+  });
+});

@@ -168,13 +168,16 @@ export class ResidualPsola {
       const a = f0Out > 0 ? this.nearestMark(s, tIn) : -1;
       if (a >= 0) {
         const ta = hops.periodIn(Math.floor(a / HOP)) || tIn;
-        const half = Math.max(16, Math.min(MAX_HALF, Math.round(ta)));
+        const pOut = SAMPLE_RATE / f0Out;
+        // Two-period grains, but no wider than two output periods: at a raised pitch, wider
+        // grains would carry the neighbouring input pulses and blur the new periodicity.
+        const half = Math.max(16, Math.min(MAX_HALF, Math.round(Math.min(ta, pOut))));
         const w = this.hann(half);
         // Loudness: a higher pitch has more pulses per second; compensate by 1/sqrt(ratio).
         const ratio = f0Out / hops.f0InAt(h);
         const g = Math.max(0.75, Math.min(1.3, 1 / Math.sqrt(ratio)));
         for (let i = -half; i <= half; i++) acc[(s + i) & MASK]! += g * w[i + half]! * e[(a + i) & MASK]!;
-        this.synth += SAMPLE_RATE / f0Out;
+        this.synth += pOut;
       } else {
         let pow = 0;
         for (let i = -NOISE_HALF; i < NOISE_HALF; i++) {

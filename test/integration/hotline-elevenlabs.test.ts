@@ -6,12 +6,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { simulateCall, findLeakedFrames } from '../../src/sim/index.js';
-import { startFakeElevenLabs, expectedUlaw, type FakeElevenLabs, type Fault } from '../fakes/fake-elevenlabs.js';
+import { startFakeElevenLabs, expectedUlaw, type FakeElevenLabs, type Fault, type FaultPlan } from '../fakes/fake-elevenlabs.js';
 import { loadClipMulaw } from '../fixtures/clips.js';
 import { startBridge, type Bridge } from './harness.js';
 
 /** A fresh fake ElevenLabs and bridge per test (tests run concurrently), closed afterwards. */
-async function withBridge<T>(env: Record<string, string>, fn: (b: Bridge, fake: FakeElevenLabs) => Promise<T>, faults?: (i: number) => Fault | undefined): Promise<T> {
+async function withBridge<T>(env: Record<string, string>, fn: (b: Bridge, fake: FakeElevenLabs) => Promise<T>, faults?: FaultPlan): Promise<T> {
   const fake = await startFakeElevenLabs({ apiKey: 'test-key' });
   if (faults) fake.setFaults(faults);
   const b = await startBridge({
@@ -132,6 +132,30 @@ describe('hotline call through ElevenLabs (fake server)', () => {
         expect(findLeakedFrames(r.sentFrames, r.receivedAudio)).toBe(0);
       },
       () => ({ type: 'status', status: 503 }),
+    );
+  });
+
+  it.concurrent('a hung conversion holds up later phrases only until it times out', async () => {
+    // Every request for the first phrase (its retries too) hangs; every other phrase converts.
+    let firstBytes: number | undefined;
+    const hangFirstPhrase: FaultPlan = (_i, req) => {
+      firstBytes ??= req.audioBytes;
+      return req.audioBytes === firstBytes ? { type: 'hang' } : undefined;
+    };
+    await withBridge(
+      { PLAYOUT_CLEAR_BACKLOG_MS: '0', ELEVENLABS_FIRST_BYTE_TIMEOUT_MS: '1000', FALLBACK: 'silence' },
+      async (b, fake) => {
+        const r = await simulateCall({ url: b.url, audio: loadClipMulaw('jfk'), realtime: false, tailMs: 15_000, endWhenIdleMs: 2000 });
+        const later = fake.requests.filter((q) => q.audioBytes !== firstBytes);
+        expect(later.length).toBeGreaterThanOrEqual(3);
+        const answered = later.reduce((a, q) => a + expectedUlaw(q.audioBytes / 32).length, 0);
+        expect(nonSilent(r.receivedAudio)).toBeGreaterThan(answered * 0.9);
+        expect(findLeakedFrames(r.sentFrames, r.receivedAudio)).toBe(0);
+        // Phrase 1 was dropped (no mark); phrase 2 played after at most the timeouts, not never.
+        expect(r.marks[0]!.name).toBe('phrase-2');
+        expect(b.logs.some((l) => /phrase dropped/.test(String(l.msg)))).toBe(true);
+      },
+      hangFirstPhrase,
     );
   });
 

@@ -4,7 +4,7 @@
  */
 import type { Config } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
-import { Playout } from '../playout/playout.js';
+import { Playout, playoutOptionsFromConfig } from '../playout/playout.js';
 import type { MediaStreamConnection } from '../twilio/stream.js';
 import type { StartInfo } from '../twilio/messages.js';
 import { segmenterOptionsFromConfig } from '../vad/index.js';
@@ -22,7 +22,7 @@ export class HotlineCall {
     voiceId: string,
     deps: { config: Config; masking: Masking; log: Logger },
   ) {
-    this.playout = new Playout(conn, { chunkMs: deps.config.PLAYOUT_CHUNK_MS, clearBacklogMs: deps.config.PLAYOUT_CLEAR_BACKLOG_MS }, deps.log);
+    this.playout = new Playout(conn, playoutOptionsFromConfig(deps.config), deps.log);
     this.pipeline = new MaskingPipeline({
       mode: deps.masking.mode(),
       segmenter: segmenterOptionsFromConfig(deps.config),

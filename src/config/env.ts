@@ -112,6 +112,7 @@ const schema = z.object({
 
   PLAYOUT_CHUNK_MS: int(20, 20, 100).refine((v) => v % 20 === 0, { message: 'expected a multiple of 20 (20, 40, 60, 80 or 100)' }),
   PLAYOUT_CLEAR_BACKLOG_MS: int(2000, 0, 60_000),
+  PLAYOUT_LEAD_MS: int(300, 20, 5000),
 
   WS_MAX_MESSAGE_BYTES: int(64 * 1024, 1024, 1024 * 1024),
   WS_MAX_MESSAGES_PER_SEC: int(200, 10, 10_000),

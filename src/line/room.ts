@@ -17,7 +17,7 @@
 import type { Config } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
 import { maskPhone } from '../observability/logger.js';
-import { Playout } from '../playout/playout.js';
+import { Playout, playoutOptionsFromConfig } from '../playout/playout.js';
 import type { ActiveCall } from '../call/call-manager.js';
 import type { Masking } from '../call/masking.js';
 import { MaskingPipeline, type MaskingMode } from '../call/masking-pipeline.js';
@@ -87,7 +87,7 @@ class HoldTone {
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly conn: MediaStreamConnection, config: Config, log: Logger) {
-    this.playout = new Playout(conn, { chunkMs: config.PLAYOUT_CHUNK_MS, clearBacklogMs: 0 }, log);
+    this.playout = new Playout(conn, playoutOptionsFromConfig(config, { clearBacklogMs: 0 }), log);
     const slot = this.playout.openSlot('hold');
     const top = () => {
       if (this.playout.backlogMs() < HOLD_TONE_CYCLE_MS / 2) slot.write(holdToneCycle());
@@ -269,7 +269,7 @@ export class Room {
 
     const seed = config.converter === 'elevenlabs' ? config.ELEVENLABS_SEED : config.LOCAL_SEED;
     const segmenter = segmenterOptionsFromConfig(config);
-    const playoutOpts = { chunkMs: config.PLAYOUT_CHUNK_MS, clearBacklogMs: config.PLAYOUT_CLEAR_BACKLOG_MS };
+    const playoutOpts = playoutOptionsFromConfig(config);
     const agentVoice = this.line.voice ?? masking.voices.defaultVoiceId;
 
     const customerHears = new Playout(this.customer.conn, playoutOpts, this.customer.log);

@@ -5,6 +5,7 @@
  *
  * It accepts only MaskedAudio (see src/voice/masked.ts): raw caller audio cannot be queued.
  */
+import type { Config } from '../config/env.js';
 import type { MaskedAudio } from '../voice/masked.js';
 import { MULAW_SILENCE } from '../audio/mulaw.js';
 import type { Logger } from '../observability/logger.js';
@@ -19,10 +20,19 @@ export interface PlayoutSink {
 export interface PlayoutOptions {
   /** Size of each outbound media message, 20..100 ms. */
   chunkMs: number;
-  /** How far ahead of real time audio is handed to Twilio. */
+  /**
+   * How far ahead of real time audio is handed to Twilio: a cushion against network jitter.
+   * It adds no latency (audio is sent as soon as it exists); it only bounds how much of a
+   * backlog sits in Twilio's buffer rather than ours.
+   */
   leadMs?: number;
   /** A new phrase clears the queue when more than this much audio is waiting (0 = never). */
   clearBacklogMs: number;
+}
+
+/** The configured playout for a call leg (clearBacklogMs overridable: hold tones never clear). */
+export function playoutOptionsFromConfig(c: Config, over: Partial<PlayoutOptions> = {}): PlayoutOptions {
+  return { chunkMs: c.PLAYOUT_CHUNK_MS, leadMs: c.PLAYOUT_LEAD_MS, clearBacklogMs: c.PLAYOUT_CLEAR_BACKLOG_MS, ...over };
 }
 
 type Item = { kind: 'audio'; bytes: Uint8Array } | { kind: 'mark'; name: string };

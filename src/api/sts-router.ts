@@ -26,9 +26,14 @@ import {
   type StsRequest,
 } from './sts-request.js';
 
-/** What the router needs of the engine (LocalEngine.maskPcm16k plus its voice list). */
+/**
+ * What the router needs of the engine (LocalEngine's masking plus its voice list). The router
+ * uses maskPcm16kAsync when given (it hands the event loop back as it works, so a long input does
+ * not stall other calls), else maskPcm16k.
+ */
 export interface MaskingEngine {
   maskPcm16k(pcm16k: Int16Array, opts: { voiceId: string; seed?: number; denoise?: boolean }): Int16Array;
+  maskPcm16kAsync?(pcm16k: Int16Array, opts: { voiceId: string; seed?: number; denoise?: boolean; signal?: AbortSignal }): Promise<Int16Array>;
   voices: VoiceInfo[];
 }
 
@@ -149,7 +154,8 @@ export function createStsRouter(opts: StsRouterOptions): Router {
     const started = performance.now();
     let out: ReturnType<typeof encodeOutput>;
     try {
-      const masked = engine.maskPcm16k(pcm, { voiceId, ...(r.seed !== null && { seed: r.seed }), denoise: r.removeBackgroundNoise });
+      const maskOpts = { voiceId, ...(r.seed !== null && { seed: r.seed }), denoise: r.removeBackgroundNoise };
+      const masked = engine.maskPcm16kAsync ? await engine.maskPcm16kAsync(pcm, maskOpts) : engine.maskPcm16k(pcm, maskOpts);
       out = encodeOutput(masked, r.outputFormat);
     } catch (err) {
       log?.error({ voiceId, err: (err as Error).message }, 'sts conversion failed');

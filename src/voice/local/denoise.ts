@@ -4,6 +4,7 @@
  */
 import createRnnoiseModule from '@echogarden/rnnoise-wasm';
 import { Resampler } from '../../audio/resampler.js';
+import type { Prefilter } from './processor.js';
 
 interface RnnoiseModule {
   _rnnoise_create(model: number): number;
@@ -21,9 +22,13 @@ export const RNNOISE_DELAY_48K = FRAME;
 let modulePromise: Promise<RnnoiseModule> | undefined;
 let rnnoise: RnnoiseModule | undefined;
 
-/** Loads the WASM module once. */
+/** Loads the WASM module once (on first use: callers await it before denoising). */
 export async function initDenoise(): Promise<void> {
-  modulePromise ??= (createRnnoiseModule as unknown as () => Promise<RnnoiseModule>)();
+  if (rnnoise) return;
+  modulePromise ??= (createRnnoiseModule as unknown as () => Promise<RnnoiseModule>)().catch((err: unknown) => {
+    modulePromise = undefined; // let a later call retry
+    throw err;
+  });
   rnnoise = await modulePromise;
 }
 
@@ -44,7 +49,7 @@ export class Denoiser {
   private destroyed = false;
 
   constructor() {
-    if (!rnnoise) throw new Error('denoiser not initialised: await initLocalEngine() at start-up');
+    if (!rnnoise) throw new Error('denoiser not loaded: await initDenoise() first');
     this.m = rnnoise;
     this.st = this.m._rnnoise_create(0);
     this.inPtr = this.m._malloc(FRAME * 4);
@@ -89,19 +94,16 @@ export class Denoiser {
   }
 }
 
-/** Whole-signal denoise, aligned with and as long as the input. */
-export function denoiseWhole(pcm: Int16Array): Int16Array {
+/**
+ * A fresh denoiser as a masking prefilter (see maskBlocks). The resamplers skip their own delay,
+ * so only RNNoise's frame of delay remains to undo. RNNoise must be loaded (initDenoise()).
+ */
+export function denoisePrefilter(): Prefilter {
   const d = new Denoiser();
-  try {
-    // The resamplers skip their own delay, so only RNNoise's frame of delay remains to undo.
-    const offset = RNNOISE_DELAY_48K / 3;
-    const padded = new Int16Array(pcm.length + offset + 2 * FRAME);
-    padded.set(pcm);
-    const y = d.process(padded);
-    const out = new Int16Array(pcm.length);
-    out.set(y.subarray(offset, Math.min(y.length, offset + pcm.length)));
-    return out;
-  } finally {
-    d.destroy();
-  }
+  return {
+    delay: RNNOISE_DELAY_48K / 3,
+    flushSamples: RNNOISE_DELAY_48K / 3 + 2 * FRAME,
+    process: (x) => d.process(x),
+    destroy: () => d.destroy(),
+  };
 }

@@ -2,38 +2,46 @@
  * The embedded voice-masking engine: offline, in-process, real time. One implementation of both
  * converter shapes (phrase and streaming), over the DSP in processor.ts:
  * LPC source-filter split, YIN pitch tracking with pitch normalisation, residual PSOLA,
- * seeded-noise unvoiced excitation, pole-angle formant warping. Optional RNNoise first.
+ * seeded-noise unvoiced excitation, pole-angle formant warping. Optional RNNoise first (loaded
+ * on first use).
+ *
+ * Phrase work is done in 200 ms blocks with the event loop handed back between them (convert,
+ * maskPcm16kAsync), so a long phrase never holds up other calls' 20 ms pacing.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FrameStream, PhraseConverter, PhraseRequest, StreamingConverter, VoiceInfo } from '../converter.js';
 import { ConversionError } from '../errors.js';
 import { asMasked, type MaskedAudio } from '../masked.js';
 import { mulawEncode } from '../../audio/mulaw.js';
-import { initResampler, resample } from '../../audio/resampler.js';
+import { initResampler, Resampler } from '../../audio/resampler.js';
 import type { Logger } from '../../observability/logger.js';
-import { denoiseWhole, initDenoise } from './denoise.js';
-import { maskWhole } from './processor.js';
+import { denoisePrefilter, denoiseReady, initDenoise } from './denoise.js';
+import { concatChunks, maskBlocks } from './processor.js';
 import { getPreset, isLocalVoice, LOCAL_VOICES, type LocalVoicePreset } from './presets.js';
 import { LocalFrameStream, STREAM_DELAY_8K } from './stream.js';
 
 export { LOCAL_VOICES, isLocalVoice, type LocalVoicePreset };
 
-/** Loads the WASM the engine needs (resampler, RNNoise). Idempotent. */
+/** Loads the WASM the engine always needs (the resampler). Idempotent. RNNoise loads on first use. */
 export async function initLocalEngine(): Promise<void> {
-  await Promise.all([initResampler(), initDenoise()]);
+  await initResampler();
 }
 
 export function voiceInfos(): VoiceInfo[] {
   return LOCAL_VOICES.map(({ id, name, description }) => ({ id, name, description }));
 }
 
-/** Phrase-mode output chunk: 100 ms of 8 kHz mu-law. */
-const CHUNK_BYTES = 800;
-
 export interface LocalEngineOptions {
   defaultVoiceId: string;
   seed?: number;
   denoise?: boolean;
   log?: Logger;
+}
+
+export interface MaskOptions {
+  voiceId: string;
+  seed?: number;
+  denoise?: boolean;
 }
 
 export class LocalEngine implements PhraseConverter, StreamingConverter {
@@ -51,29 +59,103 @@ export class LocalEngine implements PhraseConverter, StreamingConverter {
     this.seed = opts.seed ?? 0;
     this.denoise = opts.denoise ?? false;
     this.log = opts.log;
+    // Denoising by default: start loading RNNoise now, so the first phrase does not wait for it.
+    if (this.denoise) this.loadDenoise().catch(() => undefined);
   }
 
-  /** Pure DSP, 16 kHz mono PCM16 in -> same length out. */
-  maskPcm16k(pcm: Int16Array, opts: { voiceId: string; seed?: number; denoise?: boolean }): Int16Array {
+  private async loadDenoise(): Promise<void> {
+    try {
+      await initDenoise();
+    } catch (err) {
+      this.log?.error({ err: (err as Error).message }, 'local engine: RNNoise failed to load');
+      throw err;
+    }
+  }
+
+  /** The phrase masking steps (see maskBlocks), RNNoise first when asked for. */
+  private blocks(pcm: Int16Array, opts: MaskOptions): Generator<Int16Array, void, undefined> {
     const preset = getPreset(opts.voiceId || this.defaultVoiceId);
-    const input = (opts.denoise ?? this.denoise) ? denoiseWhole(pcm) : pcm;
-    return maskWhole(input, preset, opts.seed ?? this.seed);
+    const denoise = opts.denoise ?? this.denoise;
+    if (denoise && !denoiseReady()) {
+      this.loadDenoise().catch(() => undefined);
+      throw new Error('RNNoise is not loaded yet: use maskPcm16kAsync (it loads it on first use)');
+    }
+    return maskBlocks(pcm, preset, opts.seed ?? this.seed, denoise ? { prefilter: denoisePrefilter() } : {});
   }
 
+  /**
+   * Pure DSP, 16 kHz mono PCM16 in -> same length out, in one synchronous call (about 9 ms per
+   * second of audio). Servers should prefer maskPcm16kAsync.
+   */
+  maskPcm16k(pcm: Int16Array, opts: MaskOptions): Int16Array {
+    return concatChunks([...this.blocks(pcm, opts)]);
+  }
+
+  /** maskPcm16k in 200 ms steps, handing the event loop back between them; RNNoise loads on first use. */
+  async maskPcm16kAsync(pcm: Int16Array, opts: MaskOptions & { signal?: AbortSignal }): Promise<Int16Array> {
+    if ((opts.denoise ?? this.denoise) && !denoiseReady()) await this.loadDenoise();
+    const chunks: Int16Array[] = [];
+    for (const chunk of this.blocks(pcm, opts)) {
+      chunks.push(chunk);
+      await nextTurn();
+      opts.signal?.throwIfAborted();
+    }
+    return concatChunks(chunks);
+  }
+
+  /**
+   * Masks the phrase block by block (200 ms of input each), yielding each block's 8 kHz mu-law as
+   * soon as it is ready and handing the event loop back between blocks (no step takes more than
+   * a few ms). The signal is checked between blocks.
+   */
   async *convert(req: PhraseRequest): AsyncIterable<MaskedAudio> {
     if (this.closed) throw new ConversionError('local engine closed', 'internal', false);
     const aborted = () => new ConversionError('phrase aborted', 'aborted', false, { cause: req.signal.reason });
     if (req.signal.aborted) throw aborted();
-    let ulaw: Uint8Array;
-    try {
-      const pcm = this.maskPcm16k(req.pcm16k, { voiceId: req.voiceId, seed: req.seed });
-      ulaw = mulawEncode(resample(pcm, 16000, 8000));
-    } catch (err) {
-      throw new ConversionError(`local engine failed: ${(err as Error).message}`, 'internal', false, { cause: err });
-    }
-    for (let off = 0; off < ulaw.length; off += CHUNK_BYTES) {
+    const fail = (err: unknown) => new ConversionError(`local engine failed: ${(err as Error).message}`, 'internal', false, { cause: err });
+    if (this.denoise && !denoiseReady()) {
+      try {
+        await this.loadDenoise();
+      } catch (err) {
+        throw fail(err);
+      }
       if (req.signal.aborted) throw aborted();
-      yield asMasked(ulaw.slice(off, off + CHUNK_BYTES));
+    }
+    let steps: Generator<Int16Array, void, undefined>;
+    let down: Resampler;
+    try {
+      steps = this.blocks(req.pcm16k, { voiceId: req.voiceId, ...(req.seed !== undefined && { seed: req.seed }) });
+      down = new Resampler(16000, 8000);
+    } catch (err) {
+      throw fail(err);
+    }
+    const want = Math.round(req.pcm16k.length / 2);
+    let sent = 0;
+    try {
+      for (;;) {
+        let ulaw: Uint8Array | undefined;
+        let done: boolean;
+        try {
+          const r = steps.next();
+          done = r.done === true;
+          // At the end, the resampler's delay line holds the phrase's last samples.
+          const pcm8 = r.done === true ? down.flush() : down.process(r.value);
+          const n = Math.min(pcm8.length, want - sent);
+          if (n > 0) ulaw = mulawEncode(pcm8.subarray(0, n));
+          sent += Math.max(0, n);
+        } catch (err) {
+          throw fail(err);
+        }
+        if (ulaw) yield asMasked(ulaw);
+        if (done) break;
+        await nextTurn();
+        if (req.signal.aborted) throw aborted();
+      }
+      // resample() pads a phrase whose filter tail came up short; so do we.
+      if (sent < want) yield asMasked(mulawEncode(new Int16Array(want - sent)));
+    } finally {
+      steps.return();
+      down.destroy();
     }
   }
 

@@ -184,13 +184,87 @@ function softLimit(y: number): number {
   return y;
 }
 
-/** Whole-signal masking: output aligned with and as long as the input. */
-export function maskWhole(pcm: ArrayLike<number>, preset: LocalVoicePreset, seed = 0, stats?: { nonFinite: number }): Int16Array {
+/**
+ * A stage run before masking (the denoiser). process() returns about as many samples as it is
+ * given, its output lagging its input by `delay` samples; `flushSamples` zeros release the rest.
+ */
+export interface Prefilter {
+  readonly delay: number;
+  readonly flushSamples: number;
+  process(x: Int16Array): Int16Array;
+  destroy(): void;
+}
+
+/** Input per step of blockwise phrase masking: 200 ms at 16 kHz (about 2 ms of work). */
+export const PHRASE_BLOCK = 3200;
+/** Zeros fed after a phrase so that its last sample is final. */
+const TAIL = LATENCY + 2 * HOP + LOOKAHEAD;
+
+/**
+ * Masks a whole phrase incrementally: each step of the generator processes one block of input
+ * (PHRASE_BLOCK samples) and yields the output that became final (possibly empty), so a caller
+ * can hand the event loop back between blocks. The chunks joined are aligned with the input and
+ * exactly as long; they do not depend on the block size. The prefilter is destroyed at the end
+ * (also when the caller stops early).
+ */
+export function* maskBlocks(
+  pcm: Int16Array,
+  preset: LocalVoicePreset,
+  seed = 0,
+  opts: { prefilter?: Prefilter; block?: number; stats?: { nonFinite: number } } = {},
+): Generator<Int16Array, void, undefined> {
+  const block = opts.block ?? PHRASE_BLOCK;
+  const pre = opts.prefilter;
+  const total = pcm.length;
   const p = new MaskProcessor(preset, seed);
-  const total = pcm.length + LATENCY + 2 * HOP + LOOKAHEAD;
-  const out = new Int16Array(total + HOP);
-  let w = p.process(pcm, out, 0);
-  w += p.process(new Float32Array(total - pcm.length), out, w);
-  if (stats) stats.nonFinite += p.nonFinite;
-  return out.slice(0, pcm.length);
+  let out = new Int16Array(block + TAIL + 2 * HOP);
+  let emitted = 0;
+  const run = (x: ArrayLike<number>): Int16Array => {
+    if (out.length < x.length + HOP) out = new Int16Array(x.length + HOP);
+    const n = Math.min(p.process(x, out, 0), total - emitted);
+    emitted += n;
+    return out.slice(0, n);
+  };
+  // The prefilter's output, delay removed and cut to the phrase's length.
+  let skip = pre?.delay ?? 0;
+  let cleaned = 0;
+  const clean = (y: Int16Array): Int16Array => {
+    const s = Math.min(skip, y.length);
+    skip -= s;
+    const take = Math.min(y.length - s, total - cleaned);
+    cleaned += take;
+    return y.subarray(s, s + take);
+  };
+  try {
+    for (let off = 0; off < total; off += block) {
+      const x = pcm.subarray(off, Math.min(total, off + block));
+      yield run(pre ? clean(pre.process(x)) : x);
+    }
+    const rest: ArrayLike<number>[] = [];
+    if (pre) {
+      rest.push(clean(pre.process(new Int16Array(pre.flushSamples))));
+      if (cleaned < total) rest.push(new Int16Array(total - cleaned));
+    }
+    rest.push(new Float32Array(TAIL));
+    for (const x of rest) yield run(x);
+    if (opts.stats) opts.stats.nonFinite += p.nonFinite;
+  } finally {
+    pre?.destroy();
+  }
+}
+
+/** Joins chunks into one array. */
+export function concatChunks(chunks: readonly Int16Array[]): Int16Array {
+  const out = new Int16Array(chunks.reduce((s, c) => s + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+/** Whole-signal masking: output aligned with and as long as the input (maskBlocks in one go). */
+export function maskWhole(pcm: Int16Array, preset: LocalVoicePreset, seed = 0, stats?: { nonFinite: number }, prefilter?: Prefilter): Int16Array {
+  return concatChunks([...maskBlocks(pcm, preset, seed, { ...(stats && { stats }), ...(prefilter && { prefilter }) })]);
 }

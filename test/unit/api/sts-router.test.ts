@@ -25,7 +25,7 @@ beforeAll(async () => {
   await initLocalEngine();
   const engine = new LocalEngine({ defaultVoiceId: VOICE });
   const app = express();
-  app.use(createStsRouter({ engine: { maskPcm16k: (p, o) => engine.maskPcm16k(p, o), voices: voiceInfos() }, checkKey: (k) => k === KEY, log: silentLog }));
+  app.use(createStsRouter({ engine: { maskPcm16k: (p, o) => engine.maskPcm16k(p, o), maskPcm16kAsync: (p, o) => engine.maskPcm16kAsync(p, o), voices: voiceInfos() }, checkKey: (k) => k === KEY, log: silentLog }));
   server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -1,7 +1,7 @@
 import { beforeAll, describe, it, expect } from 'vitest';
 import { initLocalEngine, isLocalVoice, LocalEngine, LOCAL_VOICES, voiceInfos } from '../../../src/voice/local/index.js';
 import { medianVoiced, trackF0 } from '../../../src/voice/local/pitch-tracker.js';
-import { mulawDecode } from '../../../src/audio/mulaw.js';
+import { mulawDecode, mulawEncode } from '../../../src/audio/mulaw.js';
 import { resample } from '../../../src/audio/resampler.js';
 import { loadClipMulaw } from '../../fixtures/clips.js';
 import type { MaskedAudio } from '../../../src/voice/masked.js';
@@ -100,6 +100,59 @@ describe('phrase mode (convert)', () => {
     const pcm16k = syntheticVowel(180, 0.5);
     const out = await collect(engine().convert({ pcm16k, voiceId: 'deep-male', signal: new AbortController().signal, callKey: 'c', endedAt: 0 }));
     expect(out.length).toBe(4000);
+  });
+
+  it('is maskPcm16k, downsampled and mu-law encoded, delivered block by block', async () => {
+    const pcm16k = resample(mulawDecode(loadClipMulaw('aew')).subarray(0, 8000 * 3), 8000, 16000);
+    const e = engine();
+    const chunks: Uint8Array[] = [];
+    for await (const c of e.convert({ pcm16k, voiceId: 'shift-up', signal: new AbortController().signal, callKey: 'c', endedAt: 0 })) chunks.push(c.slice());
+    expect(chunks.length).toBeGreaterThanOrEqual(15); // 3 s in 200 ms blocks
+    const whole = mulawEncode(resample(e.maskPcm16k(pcm16k, { voiceId: 'shift-up' }), 16000, 8000));
+    expect(Buffer.concat(chunks).equals(Buffer.from(whole))).toBe(true);
+    const viaAsync = await e.maskPcm16kAsync(pcm16k, { voiceId: 'shift-up' });
+    expect(Buffer.from(viaAsync.buffer).equals(Buffer.from(e.maskPcm16k(pcm16k, { voiceId: 'shift-up' }).buffer))).toBe(true);
+  });
+
+  it('never holds the event loop for long on a 10 s phrase, and the first audio comes early', async () => {
+    const clip = resample(mulawDecode(loadClipMulaw('bush')).subarray(0, 8000 * 10), 8000, 16000);
+    const e = engine();
+    // Warm the JIT (a server masks many phrases; only the first runs unoptimised code).
+    for (let i = 0; i < 3; i++) await collect(e.convert({ pcm16k: clip.subarray(0, 3 * 16000), voiceId: 'neutral-male', signal: new AbortController().signal, callKey: 'c', endedAt: 0 }));
+    const it = e.convert({ pcm16k: clip, voiceId: 'neutral-male', signal: new AbortController().signal, callKey: 'c', endedAt: 0 })[Symbol.asyncIterator]();
+    const slices: number[] = [];
+    let bytes = 0;
+    let firstAt = 0;
+    const t0 = performance.now();
+    for (;;) {
+      const t = performance.now();
+      const r = await it.next();
+      slices.push(performance.now() - t);
+      if (r.done) break;
+      if (bytes === 0) firstAt = performance.now() - t0;
+      bytes += r.value.length;
+    }
+    const total = performance.now() - t0;
+    expect(bytes).toBe(80000);
+    expect(slices.length).toBeGreaterThan(40);
+    expect(Math.max(...slices)).toBeLessThan(20);
+    expect(firstAt).toBeLessThan(total / 10);
+  });
+
+  it('stops between blocks when the signal aborts mid-phrase', async () => {
+    const ac = new AbortController();
+    const pcm16k = syntheticVowel(150, 5);
+    let got = 0;
+    const run = async () => {
+      for await (const c of engine().convert({ pcm16k, voiceId: 'deep-male', signal: ac.signal, callKey: 'c', endedAt: 0 })) {
+        got += c.length;
+        ac.abort();
+      }
+    };
+    await expect(run()).rejects.toMatchObject({ kind: 'aborted' });
+    expect(got).toBeGreaterThan(0);
+    expect(got).toBeLessThan(40000 / 4);
+    await expect(engine().maskPcm16kAsync(pcm16k, { voiceId: 'deep-male', signal: ac.signal })).rejects.toThrow();
   });
 
   it('honours an aborted signal', async () => {

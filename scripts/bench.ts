@@ -11,12 +11,8 @@
  * time (from its /metrics) per second of call audio, for the embedded engine (streaming) and
  * for ElevenLabs (a loopback fake), i.e. how many calls one core carries.
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { loopDelayMs, scrape, startBridgeProcess } from './lib/bridge-process.js';
 import { mulawDecode } from '../src/audio/mulaw.js';
 import { initResampler, resample } from '../src/audio/resampler.js';
 import { loadConfig } from '../src/config/env.js';
@@ -27,7 +23,6 @@ import { simulateCall } from '../src/sim/index.js';
 import { startFakeElevenLabs } from '../test/fakes/fake-elevenlabs.js';
 import { loadClipMulaw } from '../test/fixtures/clips.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({ options: { calls: { type: 'string', default: '0' }, voice: { type: 'string', default: 'neutral-male' } } });
 
 function time(label: string, units: number, unitName: string, fn: () => void, perSecondOfAudio?: number): void {
@@ -81,43 +76,13 @@ async function micro(): Promise<void> {
   await engine.close();
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
-/** One scrape of the bridge's /metrics (each scrape resets prom-client's event-loop histogram). */
-async function scrape(url: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const out = new Map<string, number>();
-  for (const m of text.matchAll(/^([a-z_]+) ([0-9.e+-]+)$/gm)) out.set(m[1]!, Number(m[2]));
-  return out;
-}
 
-/** Event-loop delay p99 above the 10 ms sampling resolution of prom-client's monitor, in ms. */
-const loopDelayMs = (m: Map<string, number>) => Math.max(0, ((m.get('nodejs_eventloop_lag_p99_seconds') ?? 0.01) - 0.01) * 1000);
 
 async function wholeCalls(label: string, calls: number, env: Record<string, string>): Promise<void> {
-  const main = path.join(ROOT, 'dist/main.js');
-  if (!existsSync(main)) throw new Error('dist/main.js is missing: run `npm run build` first');
-  const port = await freePort();
-  const child = spawn(process.execPath, [main], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', MAX_CALLS: String(calls * 2), ...env },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
+  const bridge = await startBridgeProcess({ MAX_CALLS: String(calls * 2), ...env });
+  const url = bridge.url;
   try {
-    for (let i = 0; !(await fetch(`${url}/healthz`).then((r) => r.ok, () => false)); i++) {
-      if (i > 200) throw new Error('bridge did not start');
-      await new Promise((r) => setTimeout(r, 100));
-    }
     const audio = loadClipMulaw('jfk');
     const cpu0 = (await scrape(url)).get('process_cpu_seconds_total')!;
     const t0 = performance.now();
@@ -136,7 +101,7 @@ async function wholeCalls(label: string, calls: number, env: Record<string, stri
         ` = ${(perCall * 100).toFixed(2)}% of a core per call (about ${Math.floor(1 / perCall)} calls/core), event-loop delay p99 ${loopDelayMs(end).toFixed(1)} ms`,
     );
   } finally {
-    child.kill('SIGKILL');
+    bridge.stop();
   }
 }
 

@@ -8,17 +8,12 @@
  * masked audio heard), the bridge's RSS at start and end, and its event-loop delay p99 (both
  * read from the bridge's own /metrics).
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { loopDelayMs, scrape, startBridgeProcess } from './lib/bridge-process.js';
 import { simulateCall, findLeakedFrames, percentile } from '../src/sim/index.js';
 import { startFakeElevenLabs } from '../test/fakes/fake-elevenlabs.js';
 import { loadClipMulaw, CLIPS } from '../test/fixtures/clips.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
   options: {
     calls: { type: 'string', default: '100' },
@@ -35,30 +30,9 @@ if (!Number.isInteger(CALLS) || CALLS < 1) throw new Error('--calls must be a po
 if (!(MINUTES > 0)) throw new Error('--minutes must be positive');
 if (!CLIPS[args.clip!]) throw new Error(`--clip must be one of ${Object.keys(CLIPS).join(', ')}`);
 
-const MAIN = path.join(ROOT, 'dist/main.js');
-if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run `npm run build` first');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
-/** One scrape of the bridge's /metrics (each scrape resets prom-client's event-loop histogram). */
-async function scrape(url: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const out = new Map<string, number>();
-  for (const m of text.matchAll(/^([a-z_]+) ([0-9.e+-]+)$/gm)) out.set(m[1]!, Number(m[2]));
-  return out;
-}
 
-/** Event-loop delay p99 above the 10 ms sampling resolution of prom-client's monitor, in ms. */
-const loopDelayMs = (m: Map<string, number>) => Math.max(0, ((m.get('nodejs_eventloop_lag_p99_seconds') ?? 0.01) - 0.01) * 1000);
 
 async function main() {
   const fake = await startFakeElevenLabs({ apiKey: 'soak-key' });
@@ -69,28 +43,13 @@ async function main() {
     const kinds = [{ type: 'status', status: 500 }, { type: 'rate-limit', code: 'system_busy', retryAfterS: 0 }, { type: 'reset-mid-stream', afterBytes: 400 }] as const;
     return kinds[n % kinds.length];
   });
-  const port = await freePort();
-  const child = spawn(process.execPath, [MAIN], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      ELEVENLABS_API_KEY: 'soak-key',
-      ELEVENLABS_BASE_URL: fake.baseUrl,
-      ELEVENLABS_MAX_CONCURRENCY: '15',
-      MAX_CALLS: String(CALLS * 2),
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
+  const bridge = await startBridgeProcess({
+    ELEVENLABS_API_KEY: 'soak-key',
+    ELEVENLABS_BASE_URL: fake.baseUrl,
+    ELEVENLABS_MAX_CONCURRENCY: '15',
+    MAX_CALLS: String(CALLS * 2),
   });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`bridge exited with ${child.exitCode}`);
-    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) break;
-    if (i > 200) throw new Error('bridge did not start within 20 s');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const url = bridge.url;
 
   const audio = loadClipMulaw(args.clip!);
   const rssStart = (await scrape(url)).get('process_resident_memory_bytes');
@@ -146,7 +105,7 @@ async function main() {
   const lagP99 = loopDelayMs(end);
   const lagRawMs = (end.get('nodejs_eventloop_lag_p99_seconds') ?? 0) * 1000;
   latencies.sort((a, b) => a - b);
-  child.kill('SIGTERM');
+  bridge.stop();
   await fake.close();
 
   const mb = (b?: number) => (b === undefined ? 'n/a' : `${(b / 1048576).toFixed(1)} MB`);

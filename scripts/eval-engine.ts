@@ -5,7 +5,8 @@
  *   npm run eval:engine [-- --verbose] [-- --voices deep-male,shift-up] [-- --clips jfk,p240]
  *
  * Clips come from ../shared/testdata/speech when that folder exists, else test/fixtures.
- * Targets (issue #3): output median F0 (on the frames voiced in the input) within 5% of the preset's; formant shift within 10% of the
+ * Targets (issue #3): output median F0 (on the frames voiced in the input) within 5% of the preset's
+ * (relative presets: of the input's median on the same frames, shifted); formant shift within 10% of the
  * preset's ratio; phrase duration within 20 ms; streaming delay as claimed (<= 60 ms); max
  * normalised input/output cross-correlation over 0..500 ms below 0.3; RTF <= 0.02 per core;
  * no NaN; under 0.1% of samples clipped.
@@ -103,7 +104,11 @@ async function evalClip(engine: LocalEngine, voiceId: string, clip: ClipAudio): 
   // Output pitch on the speech frames (voiced in the input): background noise is not the voice.
   const f0OutTrack = trackF0(y16, 16000).map((f, i) => (f0InTrack[i]! > 0 ? f : 0));
   const f0Out = medianVoiced(f0OutTrack);
-  const f0Target = preset.targetF0Hz ?? f0In * 2 ** ((preset.pitchSemitones ?? 0) / 12);
+  // A relative preset's target is the input's median on the same frames (voiced on both sides),
+  // shifted: a median over all input-voiced frames against one over the output-voiced subset
+  // compares different frame sets (in noise the output's voiced subset leans to the loud, high parts).
+  const f0InSame = medianVoiced(f0InTrack.map((f, i) => (f0OutTrack[i]! > 0 ? f : 0)));
+  const f0Target = preset.targetF0Hz ?? f0InSame * 2 ** ((preset.pitchSemitones ?? 0) / 12);
   const voiced = Array.from(f0InTrack, (f) => f > 0);
   const formant = envelopeShiftRatio(averageEnvelope(x16, voiced), averageEnvelope(y16, voiced));
 

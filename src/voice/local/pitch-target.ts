@@ -1,8 +1,8 @@
 /**
  * Pitch normalisation: a running median of the speaker's F0 (an exponentially forgetting
  * log-frequency histogram: it costs the same at any call length, follows a change of speaker,
- * and also removes the slow drift of a speaker's pitch over a phrase, itself a cue to identity)
- * and the mapping from input F0 to the preset's output F0.
+ * and also removes the slow drift of a speaker's pitch over a phrase, itself a cue to identity),
+ * corrected for its lag (PitchReference), and the mapping from input F0 to the preset's output F0.
  */
 import type { LocalVoicePreset } from './presets.js';
 
@@ -10,9 +10,13 @@ const MIN_HZ = 50;
 const BINS_PER_OCTAVE = 48;
 const OCTAVES = 4.2;
 const NBINS = Math.ceil(BINS_PER_OCTAVE * OCTAVES);
-/** Memory of the median, in voiced hops (5 ms each): about 1 s of voiced speech. */
-const MEMORY = 200;
-const DECAY = 1 - 1 / MEMORY;
+/** Memory of the median, in voiced hops (5 ms each): 0.75 s of voiced speech. */
+const MEMORY = 150;
+/** Memory of the lag correction (PitchReference), in voiced hops. */
+const BIAS_MEMORY = 200;
+/** Log-ratio histogram of the lag correction: +-0.5 (natural log) in 0.005 steps. */
+const BIAS_SPAN = 0.5;
+const BIAS_STEP = 0.005;
 
 /** Output/input F0 ratios outside this range sound broken; they are clamped. */
 export const MIN_RATIO = 0.35;
@@ -21,13 +25,18 @@ export const MAX_RATIO = 2.6;
 export class F0Median {
   private readonly bins = new Float64Array(NBINS);
   private total = 0;
+  private readonly decay: number;
+
+  constructor(memory = MEMORY) {
+    this.decay = 1 - 1 / memory;
+  }
 
   add(f0: number): void {
     if (!(f0 > 0)) return;
     const b = Math.max(0, Math.min(NBINS - 1, Math.floor(Math.log2(f0 / MIN_HZ) * BINS_PER_OCTAVE)));
-    for (let i = 0; i < NBINS; i++) this.bins[i]! *= DECAY;
+    for (let i = 0; i < NBINS; i++) this.bins[i]! *= this.decay;
     this.bins[b]! += 1;
-    this.total = this.total * DECAY + 1;
+    this.total = this.total * this.decay + 1;
   }
 
   get count(): number {
@@ -53,6 +62,37 @@ export class F0Median {
   reset(): void {
     this.bins.fill(0);
     this.total = 0;
+  }
+}
+
+/**
+ * The speaker's reference pitch for normalisation: the running median m, times the running
+ * median of f0 / m. A running median lags a speaker whose pitch drifts, and speech drifts one
+ * way more than the other (pitch falls slowly through each phrase and resets quickly), so f0 / m
+ * sits below 1 most of the time and the output median would come out a few % under the target.
+ * The second median measures that bias as it builds up and takes it out; it is slow (its own
+ * memory), so it does not flatten the melody.
+ */
+export class PitchReference {
+  private readonly f0 = new F0Median(MEMORY);
+  private readonly ratio = new Float64Array(Math.round((2 * BIAS_SPAN) / BIAS_STEP) + 1);
+  private ratioTotal = 0;
+  private readonly decay = 1 - 1 / BIAS_MEMORY;
+
+  /** Adds a voiced frame's F0 (Hz) and returns the reference for it. */
+  add(f0: number): number {
+    this.f0.add(f0);
+    const m = this.f0.median();
+    const z = Math.max(-BIAS_SPAN, Math.min(BIAS_SPAN, Math.log(f0 / m)));
+    const bins = this.ratio;
+    for (let i = 0; i < bins.length; i++) bins[i]! *= this.decay;
+    bins[Math.round((z + BIAS_SPAN) / BIAS_STEP)]! += 1;
+    this.ratioTotal = this.ratioTotal * this.decay + 1;
+    const half = this.ratioTotal / 2;
+    let acc = 0;
+    let i = 0;
+    while (i < bins.length - 1 && acc + bins[i]! < half) acc += bins[i++]!;
+    return m * Math.exp(i * BIAS_STEP - BIAS_SPAN);
   }
 }
 

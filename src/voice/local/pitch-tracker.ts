@@ -7,6 +7,8 @@ import FFT from 'fft.js';
 import { conjMultiply } from './spectrum.js';
 
 export const YIN_RATE = 8000;
+/** A dip at T/k this much shallower than the one at T still wins (see analyse()). */
+const SUBHARMONIC_TOLERANCE = 0.1;
 
 export interface YinOptions {
   /** Integration window in 8 kHz samples (160 = 20 ms). */
@@ -125,6 +127,23 @@ export class YinTracker {
     if (best < 0) {
       best = this.tauMin;
       for (let tau = this.tauMin + 1; tau < tauMax; tau++) if (cmnd[tau]! < cmnd[best]!) best = tau;
+    }
+    // Sub-harmonic rejection: a dip at a whole fraction of the chosen period (k = 2, 3) that is
+    // nearly as deep is the true period. Without it, frames whose periodicity is imperfect
+    // (noise, jitter, period-to-period differences) are read an octave or more low: the global
+    // minimum of the difference function often sits at 2T there.
+    for (let k = 3; k >= 2; k--) {
+      const t = best / k;
+      const lo = Math.max(this.tauMin, Math.floor(t * 0.94));
+      const hi = Math.min(tauMax - 1, Math.ceil(t * 1.06));
+      if (hi < lo) continue;
+      let alt = lo;
+      for (let tau = lo + 1; tau <= hi; tau++) if (cmnd[tau]! < cmnd[alt]!) alt = tau;
+      const isDip = alt > lo && alt < hi;
+      if (isDip && cmnd[alt]! < cmnd[best]! + SUBHARMONIC_TOLERANCE && cmnd[alt]! < this.voicingThreshold) {
+        best = alt;
+        break;
+      }
     }
     // Continuity: when the chosen period is much longer than the last voiced one (a sub-octave
     // error, typical at onsets and in weak frames), prefer a dip near the last period if it is

@@ -2,7 +2,7 @@
  * The masking pipeline at 16 kHz, one instance per call (or per phrase), in 5 ms hops:
  *
  *   x --LPC analysis (20 ms Hann, order 16)--> A(z) --inverse filter--> residual e
- *   x --half-band decimate--> 8 kHz --YIN--> F0, voicing --running median--> target F0
+ *   x --half-band decimate--> 8 kHz --YIN--> F0, voicing --lag-corrected running median--> target F0
  *   e --PSOLA at the target F0 / seeded noise when unvoiced--> new excitation
  *   new excitation --1 / A'(z), poles rotated by the formant ratio--> y
  *
@@ -14,7 +14,7 @@ import { FormantWarper } from './formant-warp.js';
 import { HOP, HopTrack, LPC_ORDER } from './hop-track.js';
 import { allPoleGain, hann, lagWindow, levinson, windowedAutocorr } from './lpc.js';
 import { MAX_HALF, RESIDUAL_AHEAD, ResidualPsola } from './excitation.js';
-import { F0Median, targetF0 } from './pitch-target.js';
+import { PitchReference, targetF0 } from './pitch-target.js';
 import { HALFBAND, YinTracker } from './pitch-tracker.js';
 import type { LocalVoicePreset } from './presets.js';
 
@@ -54,7 +54,7 @@ export class MaskProcessor {
   private readonly psola: ResidualPsola;
   private readonly yin = new YinTracker();
   private readonly yinBuf: Float32Array;
-  private readonly median = new F0Median();
+  private readonly reference = new PitchReference();
   private readonly warper = new FormantWarper(LPC_ORDER);
   private readonly win = hann(LPC_WIN);
   private readonly lag = lagWindow(LPC_ORDER, 16000);
@@ -133,8 +133,7 @@ export class MaskProcessor {
 
     let f0Out = 0;
     if (f0 > 0) {
-      this.median.add(f0);
-      f0Out = targetF0(this.preset, f0, this.median.median());
+      f0Out = targetF0(this.preset, f0, this.reference.add(f0));
     }
     const want = this.preset.formantRatio;
     this.ratio += Math.max(-RATIO_SLEW, Math.min(RATIO_SLEW, want - this.ratio));

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { decimate2, medianVoiced, trackF0 } from '../../../src/voice/local/pitch-tracker.js';
-import { F0Median, targetF0 } from '../../../src/voice/local/pitch-target.js';
+import { F0Median, PitchReference, targetF0 } from '../../../src/voice/local/pitch-target.js';
 import { getPreset } from '../../../src/voice/local/presets.js';
 import { syntheticVowel, whiteNoise } from './helpers.js';
 
@@ -41,6 +41,29 @@ describe('pitch normalisation', () => {
     expect(m.median()).toBe(0);
     for (const f of [100, 110, 120, 130, 500]) m.add(f);
     expect(Math.abs(m.median() / 120 - 1)).toBeLessThan(0.03);
+  });
+
+  it('corrects the running median for its lag behind pitch that falls through every phrase', () => {
+    // 2 s phrases (400 voiced hops) falling 220 -> 170 Hz, then resetting: the running median
+    // alone sits above the falling pitch most of the time, so f0 / median is below 1 in most hops.
+    const ref = new PitchReference();
+    const plain = new F0Median();
+    const r: number[] = [];
+    const p: number[] = [];
+    for (let phrase = 0; phrase < 6; phrase++) {
+      for (let h = 0; h < 400; h++) {
+        const f0 = 220 * (170 / 220) ** (h / 400);
+        plain.add(f0);
+        p.push(f0 / plain.median());
+        r.push(f0 / ref.add(f0));
+      }
+    }
+    const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1]!;
+    expect(median(p)).toBeLessThan(0.985); // the bias being removed
+    expect(Math.abs(median(r) - 1)).toBeLessThan(0.015);
+    // and the melody within a phrase survives: the last phrase still falls by most of its range
+    const last = r.slice(-400);
+    expect(last[0]! / last[399]!).toBeGreaterThan(1.15);
   });
 
   it('maps a speaker at their median to the target, keeping relative movement', () => {

@@ -51,7 +51,7 @@ function compatApi(config: Config, local: LocalEngine, log: Logger): Router {
   router.use('/v1', rateLimit(config.HTTP_RATE_LIMIT_PER_MIN));
   router.use(
     createStsRouter({
-      engine: { maskPcm16k: (pcm, o) => local.maskPcm16k(pcm, o), voices: voiceInfos() },
+      engine: { maskPcm16k: (pcm, o) => local.maskPcm16k(pcm, o), maskPcm16kAsync: (pcm, o) => local.maskPcm16kAsync(pcm, o), voices: voiceInfos() },
       checkKey: key ? (k) => k !== undefined && safeEqual(k, key) : undefined,
       maxInputSeconds: config.LOCAL_API_MAX_SECONDS,
       log,

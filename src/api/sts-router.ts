@@ -152,12 +152,18 @@ export function createStsRouter(opts: StsRouterOptions): Router {
     }
 
     const started = performance.now();
+    // A client that hangs up stops the conversion between blocks.
+    const gone = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) gone.abort(new Error('client disconnected'));
+    });
     let out: ReturnType<typeof encodeOutput>;
     try {
-      const maskOpts = { voiceId, ...(r.seed !== null && { seed: r.seed }), denoise: r.removeBackgroundNoise };
+      const maskOpts = { voiceId, ...(r.seed !== null && { seed: r.seed }), denoise: r.removeBackgroundNoise, signal: gone.signal };
       const masked = engine.maskPcm16kAsync ? await engine.maskPcm16kAsync(pcm, maskOpts) : engine.maskPcm16k(pcm, maskOpts);
       out = encodeOutput(masked, r.outputFormat);
     } catch (err) {
+      if (gone.signal.aborted) return;
       log?.error({ voiceId, err: (err as Error).message }, 'sts conversion failed');
       return sendStsError(res, statusError(500, 'internal_error', 'The conversion failed'));
     }
@@ -174,7 +180,17 @@ export function createStsRouter(opts: StsRouterOptions): Router {
     const step = Math.max(1, Math.round(out.bytesPerMs * STREAM_CHUNK_MS));
     for (let off = 0; off < out.bytes.byteLength && !res.destroyed; off += step) {
       // honour backpressure: a slow reader does not make us buffer the whole answer twice
-      if (!res.write(out.bytes.subarray(off, off + step))) await new Promise((resolve) => res.once('drain', resolve));
+      if (!res.write(out.bytes.subarray(off, off + step))) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.once('drain', done);
+          res.once('close', done);
+        });
+      }
     }
     res.end();
   };

@@ -132,6 +132,7 @@ export class MaskingPipeline {
     const endedAt = performance.now();
     const signal = AbortSignal.any([this.ctl.signal, slot.signal]);
     let bytes = 0;
+    let firstAudioMs: number | undefined;
     try {
       const pcm16k = resample(mulawDecode(mulaw), 8000, 16000);
       for await (const chunk of converter.convert({
@@ -143,14 +144,17 @@ export class MaskingPipeline {
         endedAt,
         log,
       })) {
-        if (bytes === 0) metrics.conversionLatency.observe((performance.now() - endedAt) / 1000);
+        if (bytes === 0) {
+          firstAudioMs = performance.now() - endedAt;
+          metrics.conversionLatency.observe(firstAudioMs / 1000);
+        }
         bytes += chunk.length;
         slot.write(chunk);
       }
       slot.end();
       this.stats.converted++;
       metrics.conversions.inc({ converter: converter.name, result: 'ok' });
-      log.info({ inMs: durationMs, outMs: bytes / 8, firstAudioMs: undefined }, 'phrase converted');
+      log.info({ inMs: durationMs, outMs: bytes / 8, firstAudioMs: Math.round(firstAudioMs ?? 0) }, 'phrase converted');
     } catch (err) {
       slot.fail();
       if (isAbort(err) || signal.aborted) {

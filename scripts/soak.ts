@@ -34,6 +34,21 @@ if (!CLIPS[args.clip!]) throw new Error(`--clip must be one of ${Object.keys(CLI
 
 
 
+/** p50/p95/p99 of a Prometheus histogram (upper bucket bounds: "<= x"), from one scrape. */
+function histQuantiles(m: Map<string, number>, name: string): string {
+  const buckets = [...m.entries()]
+    .filter(([k]) => k.startsWith(`${name}_bucket{le=`))
+    .map(([k, v]) => [k.includes('+Inf') ? Infinity : Number(/le="([^"]+)"/.exec(k)![1]), v] as const)
+    .sort((a, b) => a[0] - b[0]);
+  const total = buckets.at(-1)?.[1] ?? 0;
+  if (!total) return 'n/a';
+  const q = (p: number) => {
+    const le = buckets.find(([, c]) => c >= p * total)![0];
+    return le === Infinity ? '> max bucket' : `<= ${Math.round(le * 1000)} ms`;
+  };
+  return `${q(0.5)} / ${q(0.95)} / ${q(0.99)}`;
+}
+
 async function main() {
   const fake = await startFakeElevenLabs({ apiKey: 'soak-key' });
   let n = 0;
@@ -89,8 +104,14 @@ async function main() {
   let rssWarm: number | undefined;
   const warmTimer = setTimeout(async () => {
     rssWarm = (await scrape(url)).get('process_resident_memory_bytes');
-  }, (MINUTES * 60_000) / 3);
+  }, (MINUTES * 60_000) / 2);
+  let fakeRequests = 0;
+  let fakeMaxInFlight = 0;
   const progress = setInterval(() => {
+    // The fake keeps every request it saw (audio included); it shares this process, not the bridge's.
+    fakeRequests += fake.requests.length;
+    fakeMaxInFlight = Math.max(fakeMaxInFlight, fake.maxInFlight);
+    fake.reset();
     const line = `${Math.round((deadline - Date.now()) / 1000)} s left, ${calls} calls done, ${failed} failed, ${leaked} leaked frames`;
     if (process.stderr.isTTY) process.stderr.write(`\r${line}   `);
     else if (Math.round((deadline - Date.now()) / 1000) % 30 === 0) process.stderr.write(`${line}\n`);
@@ -115,10 +136,11 @@ async function main() {
   console.log(`failed calls         ${failed}`);
   console.log(`leaked frames        ${leaked}   (must be 0)`);
   console.log(`phrases answered     ${latencies.length} (missed ${missed})`);
-  console.log(`latency p50/p95/p99  ${percentile(latencies, 0.5)?.toFixed(0)} / ${percentile(latencies, 0.95)?.toFixed(0)} / ${percentile(latencies, 0.99)?.toFixed(0)} ms`);
-  console.log(`bridge RSS           idle ${mb(rssStart)}, under load ${mb(rssWarm)} at ${(MINUTES / 3).toFixed(1)} min -> ${mb(rssEnd)} at the end (${growth} under load)`);
+  console.log(`first audio p50/p95/p99 ${histQuantiles(end, 'voicemask_first_audio_seconds')}   (bridge: end of phrase -> first converted byte)`);
+  console.log(`heard p50/p95/p99    ${percentile(latencies, 0.5)?.toFixed(0)} / ${percentile(latencies, 0.95)?.toFixed(0)} / ${percentile(latencies, 0.99)?.toFixed(0)} ms   (simulator: speaker stops -> masked audio heard; an answer still playing from the previous phrase counts)`);
+  console.log(`bridge RSS           idle ${mb(rssStart)}, under load ${mb(rssWarm)} at ${(MINUTES / 2).toFixed(1)} min -> ${mb(rssEnd)} at the end (${growth} under load)`);
   console.log(`event-loop delay p99 ${lagRawMs.toFixed(1)} ms as sampled every 10 ms, i.e. ${lagP99.toFixed(1)} ms of real delay`);
-  console.log(`fake requests        ${fake.requests.length}, max in flight ${fake.maxInFlight}`);
+  console.log(`fake requests        ${fakeRequests + fake.requests.length}, max in flight ${Math.max(fakeMaxInFlight, fake.maxInFlight)}`);
   for (const [k, v] of errors) console.log(`  ${v} x ${k}`);
   process.exit(leaked === 0 ? 0 : 1);
 }

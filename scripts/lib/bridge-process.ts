@@ -50,7 +50,7 @@ export async function startBridgeProcess(env: Record<string, string>): Promise<B
 export async function scrape(url: string): Promise<Map<string, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const out = new Map<string, number>();
-  for (const m of text.matchAll(/^([a-zA-Z_:][a-zA-Z0-9_:]*) ([0-9.e+-]+)$/gm)) out.set(m[1]!, Number(m[2]));
+  for (const m of text.matchAll(/^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) ([0-9.e+-]+|\+Inf)$/gm)) out.set(m[1]!, Number(m[2]));
   return out;
 }
 

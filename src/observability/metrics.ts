@@ -24,7 +24,7 @@ export const metrics = {
   conversionLatency: new client.Histogram({
     name: 'voicemask_first_audio_seconds',
     help: 'From end of phrase to first converted byte',
-    buckets: [0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5],
+    buckets: [0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5],
     registers: [registry],
   }),
   framesOut: counter('voicemask_frames_out_total', 'Masked audio frames sent to Twilio'),

@@ -1,0 +1,46 @@
+/**
+ * Leak check (not part of npm test): rounds of calls through an in-process bridge, with a
+ * forced GC after each round; heap and external (ArrayBuffer, WASM) memory must stay flat.
+ * RSS alone (as the soak reports) also moves with V8's lazy heap growth; this separates the two.
+ *
+ *   npm run leak-check [-- --engine local|elevenlabs] [--rounds 6] [--calls 40]
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config/env.js';
+import { startServer } from '../src/server.js';
+import { simulateCall } from '../src/sim/index.js';
+import { startFakeElevenLabs } from '../test/fakes/fake-elevenlabs.js';
+import { loadClipMulaw } from '../test/fixtures/clips.js';
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) throw new Error('run with node --expose-gc (npm run leak-check does)');
+const { values: args } = parseArgs({
+  options: { engine: { type: 'string', default: 'elevenlabs' }, rounds: { type: 'string', default: '6' }, calls: { type: 'string', default: '40' } },
+});
+
+const fake = await startFakeElevenLabs({ apiKey: 'leak' });
+const env = args.engine === 'local' ? { CONVERTER: 'local' } : { ELEVENLABS_API_KEY: 'leak', ELEVENLABS_BASE_URL: fake.baseUrl, ELEVENLABS_MAX_CONCURRENCY: '50' };
+const bridge = await startServer(
+  loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', LOCAL_API: 'false', MAX_CALLS: '1000', WS_MAX_MESSAGES_PER_SEC: '10000', ...env }),
+);
+const audio = loadClipMulaw('libri8230');
+const mb = (b: number) => (b / 1048576).toFixed(1).padStart(6);
+const samples: Array<{ heap: number; external: number }> = [];
+console.log(`leak check: ${args.engine}, ${args.rounds} rounds of ${args.calls} concurrent calls, forced GC after each\n round  heapUsed MB  external MB  rss MB`);
+for (let round = 0; round < Number(args.rounds); round++) {
+  await Promise.all(Array.from({ length: Number(args.calls) }, () => simulateCall({ url: bridge.url, audio, realtime: false, fastSpeedup: 20, tailMs: 300 })));
+  fake.reset(); // the fake keeps every request it saw; it shares this process
+  await new Promise((r) => setTimeout(r, 500));
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  samples.push({ heap: m.heapUsed, external: m.external });
+  console.log(`${String(round).padStart(6)}  ${mb(m.heapUsed)}       ${mb(m.external)}      ${mb(m.rss)}   active calls ${bridge.calls.activeCalls}`);
+}
+await bridge.close();
+await fake.close();
+// Growth from the second round (warm) to the last, per call.
+const calls = (samples.length - 2) * Number(args.calls);
+const perCall = (k: 'heap' | 'external') => (samples.at(-1)![k] - samples[1]![k]) / calls;
+console.log(`\ngrowth per call after warm-up: heap ${(perCall('heap') / 1024).toFixed(2)} KB, external ${(perCall('external') / 1024).toFixed(2)} KB`);
+process.exit(Math.abs(perCall('heap')) + Math.abs(perCall('external')) < 2048 ? 0 : 1);

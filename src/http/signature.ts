@@ -15,11 +15,24 @@ export function isValidWebhookSignature(
   if (!signature) return false;
   const flat: Record<string, string> = {};
   for (const [k, v] of Object.entries(params ?? {})) flat[k] = Array.isArray(v) ? String(v[0]) : String(v);
-  return twilio.validateRequest(authToken, signature, url, flat);
+  return validate(authToken, signature, url, flat);
 }
 
 /** Checks the WebSocket handshake: signed over the exact ws(s)://host/path URL, no parameters. */
 export function isValidUpgradeSignature(authToken: string, signature: string | undefined, wsUrl: string): boolean {
   if (!signature) return false;
-  return twilio.validateRequest(authToken, signature, wsUrl, {});
+  return validate(authToken, signature, wsUrl, {});
+}
+
+/**
+ * twilio.validateRequest throws (new URL) when the URL does not parse, e.g. a forged Host or
+ * X-Forwarded-Host header: that is an invalid signature, not an error (an exception in the
+ * upgrade handler would take the whole process down).
+ */
+function validate(authToken: string, signature: string, url: string, params: Record<string, string>): boolean {
+  try {
+    return twilio.validateRequest(authToken, signature, url, params);
+  } catch {
+    return false;
+  }
 }

@@ -4,6 +4,7 @@
  * unaffected, and no frame of unmasked audio ever comes back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import net from 'node:net';
 import { WebSocket } from 'ws';
 import twilio from 'twilio';
 import { simulateCall, findLeakedFrames, type SimHooks } from '../../src/sim/index.js';
@@ -137,6 +138,24 @@ describe('hostile input on the media socket', () => {
       ws.on('error', () => resolve(-1));
     });
     expect(other).toBe(404);
+  });
+
+  it.concurrent('an upgrade whose Host cannot form a URL is refused (403); the process survives', async () => {
+    const { port } = new URL(b.url);
+    const raw = (headers: string) =>
+      new Promise<string>((resolve, reject) => {
+        const s = net.connect(Number(port), '127.0.0.1', () => {
+          s.write(`GET /media HTTP/1.1\r\n${headers}Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Twilio-Signature: forged\r\n\r\n`);
+        });
+        let text = '';
+        s.on('data', (d) => (text += String(d)));
+        s.on('close', () => resolve(text));
+        s.on('error', reject);
+        setTimeout(() => s.destroy(), 3000); // no answer at all: the handler threw
+      });
+    expect(await raw('Host: [\r\n')).toMatch(/^HTTP\/1\.1 403/);
+    expect(await raw(`Host: 127.0.0.1:${port}\r\nX-Forwarded-Host: a b\r\n`)).toMatch(/^HTTP\/1\.1 403/);
+    expect((await fetch(`${b.url}/healthz`)).status).toBe(200);
   });
 
   it('never logs the API key, the auth token, full phone numbers or audio', async () => {

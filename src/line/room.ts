@@ -16,7 +16,7 @@
  */
 import type { Config } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
-import { maskPhone } from '../observability/logger.js';
+import { maskPhone, maskPhonesIn } from '../observability/logger.js';
 import { Playout, playoutOptionsFromConfig } from '../playout/playout.js';
 import type { ActiveCall } from '../call/call-manager.js';
 import type { Masking } from '../call/masking.js';
@@ -190,7 +190,8 @@ export class Room {
         if (early) this.onAgentStatus(sid, early);
       })
       .catch((err: Error & { status?: number; code?: number }) => {
-        this.log.warn({ agent: index, status: err.status, code: err.code, message: err.message }, 'agent call could not be placed');
+        // Twilio's error text names the number it refused: agents' numbers are never logged in full.
+        this.log.warn({ agent: index, status: err.status, code: err.code, message: maskPhonesIn(String(err.message)) }, 'agent call could not be placed');
         this.dialFailed(dial, 'rest-error', false);
       });
   }

@@ -1,0 +1,56 @@
+/**
+ * Two-party lines: edge cases around the REST API and refused streams, on loopback (the
+ * bridge, the fake Twilio REST API, simulated legs).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { simulateCall } from '../../src/sim/index.js';
+import { startFakeTwilioRest, twilioError, type FakeTwilioRest } from '../fakes/fake-twilio-rest.js';
+import { startBridge, type Bridge } from './harness.js';
+
+const LINE_BAD_AGENT = '+15005550600';
+const BAD_AGENT = '+15005550699';
+
+let fake: FakeTwilioRest;
+let b: Bridge;
+
+beforeAll(async () => {
+  fake = await startFakeTwilioRest();
+  // Twilio's own error text names the number it refused (error 21211).
+  fake.on('POST', /\/Calls\.json$/, (req) =>
+    req.form['To'] === BAD_AGENT ? twilioError(400, 21211, `The 'To' number ${BAD_AGENT} is not a valid phone number.`) : undefined,
+  );
+  const dir = mkdtempSync(path.join(tmpdir(), 'two-party-edges-'));
+  const linesFile = path.join(dir, 'lines.yaml');
+  writeFileSync(linesFile, `lines:\n  "${LINE_BAD_AGENT}":\n    agents: ["${BAD_AGENT}"]\n`);
+  b = await startBridge({
+    CONVERTER: 'local',
+    LINES_CONFIG: linesFile,
+    TWILIO_ACCOUNT_SID: fake.accountSid,
+    TWILIO_AUTH_TOKEN: fake.authToken,
+    TWILIO_API_BASE_URL: fake.url,
+  });
+});
+afterAll(async () => {
+  await b?.close();
+  await fake?.close();
+});
+
+describe('two-party lines: edges', () => {
+  it('an agent call Twilio refuses is logged without the agent\'s phone number', async () => {
+    const r = await simulateCall({
+      url: b.url,
+      webhookPath: '/twiml/line',
+      authToken: fake.authToken,
+      audio: new Uint8Array(0),
+      realtime: false,
+      tailMs: 10_000,
+      form: { To: LINE_BAD_AGENT },
+    });
+    expect(r.closedBy).toBe('bridge'); // every agent failed: the no-answer message
+    expect(b.logs.some((l) => l.msg === 'agent call could not be placed')).toBe(true);
+    expect(b.rawLogs.join('\n')).not.toContain(BAD_AGENT.slice(2));
+  });
+});

@@ -65,12 +65,12 @@ export class CallManager {
           log = rootLog.child({ callSid: start.callSid, streamSid: start.streamSid });
           conn.setLogger(log);
           metrics.callsStarted.inc();
-          metrics.callsActive.inc();
           const mode = start.customParameters.mode ?? 'hotline';
           const route = this.deps.routes?.[mode];
           if (route) {
             call = route(conn, start, log);
-            if (!call) conn.close(1008, 'stream refused');
+            if (call) metrics.callsActive.inc();
+            else conn.close(1008, 'stream refused');
             return;
           }
           if (mode !== 'hotline') {
@@ -83,6 +83,7 @@ export class CallManager {
           if (requested && masking.voices.isValid(requested)) voice = requested;
           else if (requested) log.warn({ requested, voice }, 'unknown voice parameter: using the default voice');
           call = new HotlineCall(conn, start, voice, { config: this.deps.config, masking, log });
+          metrics.callsActive.inc();
           log.info({ engine: masking.engine, voice, mode }, 'media stream started');
         }),
       onMedia: (payload) => guard('media', () => call?.onMedia(payload)),

@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { simulateCall } from '../../src/sim/index.js';
+import { registry } from '../../src/observability/metrics.js';
 import { startFakeTwilioRest, twilioError, type FakeTwilioRest } from '../fakes/fake-twilio-rest.js';
 import { startBridge, type Bridge } from './harness.js';
 
@@ -52,5 +53,38 @@ describe('two-party lines: edges', () => {
     expect(r.closedBy).toBe('bridge'); // every agent failed: the no-answer message
     expect(b.logs.some((l) => l.msg === 'agent call could not be placed')).toBe(true);
     expect(b.rawLogs.join('\n')).not.toContain(BAD_AGENT.slice(2));
+  });
+
+  it('a refused stream (forged token, unknown mode) leaves the active-calls gauge where it was', async () => {
+    const active = async () => Number((await registry.getMetricsAsJSON()).find((m) => m.name === 'voicemask_calls_active')?.values[0]?.value ?? 0);
+    const before = await active();
+    for (const params of [{ mode: 'line', room: 'f'.repeat(32), role: 'agent', token: 'A'.repeat(43) }, { mode: 'bogus' }]) {
+      const r = await simulateCall({
+        url: b.url,
+        authToken: fake.authToken,
+        audio: new Uint8Array(0),
+        realtime: false,
+        tailMs: 2000,
+        send: { start: false },
+        hooks: {
+          afterStart: (raw) =>
+            raw.sendEvent('start', {
+              start: {
+                accountSid: raw.accountSid,
+                streamSid: raw.streamSid,
+                callSid: raw.callSid,
+                tracks: ['inbound'],
+                customParameters: params,
+                mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+              },
+            }),
+        },
+      });
+      expect(r.closedBy).toBe('bridge');
+      expect(r.closeCode).toBe(1008);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    expect(b.calls.activeCalls).toBe(0);
+    expect(await active()).toBe(before);
   });
 });

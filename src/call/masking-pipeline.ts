@@ -93,8 +93,14 @@ export class MaskingPipeline {
   }
 
   private onFrame(frame: Uint8Array): void {
+    // A send can end the call from inside this loop (the peer stopped reading): stop there.
+    if (this.closed) return;
     if (this.stream && this.liveSlot) this.liveSlot.write(this.stream.push(frame));
-    for (const ev of this.segmenter.push(frame)) this.onSegment(ev);
+    if (this.closed) return;
+    for (const ev of this.segmenter.push(frame)) {
+      if (this.closed) return;
+      this.onSegment(ev);
+    }
   }
 
   private onSegment(ev: SegmentEvent): void {

@@ -37,6 +37,13 @@ export function playoutOptionsFromConfig(c: Config, over: Partial<PlayoutOptions
 
 type Item = { kind: 'audio'; bytes: Uint8Array } | { kind: 'mark'; name: string };
 
+/**
+ * Most audio one Playout holds, however fast it is written. Playback drains it in real time, so
+ * only a peer sending faster than real time (streaming mode plays what comes in) can reach it:
+ * past it, new audio is dropped (silence), so memory per call stays bounded (about 1 MB).
+ */
+export const MAX_QUEUED_MS = 120_000;
+
 /** One phrase's place in the playout order. Written by its conversion, read by the clock. */
 export class PlayoutSlot {
   /** @internal */ items: Item[] = [];
@@ -59,6 +66,7 @@ export class PlayoutSlot {
 
   write(audio: MaskedAudio): void {
     if (this.ended || this.dropped || audio.length === 0) return;
+    if (!this.owner.hasRoom(audio.length)) return;
     this.items.push({ kind: 'audio', bytes: audio });
     this.queuedBytes += audio.length;
     this.owner.wake();
@@ -107,6 +115,7 @@ export class Playout {
   private seq = 0;
   private readonly partial: Uint8Array;
   private partialLen = 0;
+  private overflowed = false;
   /** Sent-but-unechoed marks, for diagnostics. */
   readonly pendingMarks = new Set<string>();
   bytesSent = 0;
@@ -151,6 +160,18 @@ export class Playout {
     metrics.clears.inc();
     this.log.info({ droppedPhrases: dropped }, 'caller spoke over a long backlog: playback cleared');
     return true;
+  }
+
+  /** @internal Whether `bytes` more fit under MAX_QUEUED_MS; logs the first overflow. */
+  hasRoom(bytes: number): boolean {
+    let queued = this.partialLen + bytes;
+    for (const s of this.slots) queued += s.queuedBytes;
+    if (queued <= MAX_QUEUED_MS * 8) return true;
+    if (!this.overflowed) {
+      this.overflowed = true;
+      this.log.warn({ maxQueuedMs: MAX_QUEUED_MS }, 'audio is arriving faster than it can play: dropping the excess');
+    }
+    return false;
   }
 
   onMarkEchoed(name: string): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { Playout, type PlayoutSink } from '../../../src/playout/playout.js';
+import { MAX_QUEUED_MS, Playout, type PlayoutSink } from '../../../src/playout/playout.js';
 import { asMasked } from '../../../src/voice/masked.js';
 
 type Sent = { kind: 'media'; bytes: Uint8Array } | { kind: 'mark'; name: string } | { kind: 'clear' };
@@ -101,6 +101,24 @@ describe('Playout', () => {
     const t = p.openSlot();
     t.write(audio(5, 800));
     expect(p.bargeIn()).toBe(false);
+    p.close();
+  });
+
+  it('holds at most MAX_QUEUED_MS however fast audio is written (a peer sending faster than real time)', () => {
+    const sink = recorder();
+    const c = clock();
+    const p = new Playout(sink, { chunkMs: 20, clearBacklogMs: 0, leadMs: 100 }, log, c.now);
+    const live = p.openSlot('live');
+    // Ten minutes of "20 ms in, 20 ms out" arriving at once, as a flood would.
+    for (let i = 0; i < 30_000; i++) live.write(audio(0x11, 160));
+    expect(p.backlogMs()).toBeLessThanOrEqual(MAX_QUEUED_MS + 200);
+    expect(p.backlogMs()).toBeGreaterThan(MAX_QUEUED_MS - 1000);
+    // Playback drains it; then there is room again.
+    c.advance(10_000);
+    p.wake();
+    live.write(audio(0x22, 160));
+    expect(live.items.at(-1)).toMatchObject({ kind: 'audio' });
+    expect((live.items.at(-1) as { bytes: Uint8Array }).bytes[0]).toBe(0x22);
     p.close();
   });
 });

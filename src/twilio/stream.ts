@@ -24,6 +24,8 @@ export interface StreamLimits {
   heartbeatMs: number;
   /** Malformed messages tolerated before the peer is considered broken. */
   maxProtocolErrors?: number;
+  /** A socket with no `start` by then is closed (Twilio sends it at once); default 10 s. */
+  startTimeoutMs?: number;
 }
 
 export class MediaStreamConnection {
@@ -35,6 +37,7 @@ export class MediaStreamConnection {
   private protocolErrors = 0;
   private alive = true;
   private heartbeat: NodeJS.Timeout | undefined;
+  private startDeadline: NodeJS.Timeout | undefined;
   /** Events that arrived before the call attached its handlers. */
   private log: Logger;
 
@@ -59,6 +62,13 @@ export class MediaStreamConnection {
       ws.ping();
     }, limits.heartbeatMs);
     this.heartbeat.unref();
+    // Until `start` the socket is no call, yet it counts against MAX_CALLS.
+    this.startDeadline = setTimeout(() => {
+      metrics.wsClosed.inc({ reason: 'no-start' });
+      this.log.warn('no start message in time: closing');
+      this.close(1008, 'no start message');
+    }, limits.startTimeoutMs ?? 10_000);
+    this.startDeadline.unref();
   }
 
   attach(handlers: StreamHandlers): void {
@@ -164,6 +174,7 @@ export class MediaStreamConnection {
     if (ev.event === 'start') {
       if (this.started) return this.refuse('duplicate-start', 'a second start on the same stream');
       this.started = ev.start;
+      clearTimeout(this.startDeadline);
       h.onStart(ev.start);
       return;
     }
@@ -187,6 +198,7 @@ export class MediaStreamConnection {
     if (this.ended) return;
     this.ended = true;
     clearInterval(this.heartbeat);
+    clearTimeout(this.startDeadline);
     this.handlers?.onEnd(reason);
   }
 }

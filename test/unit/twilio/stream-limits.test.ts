@@ -46,4 +46,27 @@ describe('MediaStreamConnection limits', () => {
     wss.close();
     server.close();
   });
+
+  it('closes a socket that never sends start (it would hold a call slot for as long as it answers pings)', async () => {
+    const server = http.createServer();
+    const wss = new WebSocketServer({ server });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const serverSide = new Promise<MediaStreamConnection>((resolve) =>
+      wss.on('connection', (ws) =>
+        resolve(new MediaStreamConnection(ws, { maxMessagesPerSec: 100, maxBufferedBytes: 256 * 1024, heartbeatMs: 60_000, startTimeoutMs: 300 }, pino({ level: 'silent' }))),
+      ),
+    );
+    const client = new WebSocket(`ws://127.0.0.1:${port}`);
+    await new Promise((r) => client.on('open', r));
+    const conn = await serverSide;
+    let ended = '';
+    conn.attach({ onStart: () => {}, onMedia: () => {}, onDtmf: () => {}, onMark: () => {}, onEnd: (reason) => (ended = reason) });
+    client.send(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
+    const code = await new Promise<number>((r) => client.on('close', (c) => r(c)));
+    expect(code).toBe(1008);
+    expect(ended).toMatch(/no start/);
+    wss.close();
+    server.close();
+  });
 });

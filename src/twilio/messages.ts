@@ -33,7 +33,9 @@ const media = z.object({
     track: z.string().optional(),
     chunk: numeric.optional(),
     timestamp: numeric.optional(),
-    payload: z.string().max(64 * 1024).regex(BASE64, 'payload is not valid base64'),
+    // Twilio sends 20 ms (160 bytes, 216 base64 characters); 4096 characters is 384 ms, a
+    // generous bound that keeps one stream from pushing minutes of audio per message.
+    payload: z.string().max(4096, 'payload longer than 4096 base64 characters').regex(BASE64, 'payload is not valid base64'),
   }),
 });
 
@@ -110,6 +112,7 @@ export function parseInbound(text: string): InboundEvent {
     case 'connected':
       return { event: 'connected' };
     case 'start': {
+      if (m.streamSid !== m.start.streamSid) throw new ProtocolError('invalid start message: streamSid differs from start.streamSid', 'invalid-message');
       const f = m.start.mediaFormat;
       if (f.encoding !== 'audio/x-mulaw' || f.sampleRate !== 8000 || f.channels !== 1) {
         throw new ProtocolError(

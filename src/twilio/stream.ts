@@ -32,8 +32,10 @@ export class MediaStreamConnection {
   private handlers: StreamHandlers | undefined;
   private started: StartInfo | undefined;
   private ended = false;
-  private windowStart = 0;
-  private windowCount = 0;
+  /** Token bucket for the message rate: refills at maxMessagesPerSec, holds 2 s worth, so the
+   *  bunched frames after a network stall pass while a flood does not. */
+  private tokens: number;
+  private lastRefill = Date.now();
   private protocolErrors = 0;
   private alive = true;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -47,6 +49,7 @@ export class MediaStreamConnection {
     log: Logger,
   ) {
     this.log = log;
+    this.tokens = 2 * limits.maxMessagesPerSec;
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     ws.on('close', (code) => this.end(`socket closed (${code})`));
     ws.on('error', (err) => this.log.warn({ err: err.message }, 'websocket error'));
@@ -140,14 +143,13 @@ export class MediaStreamConnection {
   private onMessage(data: RawData, isBinary: boolean): void {
     if (this.ended) return;
     const now = Date.now();
-    if (now - this.windowStart >= 1000) {
-      this.windowStart = now;
-      this.windowCount = 0;
-    }
-    if (++this.windowCount > this.limits.maxMessagesPerSec) {
+    const rate = this.limits.maxMessagesPerSec;
+    this.tokens = Math.min(2 * rate, this.tokens + ((now - this.lastRefill) * rate) / 1000);
+    this.lastRefill = now;
+    if (--this.tokens < 0) {
       metrics.protocolErrors.inc({ reason: 'rate-limit' });
       metrics.wsClosed.inc({ reason: 'flood' });
-      this.log.warn({ limit: this.limits.maxMessagesPerSec }, 'message flood: more than the per-second limit, closing');
+      this.log.warn({ limit: rate }, 'message flood: over the per-second limit (2 s burst allowed), closing');
       this.close(1008, 'message rate limit exceeded');
       return;
     }

@@ -74,3 +74,16 @@ describe('Twilio Media Streams messages', () => {
     expect(JSON.parse(serializeClear(SID))).toEqual({ event: 'clear', streamSid: SID });
   });
 });
+
+describe('Twilio Media Streams messages: bounds', () => {
+  it('refuses a media payload far beyond a 20 ms frame, and a start whose two streamSids differ', () => {
+    const big = Buffer.alloc(4000).toString('base64');
+    expect(() => parseInbound(JSON.stringify({ event: 'media', streamSid: SID, media: { payload: big } }))).toThrow(/payload longer than 4096/);
+    const ok = Buffer.alloc(1600).toString('base64'); // 200 ms: accepted
+    expect(parseInbound(JSON.stringify({ event: 'media', streamSid: SID, media: { payload: ok } })).event).toBe('media');
+    const other = 'MZ' + 'e'.repeat(32);
+    const mismatched = JSON.parse(start()) as { streamSid: string };
+    mismatched.streamSid = other;
+    expect(() => parseInbound(JSON.stringify(mismatched))).toThrow(/streamSid differs/);
+  });
+});

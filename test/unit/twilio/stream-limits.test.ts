@@ -1,35 +1,57 @@
-/** MediaStreamConnection's outbound bound: a peer that never reads is cut off, not buffered forever. */
-import { describe, expect, it } from 'vitest';
+/**
+ * MediaStreamConnection's per-connection limits over a real WebSocket on loopback: a peer that
+ * never reads, a socket that never starts, and the message-rate bucket (bursts pass, floods don't).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { pino } from 'pino';
-import { MediaStreamConnection } from '../../../src/twilio/stream.js';
+import { MediaStreamConnection, type StreamLimits } from '../../../src/twilio/stream.js';
+
+const SID = 'MZ' + 'f'.repeat(32);
+const START = JSON.stringify({
+  event: 'start',
+  streamSid: SID,
+  start: { streamSid: SID, callSid: 'CA' + '1'.repeat(32), customParameters: {}, mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 } },
+});
+const MEDIA = JSON.stringify({ event: 'media', streamSid: SID, media: { payload: Buffer.alloc(160, 0xff).toString('base64') } });
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+/** A real server-side MediaStreamConnection and the client socket talking to it. */
+async function pair(limits: Partial<StreamLimits>) {
+  const server = http.createServer();
+  const wss = new WebSocketServer({ server });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const serverSide = new Promise<MediaStreamConnection>((resolve) =>
+    wss.on('connection', (ws) =>
+      resolve(new MediaStreamConnection(ws, { maxMessagesPerSec: 100, maxBufferedBytes: 256 * 1024, heartbeatMs: 60_000, ...limits }, pino({ level: 'silent' }))),
+    ),
+  );
+  const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  await new Promise((r) => client.on('open', r));
+  const conn = await serverSide;
+  const state = { ended: '', media: 0 };
+  const started = new Promise<void>((resolve) =>
+    conn.attach({ onStart: () => resolve(), onMedia: () => state.media++, onDtmf: () => {}, onMark: () => {}, onEnd: (reason) => (state.ended = reason) }),
+  );
+  const closed = new Promise<number>((r) => client.on('close', (c) => r(c)));
+  cleanups.push(() => {
+    client.terminate();
+    wss.close();
+    server.close();
+  });
+  return { conn, client, state, started, closed };
+}
 
 describe('MediaStreamConnection limits', () => {
   it('closes a connection whose peer stops reading once the outbound buffer passes the limit', async () => {
-    const server = http.createServer();
-    const wss = new WebSocketServer({ server });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as AddressInfo).port;
-    const serverSide = new Promise<MediaStreamConnection>((resolve) =>
-      wss.on('connection', (ws) => resolve(new MediaStreamConnection(ws, { maxMessagesPerSec: 100, maxBufferedBytes: 256 * 1024, heartbeatMs: 60_000 }, pino({ level: 'silent' })))),
-    );
-    const client = new WebSocket(`ws://127.0.0.1:${port}`);
-    await new Promise((r) => client.on('open', r));
-    const conn = await serverSide;
-    let ended = '';
-    const started = new Promise<void>((resolve) =>
-      conn.attach({ onStart: () => resolve(), onMedia: () => {}, onDtmf: () => {}, onMark: () => {}, onEnd: (reason) => (ended = reason) }),
-    );
-    const sid = 'MZ' + 'f'.repeat(32);
-    client.send(
-      JSON.stringify({
-        event: 'start',
-        streamSid: sid,
-        start: { streamSid: sid, callSid: 'CA' + '1'.repeat(32), customParameters: {}, mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 } },
-      }),
-    );
+    const { conn, client, state, started } = await pair({});
+    client.send(START);
     await started;
     // The client stops reading its socket: the kernel buffers fill, then ws buffers.
     (client as unknown as { _socket: import('node:net').Socket })._socket.pause();
@@ -40,33 +62,30 @@ describe('MediaStreamConnection limits', () => {
       await new Promise((r) => setImmediate(r));
     }
     expect(conn.isOpen).toBe(false);
-    expect(ended).toBe('slow consumer');
+    expect(state.ended).toBe('slow consumer');
     expect(sent).toBeLessThan(2000);
-    client.terminate();
-    wss.close();
-    server.close();
   });
 
   it('closes a socket that never sends start (it would hold a call slot for as long as it answers pings)', async () => {
-    const server = http.createServer();
-    const wss = new WebSocketServer({ server });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as AddressInfo).port;
-    const serverSide = new Promise<MediaStreamConnection>((resolve) =>
-      wss.on('connection', (ws) =>
-        resolve(new MediaStreamConnection(ws, { maxMessagesPerSec: 100, maxBufferedBytes: 256 * 1024, heartbeatMs: 60_000, startTimeoutMs: 300 }, pino({ level: 'silent' }))),
-      ),
-    );
-    const client = new WebSocket(`ws://127.0.0.1:${port}`);
-    await new Promise((r) => client.on('open', r));
-    const conn = await serverSide;
-    let ended = '';
-    conn.attach({ onStart: () => {}, onMedia: () => {}, onDtmf: () => {}, onMark: () => {}, onEnd: (reason) => (ended = reason) });
+    const { client, state, closed } = await pair({ startTimeoutMs: 300 });
     client.send(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
-    const code = await new Promise<number>((r) => client.on('close', (c) => r(c)));
-    expect(code).toBe(1008);
-    expect(ended).toMatch(/no start/);
-    wss.close();
-    server.close();
+    expect(await closed).toBe(1008);
+    expect(state.ended).toMatch(/no start/);
+  });
+
+  it('lets the bunched frames after a network stall through, but closes a flood', async () => {
+    const { conn, client, state, started } = await pair({ maxMessagesPerSec: 100 });
+    client.send(START);
+    await started;
+    // 3 s of frames (150) arriving at once after a stall: within the 2 s burst (200 messages).
+    for (let i = 0; i < 150; i++) client.send(MEDIA);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(state.media).toBe(150);
+    expect(conn.isOpen).toBe(true);
+    // A flood: far more than the burst at once.
+    for (let i = 0; i < 400; i++) client.send(MEDIA);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(conn.isOpen).toBe(false);
+    expect(state.media).toBeLessThan(550);
   });
 });

@@ -181,19 +181,25 @@ export class Room {
     const { agentUrls, control } = this.deps;
     control
       .dial({ to: dial.agent, from: this.line.callerId, url: agentUrls.url, statusCallback: agentUrls.statusCallback, timeoutS: this.line.ringTimeoutS })
-      .then((sid) => {
-        dial.sid = sid;
-        this.log.info({ agent: index, agentCallSid: sid }, 'agent call placed');
-        if (this.state === 'paired' && sid !== this.winnerSid) void this.cancelDial(dial);
-        else if (this.state === 'ended') void this.cancelDial(dial);
-        const early = this.earlyStatus.get(sid);
-        if (early) this.onAgentStatus(sid, early);
-      })
-      .catch((err: Error & { status?: number; code?: number }) => {
-        // Twilio's error text names the number it refused: agents' numbers are never logged in full.
-        this.log.warn({ agent: index, status: err.status, code: err.code, message: maskPhonesIn(String(err.message)) }, 'agent call could not be placed');
-        this.dialFailed(dial, 'rest-error', false);
-      });
+      .then(
+        (sid) => {
+          dial.sid = sid;
+          this.log.info({ agent: index, agentCallSid: sid }, 'agent call placed');
+          // Cancel a call this room no longer wants: another agent won, the room ended, or this
+          // dial already gave up (its ring timer fired before Twilio's answer came back).
+          if ((this.state === 'paired' && sid !== this.winnerSid) || this.state === 'ended' || dial.done) {
+            void this.cancelDial(dial);
+            return;
+          }
+          const early = this.earlyStatus.get(sid);
+          if (early) this.onAgentStatus(sid, early);
+        },
+        (err: Error & { status?: number; code?: number }) => {
+          // Twilio's error text names the number it refused: agents' numbers are never logged in full.
+          this.log.warn({ agent: index, status: err.status, code: err.code, message: maskPhonesIn(String(err.message)) }, 'agent call could not be placed');
+          this.dialFailed(dial, 'rest-error', false);
+        },
+      );
   }
 
   private dialFailed(dial: Dial, reason: string, cancel: boolean): void {

@@ -4,6 +4,7 @@
 import 'dotenv/config';
 import { ConfigError, loadConfig } from './config/env.js';
 import { createLogger } from './observability/logger.js';
+import { metrics } from './observability/metrics.js';
 import { startServer } from './server.js';
 
 async function main(): Promise<void> {
@@ -58,7 +59,16 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection'));
+  // Per-call work is isolated (its own state, its own try/catch); a stray error from a timer or
+  // a library callback is logged and counted rather than dropping every call in progress.
+  process.on('unhandledRejection', (reason) => {
+    metrics.callErrors.inc({ stage: 'unhandled-rejection' });
+    log.error({ err: reason }, 'unhandled promise rejection');
+  });
+  process.on('uncaughtException', (err) => {
+    metrics.callErrors.inc({ stage: 'uncaught-exception' });
+    log.error({ err }, 'uncaught exception: logged, the other calls continue');
+  });
 }
 
 main().catch((err) => {

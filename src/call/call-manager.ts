@@ -55,7 +55,11 @@ export class CallManager {
       } catch (err) {
         metrics.callErrors.inc({ stage });
         log.error({ err, stage }, 'unexpected error in this call: ending it (other calls are unaffected)');
-        call?.close();
+        try {
+          call?.close();
+        } catch (closeErr) {
+          log.error({ err: closeErr }, 'error while closing the failed call');
+        }
         conn.close(1011, 'internal error');
       }
     };

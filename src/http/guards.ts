@@ -55,7 +55,8 @@ export function twilioSignatureGuard(authToken: string | undefined, publicUrl: s
     const sig = req.header('x-twilio-signature');
     if (isValidWebhookSignature(authToken, sig, url, (req.body ?? {}) as Record<string, unknown>)) return next();
     metrics.httpRejected.inc({ reason: 'bad-signature' });
-    log.warn({ path: req.path, hasSignature: Boolean(sig), url }, 'webhook refused: missing or invalid X-Twilio-Signature');
+    // The path only: query strings can carry room tokens.
+    log.warn({ path: req.path, hasSignature: Boolean(sig), publicBase: url.slice(0, url.length - req.originalUrl.length) }, 'webhook refused: missing or invalid X-Twilio-Signature');
     res.status(403).type('text/plain').send('Forbidden: invalid Twilio signature\n');
   };
 }

@@ -37,11 +37,22 @@ describe('ElevenLabs-compatible API on the bridge', () => {
     }
   });
 
-  it('LOCAL_API=false turns it off', async () => {
-    const b = await startBridge({ LOCAL_API: 'false' });
+  it('is off by default without a key (LOCAL_API=auto), and LOCAL_API=false turns it off', async () => {
+    for (const env of [{}, { LOCAL_API: 'false', LOCAL_API_KEY: 'k' }]) {
+      const b = await startBridge(env);
+      try {
+        expect((await fetch(`${b.url}/v1/voices`)).status).toBe(404);
+      } finally {
+        await b.close();
+      }
+    }
+  });
+
+  it('LOCAL_API=true without a key serves anyone, with a start-up warning', async () => {
+    const b = await startBridge({ LOCAL_API: 'true' });
     try {
-      const res = await fetch(`${b.url}/v1/voices`);
-      expect(res.status).toBe(404);
+      expect((await fetch(`${b.url}/v1/voices`, { headers: { 'xi-api-key': 'anything' } })).status).toBe(200);
+      expect(b.logs.some((l) => /accepts any key/.test(String(l.msg)))).toBe(true);
     } finally {
       await b.close();
     }

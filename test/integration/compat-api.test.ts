@@ -38,7 +38,8 @@ describe('ElevenLabs-compatible API on the bridge', () => {
   });
 
   it('is off by default without a key (LOCAL_API=auto), and LOCAL_API=false turns it off', async () => {
-    for (const env of [{}, { LOCAL_API: 'false', LOCAL_API_KEY: 'k' }]) {
+    const envs: Array<Record<string, string>> = [{}, { LOCAL_API: 'false', LOCAL_API_KEY: 'k' }];
+    for (const env of envs) {
       const b = await startBridge(env);
       try {
         expect((await fetch(`${b.url}/v1/voices`)).status).toBe(404);

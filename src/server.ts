@@ -92,7 +92,7 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
     phrase = local;
     voices = { defaultVoiceId: config.LOCAL_VOICE_ID, isValid: isLocalVoice, describe: () => LOCAL_VOICES.map((v) => v.id).join(', ') };
   }
-  const masking = createMasking({ config, phrase, streaming: local, voices });
+  const masking = createMasking({ config, phrase, streaming: local, voices, voiceCycle: config.converter === 'local' ? LOCAL_VOICES.map((v) => v.id) : [] });
   const extend = extras.extend ?? (config.LINES_CONFIG ? lineExtension() : undefined);
   const ext = extend?.({ config, log, masking, local, isReady: () => accepting && !calls.isDraining }) ?? {};
   const routers = [...(ext.routers ?? [])];

@@ -10,11 +10,14 @@ import type { StartInfo } from '../twilio/messages.js';
 import { segmenterOptionsFromConfig } from '../vad/index.js';
 import type { Masking } from './masking.js';
 import { MaskingPipeline } from './masking-pipeline.js';
+import { VoiceKeys } from './voice-keys.js';
 
 export class HotlineCall {
   readonly playout: Playout;
   readonly pipeline: MaskingPipeline;
   private closed = false;
+  private readonly keys: VoiceKeys;
+  private readonly log: Logger;
 
   constructor(
     private readonly conn: MediaStreamConnection,
@@ -22,6 +25,8 @@ export class HotlineCall {
     voiceId: string,
     deps: { config: Config; masking: Masking; log: Logger },
   ) {
+    this.log = deps.log;
+    this.keys = new VoiceKeys(deps.masking.voiceCycle, voiceId);
     this.playout = new Playout(conn, playoutOptionsFromConfig(deps.config), deps.log);
     this.pipeline = new MaskingPipeline({
       mode: deps.masking.mode(),
@@ -42,8 +47,12 @@ export class HotlineCall {
     this.playout.onMarkEchoed(name);
   }
 
-  onDtmf(_digit: string): void {
-    // Hotline mode acts on no keys.
+  /** '*' tries the next voice, '#' returns to the call's own (embedded engine presets). */
+  onDtmf(digit: string): void {
+    const voice = this.keys.press(digit, this.pipeline.currentVoice);
+    if (!voice) return;
+    this.pipeline.setVoice(voice);
+    this.log.info({ voice }, 'caller changed voice');
   }
 
   close(): void {

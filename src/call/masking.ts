@@ -12,6 +12,8 @@ export interface Masking {
   /** 'elevenlabs' or 'local': which engine masks voices. */
   readonly engine: string;
   readonly voices: VoiceCatalog;
+  /** The voices phone keys cycle through (the engine's presets; none for ElevenLabs). */
+  readonly voiceCycle: readonly string[];
   mode(): MaskingMode;
 }
 
@@ -20,12 +22,14 @@ export function createMasking(opts: {
   phrase: PhraseConverter;
   streaming?: StreamingConverter;
   voices: VoiceCatalog;
+  voiceCycle?: readonly string[];
 }): Masking {
   const { config } = opts;
   const streaming = config.converter === 'local' && config.LOCAL_MODE === 'streaming' ? opts.streaming : undefined;
   return {
     engine: config.converter,
     voices: opts.voices,
+    voiceCycle: opts.voiceCycle ?? [],
     mode: () => (streaming ? { kind: 'streaming', converter: streaming } : { kind: 'phrase', converter: opts.phrase }),
   };
 }

@@ -22,7 +22,6 @@ import { MEDIA_PATH } from '../http/app.js';
 import { rateLimit, twilioSignatureGuard, webhookBody } from '../http/guards.js';
 import { publicBase, toWebSocketBase } from '../http/public-url.js';
 import { connectStream, TwimlTemplate, xmlEscape } from '../http/twiml.js';
-import { LOCAL_VOICES } from '../voice/local/index.js';
 import { createTwilioClient, twilioCallControl, type CallControl } from './call-control.js';
 import { checkLineVoices, loadLinesFile, type LinesConfig } from './lines-config.js';
 import { Room } from './room.js';
@@ -67,7 +66,6 @@ export function lineExtension(opts: LineOptions = {}) {
       agentGone: TwimlTemplate.load('agent-gone'),
     };
     const noAnswerTwiml = templates.noAnswer.render({}).replace(/^<\?xml[^>]*\?>\s*/, '').trim();
-    const defaultCycle = masking.engine === 'local' ? LOCAL_VOICES.map((v) => v.id) : [];
 
     const instanceBase = (req: Request) => publicBase(req, config.INSTANCE_URL ?? config.PUBLIC_URL);
     const form = (req: Request) => (req.body ?? {}) as Record<string, string | undefined>;
@@ -100,7 +98,7 @@ export function lineExtension(opts: LineOptions = {}) {
         masking,
         control,
         log,
-        voiceCycle: line.voices ?? defaultCycle,
+        voiceCycle: line.voices ?? masking.voiceCycle,
         agentUrls: { url: `${base}/twiml/agent?${qs}`, statusCallback: `${base}/twiml/agent-status?${qs}` },
         noAnswerTwiml,
         onEnded: (r) => rooms.delete(r.id),

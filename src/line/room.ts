@@ -27,6 +27,7 @@ import { segmenterOptionsFromConfig } from '../vad/index.js';
 import { holdToneCycle, HOLD_TONE_CYCLE_MS } from '../voice/hold-tone.js';
 import { passthroughConverter } from '../voice/passthrough.js';
 import type { CallControl } from './call-control.js';
+import { VoiceKeys } from '../call/voice-keys.js';
 import type { LineConfig } from './lines-config.js';
 
 export type RoomState = 'created' | 'dialing' | 'paired' | 'ended';
@@ -118,13 +119,13 @@ export class Room {
   private toCustomer: { pipeline: MaskingPipeline; playout: Playout } | undefined;
   private toAgent: { pipeline: MaskingPipeline; playout: Playout } | undefined;
   private readonly dials: Dial[] = [];
+  private readonly voiceKeys: VoiceKeys;
   /** Status callbacks that arrived before the dial's REST answer (by CallSid). */
   private readonly earlyStatus = new Map<string, string>();
   private winnerSid: string | undefined;
   private nextAgent = 0;
   private deadline: NodeJS.Timeout | undefined;
   private readonly createdTimer: NodeJS.Timeout;
-  private voiceIndex = -1;
 
   constructor(
     readonly id: string,
@@ -134,6 +135,7 @@ export class Room {
     private readonly deps: RoomDeps,
   ) {
     this.log = deps.log.child({ room: id.slice(0, 8), line: maskPhone(line.number) });
+    this.voiceKeys = new VoiceKeys(deps.voiceCycle, line.voice ?? deps.masking.voices.defaultVoiceId);
     // The webhook was answered but Twilio never opened the stream: forget the room.
     this.createdTimer = setTimeout(() => {
       if (this.state === 'created') this.end('customer-never-connected');
@@ -337,20 +339,12 @@ export class Room {
     }
     const pipeline = this.toCustomer?.pipeline;
     if (!this.deps.config.AGENT_DTMF_VOICE_CYCLE || !pipeline || (digit !== '*' && digit !== '#')) return;
-    const cycle = this.deps.voiceCycle;
-    if (cycle.length === 0) {
+    if (!this.voiceKeys.available) {
       leg.log.info('voice cycling requested but this converter has no voice list (set voices: in the lines file)');
       return;
     }
-    let voice: string;
-    if (digit === '#') {
-      voice = this.line.voice ?? this.deps.masking.voices.defaultVoiceId;
-      this.voiceIndex = cycle.indexOf(voice);
-    } else {
-      if (this.voiceIndex < 0) this.voiceIndex = cycle.indexOf(pipeline.currentVoice);
-      this.voiceIndex = (this.voiceIndex + 1) % cycle.length;
-      voice = cycle[this.voiceIndex]!;
-    }
+    const voice = this.voiceKeys.press(digit, pipeline.currentVoice);
+    if (!voice) return;
     pipeline.setVoice(voice);
     leg.log.info({ voice }, 'agent changed voice');
   }

@@ -71,4 +71,28 @@ describe('hotline call with the embedded engine', () => {
       await b.close();
     }
   });
+
+  it.concurrent('the caller changes voice with * and returns to their own with #', async () => {
+    const b = await startBridge({ LOCAL_VOICE_ID: 'neutral-male' });
+    try {
+      const r = await simulateCall({
+        url: b.url,
+        audio: loadClipMulaw('libri6829'),
+        realtime: false,
+        tailMs: 1000,
+        dtmf: [
+          { digit: '*', atMs: 300 },
+          { digit: '*', atMs: 600 },
+          { digit: '#', atMs: 900 },
+          { digit: '5', atMs: 1000 },
+        ],
+      });
+      expect(findLeakedFrames(r.sentFrames, r.receivedAudio)).toBe(0);
+      const changes = b.logs.filter((l) => l.msg === 'caller changed voice').map((l) => l.voice);
+      // neutral-male is 2nd in the preset list: * -> androgynous, * -> neutral-female, # -> neutral-male; 5 means nothing.
+      expect(changes).toEqual(['androgynous', 'neutral-female', 'neutral-male']);
+    } finally {
+      await b.close();
+    }
+  });
 });

@@ -9,6 +9,10 @@
  * grains are residual (spectrally flat), the formants are untouched by the pitch change: they
  * are put back, warped, by the synthesis filter.
  *
+ * In noise (the processor's SNR estimate below 35 dB) the residual grain is blended into a clean
+ * pulse of the grain's energy on the synthesis mark, fully below 25 dB: a noisy grain's epoch is
+ * uncertain and its noise, repeated, blurs the new periodicity.
+ *
  * Unvoiced: 10 ms sine-windowed grains of seeded Gaussian noise at 5 ms spacing (constant power,
  * no periodicity, so fricatives never buzz), scaled to the residual's local RMS. This also keeps
  * the speaker's own unvoiced waveform out of the output.
@@ -176,7 +180,22 @@ export class ResidualPsola {
         // Loudness: a higher pitch has more pulses per second; compensate by 1/sqrt(ratio).
         const ratio = f0Out / hops.f0InAt(h);
         const g = Math.max(0.75, Math.min(1.3, 1 / Math.sqrt(ratio)));
-        for (let i = -half; i <= half; i++) acc[(s + i) & MASK]! += g * w[i + half]! * e[(a + i) & MASK]!;
+        // In noise the residual grain is mostly noise: its pulse epoch is uncertain and repeating
+        // it blurs the new periodicity (the output's pitch is then read an octave off). There the
+        // grain gives way to a clean pulse of the same energy on the synthesis mark.
+        const mix = hops.pulseMix(h);
+        if (mix <= 0) {
+          for (let i = -half; i <= half; i++) acc[(s + i) & MASK]! += g * w[i + half]! * e[(a + i) & MASK]!;
+        } else {
+          let en = 0;
+          for (let i = -half; i <= half; i++) {
+            const v = w[i + half]! * e[(a + i) & MASK]!;
+            en += v * v;
+          }
+          const keep = 1 - mix;
+          for (let i = -half; i <= half; i++) acc[(s + i) & MASK]! += keep * g * w[i + half]! * e[(a + i) & MASK]!;
+          acc[s & MASK]! += mix * g * Math.sqrt(en);
+        }
         this.synth += pOut;
       } else {
         let pow = 0;

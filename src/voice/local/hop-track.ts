@@ -16,12 +16,14 @@ export class HopTrack {
   private readonly coeffs = new Float64Array(RING * (LPC_ORDER + 1));
   private readonly scratch = new Float32Array(5);
   private readonly gains = new Float32Array(RING);
+  private readonly pulse = new Float32Array(RING);
   /** Highest hop analysed so far (-1: none). */
   last = -1;
 
-  set(h: number, voiced: boolean, f0In: number, f0Out: number, synth: Float64Array, gain: number): void {
+  set(h: number, voiced: boolean, f0In: number, f0Out: number, synth: Float64Array, gain: number, pulseMix = 0): void {
     const i = h & (RING - 1);
     this.gains[i] = gain;
+    this.pulse[i] = pulseMix;
     this.voiced[i] = voiced ? 1 : 0;
     this.f0In[i] = voiced ? f0In : 0;
     this.f0Out[i] = voiced ? f0Out : 0;
@@ -65,6 +67,14 @@ export class HopTrack {
   /** Input F0 of hop h (0 if unvoiced). */
   f0InAt(h: number): number {
     return this.isVoiced(h) ? this.f0In[h & (RING - 1)]! : 0;
+  }
+
+  /**
+   * Share of hop h's voiced excitation that is a clean synthetic pulse rather than the residual
+   * grain (0: all residual, 1: all pulse); it grows as the input gets noisier.
+   */
+  pulseMix(h: number): number {
+    return this.valid(h) ? this.pulse[h & (RING - 1)]! : 0;
   }
 
   /** Excitation gain that keeps the warped filter as loud as the original. */

@@ -11,7 +11,7 @@
  * chunked), so phrase mode is streaming mode run over the whole phrase.
  */
 import { FormantWarper } from './formant-warp.js';
-import { HOP, HopTrack, LPC_ORDER } from './hop-track.js';
+import { HOP, HopTrack, LPC_ORDER, SAMPLE_RATE } from './hop-track.js';
 import { allPoleGain, hann, lagWindow, levinson, windowedAutocorr } from './lpc.js';
 import { MAX_HALF, RESIDUAL_AHEAD, ResidualPsola } from './excitation.js';
 import { PitchReference, targetF0 } from './pitch-target.js';
@@ -37,6 +37,28 @@ const WARP_EXPONENT = 1.25;
 /** Formant ratio change per hop when the voice is switched (no clicks). */
 const RATIO_SLEW = 0.004;
 
+/**
+ * Noise robustness, driven by the running SNR estimate (speech level on voiced hops over the
+ * noise floor). Voiced excitation: the residual grain below PULSE_SNR_HI dB is blended into a clean
+ * pulse, fully at PULSE_SNR_LO dB and below (see ResidualPsola.synthesize). Clean calls are untouched.
+ */
+const PULSE_SNR_LO = 25;
+const PULSE_SNR_HI = 35;
+/**
+ * Fundamental restoration in noise: the telephone band (300-3400 Hz) carries little of a low
+ * output F0, and with the noise's colour in the envelope the second harmonic dominates, so the
+ * pitch of a lowered voice becomes ambiguous (heard and tracked an octave up). Below
+ * SUB_SNR_HI dB (fully at SUB_SNR_LO) a sine at the output F0, SUB_LEVEL times the output's mean
+ * magnitude, is added; it fades out for output F0 between SUB_F_LO and SUB_F_HI Hz, where the
+ * fundamental is no longer far below the band.
+ */
+const SUB_SNR_LO = 18;
+const SUB_SNR_HI = 26;
+const SUB_LEVEL = 0.8;
+const SUB_F_LO = 200;
+const SUB_F_HI = 260;
+/** Noise floor: follows a falling hop power at once (smoothed), rises 0.2 dB per 5 ms hop. */
+const FLOOR_RISE = 1.002;
 const RING = 4096;
 const MASK = RING - 1;
 const D_RING = 1024;
@@ -66,6 +88,15 @@ export class MaskProcessor {
   private readonly winBuf = new Float32Array(LPC_WIN);
   private readonly yHist = new Float64Array(32);
   private yPos = 0;
+  /** Noise floor and speech level (hop power), and the fundamental restoration's state. */
+  private floor = 0;
+  private speech = 0;
+  private subGain = 0;
+  private env = 0;
+  private subAmp = 0;
+  private phase = 0;
+  private subHop = -1;
+  private subF0 = 0;
   private ratio: number;
   /** Output samples that came out non-finite (replaced by 0): a health counter for the eval. */
   nonFinite = 0;
@@ -120,6 +151,14 @@ export class MaskProcessor {
     for (let j = 0; j < LPC_WIN; j++) this.winBuf[j] = x[(start + j) & MASK]!;
     windowedAutocorr(this.winBuf, 0, this.win, LPC_ORDER, this.seg, this.r);
     for (let i = 0; i <= LPC_ORDER; i++) this.r[i]! *= this.lag[i]!;
+    // Noise floor (fast down, slow up) and speech level (voiced hops): the SNR estimate.
+    const pw = this.r[0]! / LPC_WIN;
+    if (pw > 0) {
+      this.floor = this.floor <= 0 ? pw : pw < this.floor ? this.floor + 0.2 * (pw - this.floor) : this.floor * FLOOR_RISE;
+      if (f0 > 0) this.speech += (this.speech > 0 ? 0.01 : 1) * (pw - this.speech);
+    }
+    const snr = this.floor > 0 && this.speech > 0 ? 10 * Math.log10(this.speech / this.floor) : Infinity;
+    this.subGain = ramp(SUB_SNR_HI, SUB_SNR_LO, snr);
     levinson(this.r, LPC_ORDER, this.a, this.tmp);
 
     // Residual of the hop.
@@ -143,7 +182,7 @@ export class MaskProcessor {
     const gA = allPoleGain(a, LPC_ORDER, this.r, this.tmp);
     const gB = allPoleGain(this.b, LPC_ORDER, this.r, this.tmp);
     const gain = Number.isFinite(gA) && Number.isFinite(gB) && gB > 0 ? Math.min(4, Math.max(0.25, Math.sqrt(gA / gB))) : 1;
-    this.hops.set(k, f0 > 0, f0, f0Out, this.b, gain);
+    this.hops.set(k, f0 > 0, f0, f0Out, this.b, gain, ramp(PULSE_SNR_HI, PULSE_SNR_LO, snr));
     this.psola.placeMarks((k + 1) * HOP, this.hops);
   }
 
@@ -166,11 +205,32 @@ export class MaskProcessor {
       }
       hist[p & 31] = y;
       this.yPos = p + 1;
+      // Fundamental restoration (smoothed amplitude, continuous phase; never in clean calls).
+      this.env += 0.002 * (Math.abs(y) - this.env);
+      if (this.subGain > 0 || this.subAmp > 1e-3) {
+        if (h !== this.subHop) {
+          this.subHop = h;
+          this.subF0 = this.hops.smoothedF0Out(h);
+        }
+        const f = this.subF0;
+        const want = f > 0 ? this.subGain * SUB_LEVEL * this.env * ramp(SUB_F_HI, SUB_F_LO, f) : 0;
+        this.subAmp += 0.004 * (want - this.subAmp);
+        if (f > 0) {
+          this.phase += (2 * Math.PI * f) / SAMPLE_RATE;
+          if (this.phase > 2 * Math.PI) this.phase -= 2 * Math.PI;
+        }
+        y += this.subAmp * Math.sin(this.phase);
+      }
       out[w++] = Math.round(softLimit(y));
     }
     this.outPos = end;
     return w;
   }
+}
+
+/** 0 at x >= zero, 1 at x <= one (zero > one), linear between. */
+function ramp(zero: number, one: number, x: number): number {
+  return Math.max(0, Math.min(1, (zero - x) / (zero - one)));
 }
 
 const KNEE = 24000;

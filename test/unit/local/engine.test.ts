@@ -81,6 +81,21 @@ describe('phrase masking (maskPcm16k)', () => {
     expect(Buffer.from(a.buffer).equals(Buffer.from(c.buffer))).toBe(false);
   });
 
+  it('keeps the target pitch in kitchen noise (10 dB SNR), lowered and raised, not an octave off', () => {
+    const x = resample(mulawDecode(loadClipMulaw('noisy')), 8000, 16000);
+    const f0In = trackF0(x, 16000);
+    for (const voiceId of ['shift-down', 'bright-female']) {
+      const preset = LOCAL_VOICES.find((v) => v.id === voiceId)!;
+      const y = engine().maskPcm16k(x, { voiceId });
+      const f0Out = trackF0(y, 16000).map((f, i) => (f0In[i]! > 0 ? f : 0));
+      const want = preset.targetF0Hz ?? medianVoiced(f0In.map((f, i) => (f0Out[i]! > 0 ? f : 0))) * 2 ** (preset.pitchSemitones! / 12);
+      expect(Math.abs(medianVoiced(f0Out) / want - 1)).toBeLessThan(0.05);
+      // Most of the speech comes out voiced (a blurred periodicity reads as unvoiced or octave-off).
+      const voicedIn = f0In.filter((f) => f > 0).length;
+      expect(f0Out.filter((f) => f > 0).length / voicedIn).toBeGreaterThan(0.65);
+    }
+  });
+
   it('does not pass the speech waveform through', () => {
     const x = resample(mulawDecode(loadClipMulaw('libri6829')).subarray(0, 24000), 8000, 16000);
     const y = engine().maskPcm16k(x, { voiceId: 'neutral-male' });

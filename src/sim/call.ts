@@ -96,6 +96,11 @@ export interface SimulatedCallOptions {
   streamSid?: string;
   /** Which lifecycle messages to send (all default true); turn off to test a bridge's handling of their absence. */
   send?: { connected?: boolean; start?: boolean; stop?: boolean };
+  /**
+   * The start message's customParameters instead of the TwiML's <Parameter>s: a forged or
+   * altered stream (hostile-input tests). Twilio itself always sends the TwiML's.
+   */
+  startParameters?: Record<string, string>;
   /** Extra webhook / upgrade headers. */
   webhookHeaders?: Record<string, string>;
   upgradeHeaders?: Record<string, string>;
@@ -418,7 +423,7 @@ export async function simulateCall(o: SimulatedCallOptions): Promise<SimulatedCa
         streamSid,
         callSid,
         tracks: ['inbound'],
-        customParameters: twiml.parameters,
+        customParameters: o.startParameters ?? twiml.parameters,
         mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
       },
     });

@@ -37,21 +37,7 @@ describe('call isolation', () => {
         audio: loadClipMulaw('p240'),
         realtime: false,
         tailMs: 500,
-        send: { start: false },
-        hooks: {
-          onOpen: (s) => {
-            s.sendEvent('start', {
-              start: {
-                accountSid: s.accountSid,
-                streamSid: s.streamSid,
-                callSid: s.callSid,
-                tracks: ['inbound'],
-                customParameters: { mode: 'explode' },
-                mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
-              },
-            });
-          },
-        },
+        startParameters: { mode: 'explode' },
       });
       expect(raw.closedBy).toBe('bridge');
       expect(raw.closeCode).toBe(1011);

@@ -58,27 +58,15 @@ describe('two-party lines: edges', () => {
   it('a refused stream (forged token, unknown mode) leaves the active-calls gauge where it was', async () => {
     const active = async () => Number((await registry.getMetricsAsJSON()).find((m) => m.name === 'voicemask_calls_active')?.values[0]?.value ?? 0);
     const before = await active();
-    for (const params of [{ mode: 'line', room: 'f'.repeat(32), role: 'agent', token: 'A'.repeat(43) }, { mode: 'bogus' }]) {
+    const forged: Array<Record<string, string>> = [{ mode: 'line', room: 'f'.repeat(32), role: 'agent', token: 'A'.repeat(43) }, { mode: 'bogus' }];
+    for (const params of forged) {
       const r = await simulateCall({
         url: b.url,
         authToken: fake.authToken,
         audio: new Uint8Array(0),
         realtime: false,
         tailMs: 2000,
-        send: { start: false },
-        hooks: {
-          afterStart: (raw) =>
-            raw.sendEvent('start', {
-              start: {
-                accountSid: raw.accountSid,
-                streamSid: raw.streamSid,
-                callSid: raw.callSid,
-                tracks: ['inbound'],
-                customParameters: params,
-                mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
-              },
-            }),
-        },
+        startParameters: params,
       });
       expect(r.closedBy).toBe('bridge');
       expect(r.closeCode).toBe(1008);

@@ -329,20 +329,7 @@ describe('two-party masked line', () => {
         realtime: false,
         tailMs: 3000,
         ...(callSid ? { form: { CallSid: callSid } } : {}),
-        send: { start: false },
-        hooks: {
-          afterStart: (raw) =>
-            raw.sendEvent('start', {
-              start: {
-                accountSid: raw.accountSid,
-                streamSid: raw.streamSid,
-                callSid: raw.callSid,
-                tracks: ['inbound'],
-                customParameters: { mode: 'line', ...params },
-                mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
-              },
-            }),
-        },
+        startParameters: { mode: 'line', ...params },
       });
       expect(r.closedBy).toBe('bridge');
       expect(r.closeCode).toBe(1008);

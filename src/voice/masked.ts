@@ -7,7 +7,9 @@
  * module imports asMasked: test/unit/fail-closed.test.ts checks that by reading the source.
  * So the only path from a caller's microphone to a listener's ear runs through a converter;
  * on any failure the listener gets nothing (silence), never the input.
- * Two documented exceptions, both in src/voice/: hold-tone.ts (synthesized, no voice) and passthrough.ts (two-party lines' customer -> agent leg when only the agent is masked).
+ * Two documented exceptions, both in src/voice/: hold-tone.ts (a synthesized ringback, no
+ * voice in it) and passthrough.ts (the customer -> agent leg of a two-party line that masks
+ * only the agent; only src/line/room.ts may use it, which the same test checks).
  */
 declare const masked: unique symbol;
 

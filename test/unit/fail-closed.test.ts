@@ -36,4 +36,12 @@ describe('fail-closed structure', () => {
       .filter((f) => /as\s+MaskedAudio\b/.test(readFileSync(f, 'utf8')));
     expect(offenders).toEqual([]);
   });
+
+  it('the passthrough converter (unmasked by design) is used by the two-party room only', () => {
+    const users = files(SRC)
+      .filter((f) => !f.endsWith(path.join('voice', 'passthrough.ts')))
+      .filter((f) => /passthrough\.js['"]/.test(readFileSync(f, 'utf8')))
+      .map((f) => path.relative(SRC, f));
+    expect(users).toEqual([path.join('line', 'room.ts')]);
+  });
 });

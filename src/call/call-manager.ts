@@ -34,12 +34,21 @@ export class CallManager {
     return this.calls.size;
   }
 
+  private get hasRoutes(): boolean {
+    return Object.keys(this.deps.routes ?? {}).length > 0;
+  }
+
   get isDraining(): boolean {
     return this.draining;
   }
 
+  /**
+   * Whether a new stream may open. While draining, hotline streams are refused; streams of a
+   * call type with routes (two-party rooms) are still admitted, because they join calls already
+   * in progress here (an agent answering a room that was dialling); their route decides at start.
+   */
   admission(): { status: number; reason: string } | null {
-    if (this.draining) return { status: 503, reason: 'draining' };
+    if (this.draining && !this.hasRoutes) return { status: 503, reason: 'draining' };
     if (this.calls.size >= this.deps.config.MAX_CALLS) return { status: 503, reason: 'max-calls' };
     return null;
   }
@@ -80,6 +89,11 @@ export class CallManager {
           if (mode !== 'hotline') {
             log.warn({ mode }, 'unknown stream mode parameter: closing');
             conn.close(1008, 'unknown mode');
+            return;
+          }
+          if (this.draining) {
+            log.warn('new hotline stream while draining: closing');
+            conn.close(1013, 'server draining');
             return;
           }
           const requested = start.customParameters.voice;

@@ -20,7 +20,8 @@ import {
 
 const USAGE = `usage: npm run simulate -- --in speech.wav [--url http://127.0.0.1:8080] [--out heard.wav]
   --fast            send the audio faster than real time (the tail stays real time)
-  --speedup N       pace of --fast as a multiple of real time (default 3; "max" = unbounded)
+  --speedup N       pace of --fast as a multiple of real time (default 3; "max" = unbounded);
+                    the bridge closes a stream more than WS_MAX_AUDIO_AHEAD_MS (20 s) ahead
   --calls N         N concurrent calls (heard files get -1, -2, ... suffixes)
   --dtmf D@T        press digit D at time T (e.g. 1@2.5s or 1@2500ms); repeatable
   --voice ID        ?voice=ID on the webhook URL

@@ -26,6 +26,12 @@ export interface StreamLimits {
   maxProtocolErrors?: number;
   /** A socket with no `start` by then is closed (Twilio sends it at once); default 10 s. */
   startTimeoutMs?: number;
+  /**
+   * How far the caller's audio may run ahead of real time (bunched frames after a network
+   * stall) before the stream is closed: Twilio sends audio as it is spoken, so more is abuse
+   * that would spend CPU on audio nobody is saying. Default 20 s.
+   */
+  maxAudioAheadMs?: number;
 }
 
 export class MediaStreamConnection {
@@ -35,6 +41,9 @@ export class MediaStreamConnection {
   /** Token bucket for the message rate: refills at maxMessagesPerSec, holds 2 s worth, so the
    *  bunched frames after a network stall pass while a flood does not. */
   private tokens: number;
+  /** Audio received since start, and when start came: the audio-ahead budget. */
+  private audioMs = 0;
+  private startedAt = 0;
   private lastRefill = Date.now();
   private protocolErrors = 0;
   private alive = true;
@@ -176,6 +185,7 @@ export class MediaStreamConnection {
     if (ev.event === 'start') {
       if (this.started) return this.refuse('duplicate-start', 'a second start on the same stream');
       this.started = ev.start;
+      this.startedAt = Date.now();
       clearTimeout(this.startDeadline);
       h.onStart(ev.start);
       return;
@@ -183,8 +193,18 @@ export class MediaStreamConnection {
     if (!this.started) return this.refuse('before-start', `${ev.event} before start`);
     if (ev.streamSid !== this.started.streamSid) return this.refuse('wrong-stream-sid', `${ev.event} for another streamSid`);
     switch (ev.event) {
-      case 'media':
+      case 'media': {
+        this.audioMs += ev.payload.length / 8;
+        const ahead = this.audioMs - (Date.now() - this.startedAt);
+        if (ahead > (this.limits.maxAudioAheadMs ?? 20_000)) {
+          metrics.protocolErrors.inc({ reason: 'audio-ahead' });
+          metrics.wsClosed.inc({ reason: 'audio-ahead' });
+          this.log.warn({ aheadMs: Math.round(ahead) }, 'caller audio far ahead of real time: closing');
+          this.close(1008, 'audio faster than real time');
+          return;
+        }
         return h.onMedia(ev.payload, ev.timestampMs);
+      }
       case 'dtmf':
         return h.onDtmf(ev.digit);
       case 'mark':

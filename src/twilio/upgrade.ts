@@ -56,6 +56,7 @@ export function attachMediaStreams(server: Server, deps: UpgradeDeps): WebSocket
           maxMessagesPerSec: config.WS_MAX_MESSAGES_PER_SEC,
           maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
           heartbeatMs: config.WS_HEARTBEAT_MS,
+          maxAudioAheadMs: config.WS_MAX_AUDIO_AHEAD_MS,
         },
         log,
       );

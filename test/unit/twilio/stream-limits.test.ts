@@ -89,3 +89,21 @@ describe('MediaStreamConnection limits', () => {
     expect(state.media).toBeLessThan(550);
   });
 });
+
+describe('MediaStreamConnection audio budget', () => {
+  it('closes a stream whose audio runs far ahead of real time, after letting a stall catch up', async () => {
+    const { conn, client, state, started } = await pair({ maxMessagesPerSec: 10_000, maxAudioAheadMs: 2000 });
+    client.send(START);
+    await started;
+    // 1.5 s of frames at once (a stall catching up): within the 2 s budget.
+    for (let i = 0; i < 75; i++) client.send(MEDIA);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(conn.isOpen).toBe(true);
+    expect(state.media).toBe(75);
+    // Another 2 s at once: 3.5 s of audio in well under a second.
+    for (let i = 0; i < 100; i++) client.send(MEDIA);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(conn.isOpen).toBe(false);
+    expect(state.media).toBeLessThan(175);
+  });
+});

@@ -32,6 +32,12 @@ async function main(): Promise<void> {
       process.stderr.write(`voice-mask: ${err.message}\n`);
       process.exit(1);
     }
+    const code = (err as { code?: string }).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      const why = code === 'EADDRINUSE' ? 'is already in use' : code === 'EACCES' ? 'needs privileges' : 'is not an address of this machine';
+      process.stderr.write(`voice-mask: cannot listen on ${config.HOST}:${config.PORT}: that port ${why}. Set PORT (and HOST) to another value.\n`);
+      process.exit(1);
+    }
     throw err;
   }
   log.info(

@@ -60,6 +60,20 @@ describe('the built server process', () => {
     expect(p.output()).toMatch(/ELEVENLABS_VOICE_SETTINGS: expected a JSON object/);
   });
 
+  it('says clearly when its port is taken', async () => {
+    const blocker = (await import('node:net')).createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as import('node:net').AddressInfo).port;
+    try {
+      const p = start({ PORT: String(port) });
+      procs.push(p);
+      expect(await p.exit).toBe(1);
+      expect(p.output()).toMatch(new RegExp(`cannot listen on 127.0.0.1:${port}: that port is already in use. Set PORT`));
+    } finally {
+      blocker.close();
+    }
+  });
+
   it('warns loudly without TWILIO_AUTH_TOKEN and says which engine is active', async () => {
     const p = start({});
     procs.push(p);

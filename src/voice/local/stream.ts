@@ -52,6 +52,15 @@ export class LocalFrameStream implements FrameStream {
 
   push(frame: Uint8Array): MaskedAudio {
     if (this.closed) throw new Error('frame stream used after close');
+    if (frame.length <= FRAME_BYTES_8K) return this.pushFrame(frame);
+    // Longer input in 20 ms pieces: procOut and the FIFO are sized for one frame (the output
+    // does not depend on how the input is cut).
+    const out = new Uint8Array(frame.length);
+    for (let o = 0; o < frame.length; o += FRAME_BYTES_8K) out.set(this.pushFrame(frame.subarray(o, o + FRAME_BYTES_8K)), o);
+    return asMasked(out);
+  }
+
+  private pushFrame(frame: Uint8Array): MaskedAudio {
     const x16 = this.up.process(mulawDecode(frame));
     const n = this.proc.process(x16, this.procOut, 0);
     if (n > 0) this.enqueue(this.down.process(this.procOut.subarray(0, n)));

@@ -222,6 +222,24 @@ describe('streaming mode', () => {
     expect(Buffer.from(runStream('deep-male').buffer).equals(Buffer.from(runStream('deep-male').buffer))).toBe(true);
   });
 
+  it('gives the same output whatever the frame size (frames of other sizes lose nothing)', () => {
+    const ulaw = loadClipMulaw('aew').subarray(0, 8000 * 4);
+    const run = (bytes: number): Buffer => {
+      const s = engine().openStream({ voiceId: 'neutral-male' });
+      const out: Uint8Array[] = [];
+      for (let i = 0; i < ulaw.length; i += bytes) {
+        const frame = ulaw.subarray(i, Math.min(ulaw.length, i + bytes));
+        const y = s.push(frame);
+        expect(y.length).toBe(frame.length);
+        out.push(y.slice());
+      }
+      s.close();
+      return Buffer.concat(out);
+    };
+    const ref = run(160);
+    for (const bytes of [80, 400, 1600, 8000]) expect(run(bytes).equals(ref), `${bytes}-byte frames`).toBe(true);
+  });
+
   it('switches voice mid-stream without a click', () => {
     const s = engine().openStream({ voiceId: 'neutral-male' });
     const ulaw = loadClipMulaw('aew');

@@ -26,8 +26,8 @@ export const STREAM_DELAY_8K = (UP_LATENCY_16K + LATENCY + HOP_WAIT) / 2 + DOWN_
 const FIFO = 4096;
 
 export class LocalFrameStream implements FrameStream {
-  private readonly up = new Resampler(8000, 16000, STREAM_RESAMPLER_QUALITY);
-  private readonly down = new Resampler(16000, 8000, STREAM_RESAMPLER_QUALITY);
+  private readonly up: Resampler;
+  private readonly down: Resampler;
   private readonly proc: MaskProcessor;
   private readonly procOut = new Int16Array(4 * FRAME_BYTES_8K + HOP);
   /** 8 kHz output queue, primed with the delay's worth of silence. */
@@ -43,7 +43,10 @@ export class LocalFrameStream implements FrameStream {
     seed: number,
     private readonly log?: Logger,
   ) {
+    // The preset first: an unknown voice throws before any WASM memory is taken.
     this.proc = new MaskProcessor(getPreset(voiceId), seed);
+    this.up = new Resampler(8000, 16000, STREAM_RESAMPLER_QUALITY);
+    this.down = new Resampler(16000, 8000, STREAM_RESAMPLER_QUALITY);
     if (this.up.latencySamples !== UP_LATENCY_16K || this.down.latencySamples !== DOWN_LATENCY_8K) {
       throw new Error('unexpected resampler latency: update STREAM_DELAY_8K');
     }

@@ -168,11 +168,14 @@ function printTable(header: string[], rows: string[][]): void {
   for (const r of rows) console.log(line(r));
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   await initLocalEngine();
   const { source, clips } = loadClips();
   const engine = new LocalEngine({ defaultVoiceId: 'neutral-male', seed: SEED });
   const voices = LOCAL_VOICES.filter((v) => !onlyVoices || onlyVoices.includes(v.id));
+  // An empty selection would "meet every target" over nothing.
+  if (voices.length === 0) throw new Error(`--voices matches no preset; the presets are ${LOCAL_VOICES.map((v) => v.id).join(', ')}`);
+  if (clips.length === 0) throw new Error(`--clips matches no clip in ${source}`);
   const total = clips.reduce((s, c) => s + c.ulaw.length / 8000, 0);
   console.log(`embedded engine eval: ${voices.length} presets x ${clips.length} clips (${total.toFixed(0)} s) from ${source}; claimed stream delay ${engine.delayMs} ms\n`);
 
@@ -236,6 +239,12 @@ async function main(): Promise<void> {
   const rtfS = all.reduce((s, r) => Math.max(s, r.rtfStream), 0);
   console.log(`\nworst clip RTF: phrase ${rtfP.toFixed(4)}, stream ${rtfS.toFixed(4)} (goal <= 0.02)`);
   console.log(failures === 0 ? 'all presets meet the targets' : `${failures} preset(s) miss a target (see FAIL rows; --verbose for per-clip figures)`);
+  return failures === 0 ? 0 : 1;
 }
 
-await main();
+try {
+  process.exitCode = await main();
+} catch (err) {
+  console.error(`eval:engine: ${(err as Error).message}`);
+  process.exitCode = 2;
+}

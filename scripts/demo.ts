@@ -100,7 +100,7 @@ async function main(): Promise<number> {
     if (result.bridgeWarnings.length) {
       process.stderr.write(`\nbridge warnings (${result.bridgeWarnings.length}):\n${result.bridgeWarnings.slice(0, 10).join('\n')}\n`);
     }
-    return result.summary.answered > 0 && result.leakedFrames === 0 ? 0 : 1;
+    return result.summary.answered > 0 && result.leakedFrames === 0 && result.call.protocolErrors.length === 0 ? 0 : 1;
   } catch (err) {
     progress.clear();
     process.stderr.write(`demo: ${(err as Error).message}\n`);

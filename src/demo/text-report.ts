@@ -22,6 +22,8 @@ export function formatDemoReport(r: DemoResult, cwd = process.cwd()): string {
   lines.push(
     `  leak      ${r.leakedFrames === 0 ? 'none' : `${r.leakedFrames} FRAMES`}: ${r.leakedFrames} of ${r.informativeFrames} input frames found verbatim in the output`,
   );
+  const errors = r.call.protocolErrors;
+  if (errors.length) lines.push(`  protocol  ${errors.length} ERRORS (messages Twilio would reject), first: ${errors[0]}`);
   lines.push(`  wrote     ${displayPath(r.files.original, cwd)}  (the caller's voice)`);
   lines.push(`            ${displayPath(r.files.masked, cwd)}  (what the other party heard, ${(r.callMs / 1000).toFixed(1)} s)`);
   lines.push(`            ${displayPath(r.files.report, cwd)}  (open it in a browser: players, waveforms, spectrograms)`);

@@ -154,13 +154,15 @@ async function main(): Promise<number> {
   const sum = summarizeLatencies(ok.flatMap((c) => c.phrases));
   if (values.fast) console.log('note: --fast sends the audio ahead of real time, so latencies are inflated (use real time for latency numbers)');
   const leakedTotal = ok.reduce((n, c) => n + findLeakedFrames(c.sentFrames, c.receivedAudio), 0);
+  const protocolErrorsTotal = ok.reduce((n, c) => n + c.protocolErrors.length, 0);
   console.log(
     `totals: ${ok.length}/${calls} calls, ${sum.phrases} phrases, ${sum.answered} answered, ${sum.missed} missed; ` +
       `latency p50 ${msf(sum.p50Ms)} p95 ${msf(sum.p95Ms)} max ${msf(sum.maxMs)}; ` +
       `marks ${ok.reduce((n, c) => n + c.marks.length, 0)}, clears ${ok.reduce((n, c) => n + c.clears.length, 0)}, ` +
-      `protocol errors ${ok.reduce((n, c) => n + c.protocolErrors.length, 0)}, leaked frames ${leakedTotal}`,
+      `protocol errors ${protocolErrorsTotal}, leaked frames ${leakedTotal}`,
   );
-  return failed > 0 ? 1 : 0;
+  // A leak or a message Twilio would reject is a failed run, as a failed call is.
+  return failed > 0 || leakedTotal > 0 || protocolErrorsTotal > 0 ? 1 : 0;
 }
 
 main().then(

@@ -15,7 +15,7 @@ const SCRIPT = path.join(ROOT, 'scripts/simulate.ts');
 const dir = mkdtempSync(path.join(tmpdir(), 'sim-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const env = { ...process.env, TWILIO_AUTH_TOKEN: '', PUBLIC_URL: '' };
-const fail = (p: Promise<unknown>) => p.then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e);
+const fail = (p: Promise<{ stdout: string }>) => p.then((r) => ({ code: 0, stdout: r.stdout, stderr: '' }), (e: { code: number; stdout: string; stderr: string }) => e);
 
 describe('npm run simulate', () => {
   it('places concurrent real-time calls, prints per-phrase latency and totals, and writes the heard WAV', async () => {
@@ -58,6 +58,38 @@ describe('npm run simulate', () => {
       }
     } finally {
       await bridge.close();
+    }
+  });
+
+  it('exits 1 when the bridge leaked the caller\'s audio or sent messages Twilio would reject', async () => {
+    // One bridge echoes the caller's frames back (a leak); the other sends a binary frame.
+    const leaky = await startLoopbackBridge({
+      onMessage: (m, ctx) => {
+        if (m['event'] === 'media') ctx.sendMedia(Buffer.from((m['media'] as Record<string, string>)['payload']!, 'base64'));
+      },
+    });
+    let sent = false;
+    const sloppy = await startLoopbackBridge({
+      onMessage: (m, ctx) => {
+        if (m['event'] !== 'start' || sent) return;
+        sent = true;
+        ctx.ws.send(Buffer.from([1, 2, 3]));
+      },
+    });
+    try {
+      const input = path.join(dir, 'tone.wav');
+      writeFileSync(input, encodeWavMulaw(tone(1000)));
+      const [leak, proto] = await Promise.all([
+        fail(run(TSX, [SCRIPT, '--in', input, '--url', leaky.url, '--fast', '--tail', '0.2s'], { env, cwd: ROOT })),
+        fail(run(TSX, [SCRIPT, '--in', input, '--url', sloppy.url, '--fast', '--tail', '0.2s'], { env, cwd: ROOT })),
+      ]);
+      expect(leak.stdout).toMatch(/LEAKED \d+ caller frames/);
+      expect(leak.code).toBe(1);
+      expect(proto.stdout).toMatch(/1 protocol errors/);
+      expect(proto.code).toBe(1);
+    } finally {
+      await leaky.close();
+      await sloppy.close();
     }
   });
 

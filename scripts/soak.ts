@@ -74,6 +74,7 @@ async function main() {
   let failed = 0;
   let leaked = 0;
   let missed = 0;
+  let protocolErrors = 0;
   const errors = new Map<string, number>();
 
   async function worker(i: number) {
@@ -83,6 +84,8 @@ async function main() {
         const r = await simulateCall({ url, audio, realtime: true, tailMs: 4000, endWhenIdleMs: 1500 });
         calls++;
         leaked += findLeakedFrames(r.sentFrames, r.receivedAudio);
+        protocolErrors += r.protocolErrors.length;
+        for (const e of r.protocolErrors) errors.set(`protocol: ${e.slice(0, 70)}`, (errors.get(`protocol: ${e.slice(0, 70)}`) ?? 0) + 1);
         for (const p of r.phrases) {
           if (p.latencyMs === undefined) missed++;
           else latencies.push(p.latencyMs);
@@ -100,7 +103,7 @@ async function main() {
     }
   }
 
-  // RSS once the load is steady (a third of the way in): growth from there to the end is the leak signal.
+  // RSS once the load is steady (half way in): growth from there to the end is the leak signal.
   let rssWarm: number | undefined;
   const warmTimer = setTimeout(async () => {
     rssWarm = (await scrape(url)).get('process_resident_memory_bytes');
@@ -135,14 +138,15 @@ async function main() {
   console.log(`calls completed      ${calls}`);
   console.log(`failed calls         ${failed}`);
   console.log(`leaked frames        ${leaked}   (must be 0)`);
+  console.log(`protocol errors      ${protocolErrors}   (must be 0: messages Twilio would reject)`);
   console.log(`phrases answered     ${latencies.length} (missed ${missed})`);
   console.log(`first audio p50/p95/p99 ${histQuantiles(end, 'voicemask_first_audio_seconds')}   (bridge: end of phrase -> first converted byte)`);
-  console.log(`heard p50/p95/p99    ${percentile(latencies, 0.5)?.toFixed(0)} / ${percentile(latencies, 0.95)?.toFixed(0)} / ${percentile(latencies, 0.99)?.toFixed(0)} ms   (simulator: speaker stops -> masked audio heard; an answer still playing from the previous phrase counts)`);
+  console.log(`heard p50/p95/p99    ${percentile(latencies, 0.5)?.toFixed(0)} / ${percentile(latencies, 0.95)?.toFixed(0)} / ${percentile(latencies, 0.99)?.toFixed(0)} ms   (simulator: speaker stops -> masked audio received after that heard; an answer still playing from the previous phrase does not count)`);
   console.log(`bridge RSS           idle ${mb(rssStart)}, under load ${mb(rssWarm)} at ${(MINUTES / 2).toFixed(1)} min -> ${mb(rssEnd)} at the end (${growth} under load)`);
   console.log(`event-loop delay p99 ${lagRawMs.toFixed(1)} ms as sampled every 10 ms, i.e. ${lagP99.toFixed(1)} ms of real delay`);
   console.log(`fake requests        ${fakeRequests + fake.requests.length}, max in flight ${Math.max(fakeMaxInFlight, fake.maxInFlight)}`);
   for (const [k, v] of errors) console.log(`  ${v} x ${k}`);
-  process.exit(leaked === 0 ? 0 : 1);
+  process.exit(leaked === 0 && protocolErrors === 0 ? 0 : 1);
 }
 
 main().catch((err) => {

@@ -1,4 +1,7 @@
 /** Shared set-up for whole-call tests: a real bridge on loopback with captured logs. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config/env.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -30,3 +33,26 @@ export async function startBridge(env: Record<string, string> = {}, extras: Omit
 
 /** Counts log lines whose msg matches. */
 export const logCount = (b: Bridge, re: RegExp) => b.logs.filter((l) => re.test(String(l.msg))).length;
+
+/**
+ * A bridge serving two-party lines: the embedded engine, `lines` (YAML, or JSON with a .json
+ * fileName) written to a temp file as LINES_CONFIG, REST calls going to the loopback fake Twilio.
+ */
+export async function startLineBridge(
+  fake: { accountSid: string; authToken: string; url: string },
+  lines: string,
+  env: Record<string, string> = {},
+  fileName = 'lines.yaml',
+): Promise<Bridge> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'lines-'));
+  const linesFile = path.join(dir, fileName);
+  writeFileSync(linesFile, lines);
+  return startBridge({
+    CONVERTER: 'local',
+    LINES_CONFIG: linesFile,
+    TWILIO_ACCOUNT_SID: fake.accountSid,
+    TWILIO_AUTH_TOKEN: fake.authToken,
+    TWILIO_API_BASE_URL: fake.url,
+    ...env,
+  });
+}

@@ -5,13 +5,10 @@
  * finishes once it has.
  */
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { simulateCall, findLeakedFrames, twilioSignature } from '../../src/sim/index.js';
 import { startFakeTwilioRest } from '../fakes/fake-twilio-rest.js';
 import { loadClipMulaw } from '../fixtures/clips.js';
-import { startBridge } from './harness.js';
+import { startLineBridge } from './harness.js';
 
 const LINE = '+15005550700';
 const AGENT = '+15005550711';
@@ -19,17 +16,7 @@ const AGENT = '+15005550711';
 describe('two-party line during a drain', () => {
   it('an agent answering after SIGTERM still joins the dialling room; new calls are refused', async () => {
     const fake = await startFakeTwilioRest();
-    const dir = mkdtempSync(path.join(tmpdir(), 'two-party-drain-'));
-    const linesFile = path.join(dir, 'lines.yaml');
-    writeFileSync(linesFile, `lines:\n  "${LINE}":\n    agents: ["${AGENT}"]\n`);
-    const b = await startBridge({
-      CONVERTER: 'local',
-      LINES_CONFIG: linesFile,
-      TWILIO_ACCOUNT_SID: fake.accountSid,
-      TWILIO_AUTH_TOKEN: fake.authToken,
-      TWILIO_API_BASE_URL: fake.url,
-      WS_MAX_MESSAGES_PER_SEC: '5000',
-    });
+    const b = await startLineBridge(fake, `lines:\n  "${LINE}":\n    agents: ["${AGENT}"]\n`, { WS_MAX_MESSAGES_PER_SEC: '5000' });
     try {
       const customer = simulateCall({
         url: b.url,

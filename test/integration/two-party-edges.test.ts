@@ -3,13 +3,10 @@
  * bridge, the fake Twilio REST API, simulated legs).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { simulateCall } from '../../src/sim/index.js';
 import { registry } from '../../src/observability/metrics.js';
 import { startFakeTwilioRest, twilioError, type FakeTwilioRest } from '../fakes/fake-twilio-rest.js';
-import { startBridge, type Bridge } from './harness.js';
+import { startLineBridge, type Bridge } from './harness.js';
 
 const LINE_BAD_AGENT = '+15005550600';
 const BAD_AGENT = '+15005550699';
@@ -23,16 +20,7 @@ beforeAll(async () => {
   fake.on('POST', /\/Calls\.json$/, (req) =>
     req.form['To'] === BAD_AGENT ? twilioError(400, 21211, `The 'To' number ${BAD_AGENT} is not a valid phone number.`) : undefined,
   );
-  const dir = mkdtempSync(path.join(tmpdir(), 'two-party-edges-'));
-  const linesFile = path.join(dir, 'lines.yaml');
-  writeFileSync(linesFile, `lines:\n  "${LINE_BAD_AGENT}":\n    agents: ["${BAD_AGENT}"]\n`);
-  b = await startBridge({
-    CONVERTER: 'local',
-    LINES_CONFIG: linesFile,
-    TWILIO_ACCOUNT_SID: fake.accountSid,
-    TWILIO_AUTH_TOKEN: fake.authToken,
-    TWILIO_API_BASE_URL: fake.url,
-  });
+  b = await startLineBridge(fake, `lines:\n  "${LINE_BAD_AGENT}":\n    agents: ["${BAD_AGENT}"]\n`);
 });
 afterAll(async () => {
   await b?.close();

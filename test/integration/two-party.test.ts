@@ -5,16 +5,13 @@
  * fetching the URL the bridge passed to calls.create, exactly as Twilio would.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import http from 'node:http';
-import path from 'node:path';
 import { simulateCall, findLeakedFrames, isAudible, isInformativeFrame, parseStreamTwiml, twilioSignature, toFrames, type SimulatedCallOptions, type SimulatedCallResult } from '../../src/sim/index.js';
 import { WebSocket } from 'ws';
 import { holdToneCycle } from '../../src/voice/hold-tone.js';
 import { startFakeTwilioRest, type FakeCall, type FakeTwilioRest } from '../fakes/fake-twilio-rest.js';
 import { loadClipMulaw } from '../fixtures/clips.js';
-import { startBridge, type Bridge } from './harness.js';
+import { startLineBridge, type Bridge } from './harness.js';
 
 const LINE = '+15005550100'; // mask: agent, one agent
 const LINE_BOTH = '+15005550200'; // mask: both
@@ -28,10 +25,8 @@ let b: Bridge;
 
 beforeAll(async () => {
   fake = await startFakeTwilioRest();
-  const dir = mkdtempSync(path.join(tmpdir(), 'two-party-'));
-  const linesFile = path.join(dir, 'lines.yaml');
-  writeFileSync(
-    linesFile,
+  b = await startLineBridge(
+    fake,
     `lines:
   "${LINE}":
     agents: ["${AGENT}"]
@@ -52,16 +47,11 @@ beforeAll(async () => {
     agents: ["client:alice", "client:bob"]
     ring: simultaneous
 `,
+    {
+      AGENT_DTMF_VOICE_CYCLE: 'true',
+      WS_MAX_MESSAGES_PER_SEC: '5000', // the legs send their audio faster than real time
+    },
   );
-  b = await startBridge({
-    CONVERTER: 'local',
-    LINES_CONFIG: linesFile,
-    TWILIO_ACCOUNT_SID: fake.accountSid,
-    TWILIO_AUTH_TOKEN: fake.authToken,
-    TWILIO_API_BASE_URL: fake.url,
-    AGENT_DTMF_VOICE_CYCLE: 'true',
-    WS_MAX_MESSAGES_PER_SEC: '5000', // the legs send their audio faster than real time
-  });
 });
 afterAll(async () => {
   await b?.close();
@@ -359,17 +349,12 @@ describe('two-party masked line', () => {
   });
 
   it.concurrent('behind a load balancer, every URL handed to Twilio names this instance (INSTANCE_URL)', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'two-party-lb-'));
-    const linesFile = path.join(dir, 'lines.json');
-    writeFileSync(linesFile, JSON.stringify({ lines: { '+15005550900': { agents: ['client:carol'], dialTimeoutS: 5 } } }));
-    const vm = await startBridge({
-      CONVERTER: 'local',
-      LINES_CONFIG: linesFile,
-      INSTANCE_URL: 'https://vm-7.voice.example.com',
-      TWILIO_ACCOUNT_SID: fake.accountSid,
-      TWILIO_AUTH_TOKEN: fake.authToken,
-      TWILIO_API_BASE_URL: fake.url,
-    });
+    const vm = await startLineBridge(
+      fake,
+      JSON.stringify({ lines: { '+15005550900': { agents: ['client:carol'], dialTimeoutS: 5 } } }),
+      { INSTANCE_URL: 'https://vm-7.voice.example.com' },
+      'lines.json',
+    );
     try {
       // Twilio posts the customer's webhook to the load balancer's address and signs that URL.
       const lb = 'https://line.voice.example.com';

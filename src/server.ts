@@ -84,7 +84,9 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
       primary: createElevenLabsConverter(config, log),
       fallback: config.FALLBACK === 'local' ? local : undefined,
       fallbackVoiceId: config.LOCAL_VOICE_ID,
-      config,
+      maxLagMs: config.ELEVENLABS_MAX_LAG_MS,
+      maxConcurrency: config.ELEVENLABS_MAX_CONCURRENCY,
+      fallbackMode: config.FALLBACK,
       log,
     });
     voices = { defaultVoiceId: config.ELEVENLABS_VOICE_ID, isValid: () => true, describe: () => 'any ElevenLabs voice id' };

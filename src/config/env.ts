@@ -91,6 +91,7 @@ const schema = z.object({
     .transform((v) => (v === undefined || v === '' ? undefined : v === 'true')),
   ELEVENLABS_CONNECT_TIMEOUT_MS: int(2000, 100, 60_000),
   ELEVENLABS_FIRST_BYTE_TIMEOUT_MS: int(3000, 100, 60_000),
+  ELEVENLABS_IDLE_TIMEOUT_MS: int(1200, 100, 60_000),
   ELEVENLABS_MAX_LAG_MS: int(2000, 0, 60_000),
   ELEVENLABS_MAX_CONCURRENCY: int(3, 1, 100),
   FALLBACK: z.enum(['local', 'silence']).default('local'),

@@ -38,5 +38,7 @@ export const metrics = {
   truncated: counter('voicemask_conversion_truncated_total', 'Phrases cut short by a failure after the first byte', ['converter']),
   dropped: counter('voicemask_conversion_dropped_total', 'Phrases that produced no audio', ['converter', 'kind']),
   circuitTransitions: counter('voicemask_circuit_transitions_total', 'Converter circuit state changes', ['converter', 'to']),
+  stalls: counter('voicemask_conversion_stalls_total', 'Answers that stopped mid-phrase (no byte within ELEVENLABS_IDLE_TIMEOUT_MS)', ['converter']),
+  authFailures: counter('voicemask_converter_auth_failures_total', 'Circuit openings on a refused key, by cause (quota_exceeded, invalid_api_key, needs_authorization, ...)', ['converter', 'cause']),
   circuitOpen: gauge('voicemask_circuit_open', '1 while the converter circuit is open or half-open', ['converter']),
 };

@@ -41,6 +41,9 @@ export class ConversionError extends Error {
   }
 }
 
+/** ConversionError code of an answer that stopped mid-phrase (no byte within the idle timeout). */
+export const STALLED = 'stalled';
+
 export function isAbort(err: unknown): boolean {
   return (
     (err instanceof ConversionError && err.kind === 'aborted') ||

@@ -4,8 +4,9 @@
  * chunk by chunk as it arrives. No retries here (the resilience wrappers own them): every
  * failure becomes a ConversionError that says whether a retry could help.
  *
- * Timeouts: connect (undici), first byte (our timer, cleared by the first body byte) and a
- * total deadline scaled to the phrase length. All of them, and the caller's req.signal, end in
+ * Timeouts: connect (undici), first byte (our timer, cleared by the first body byte), idle
+ * (no byte for idleTimeoutMs while the answer is incomplete: a stall; what arrived is kept and
+ * the error says STALLED) and a total deadline scaled to the phrase length. All of them, and the caller's req.signal, end in
  * one AbortSignal handed to undici, so a cancel frees the socket, the timers and the stream.
  * Each phrase has its own connection from the keep-alive pool: a hung request never holds up
  * the next phrase.
@@ -15,7 +16,7 @@ import { FormData, Pool } from 'undici';
 import type { Config } from '../../config/env.js';
 import type { Logger } from '../../observability/logger.js';
 import type { PhraseConverter, PhraseRequest } from '../converter.js';
-import { ConversionError } from '../errors.js';
+import { ConversionError, STALLED } from '../errors.js';
 import { asMasked, type MaskedAudio } from '../masked.js';
 import { errorFromResponse, errorFromTransport } from './http-errors.js';
 
@@ -32,6 +33,8 @@ export interface ElevenLabsOptions {
   enableLogging?: boolean;
   connectTimeoutMs: number;
   firstByteTimeoutMs: number;
+  /** Longest gap between body chunks once audio flows (default 1200 ms). */
+  idleTimeoutMs?: number;
   /** The total deadline is max(this, first byte + 2 × phrase duration). */
   minTotalTimeoutMs?: number;
 }
@@ -48,6 +51,7 @@ export function optionsFromConfig(config: Config): ElevenLabsOptions {
     ...(config.ELEVENLABS_ENABLE_LOGGING !== undefined && { enableLogging: config.ELEVENLABS_ENABLE_LOGGING }),
     connectTimeoutMs: config.ELEVENLABS_CONNECT_TIMEOUT_MS,
     firstByteTimeoutMs: config.ELEVENLABS_FIRST_BYTE_TIMEOUT_MS,
+    idleTimeoutMs: config.ELEVENLABS_IDLE_TIMEOUT_MS,
   };
 }
 
@@ -98,14 +102,16 @@ export class ElevenLabsConverter implements PhraseConverter {
     if (req.signal.aborted) throw aborted();
     const log = req.log ?? this.log;
     const phraseMs = req.pcm16k.length / 16;
-    const { firstByteTimeoutMs } = this.opts;
+    const { firstByteTimeoutMs, idleTimeoutMs = 1200 } = this.opts;
     const totalMs = Math.max(this.opts.minTotalTimeoutMs ?? 5000, firstByteTimeoutMs + 2 * phraseMs);
 
     const firstByte = new AbortController();
     const fbTimer = setTimeout(() => firstByte.abort(), firstByteTimeoutMs);
     const total = AbortSignal.timeout(totalMs);
+    const idle = new AbortController();
+    let idleTimer: NodeJS.Timeout | undefined;
     const done = new AbortController(); // our own cleanup, e.g. the consumer stopped early
-    const signal = AbortSignal.any([req.signal, firstByte.signal, total, done.signal]);
+    const signal = AbortSignal.any([req.signal, firstByte.signal, idle.signal, total, done.signal]);
 
     let bytesOut = 0;
     const started = performance.now();
@@ -116,6 +122,12 @@ export class ElevenLabsConverter implements PhraseConverter {
       const after = bytesOut > 0;
       if (firstByte.signal.aborted && !after) {
         return new ConversionError(`ElevenLabs sent no audio within ${firstByteTimeoutMs} ms`, 'timeout', true, { afterFirstByte: false });
+      }
+      if (idle.signal.aborted && after) {
+        return new ConversionError(`ElevenLabs stalled: no audio for ${idleTimeoutMs} ms mid-answer (${bytesOut} bytes kept)`, 'timeout', false, {
+          afterFirstByte: true,
+          code: STALLED,
+        });
       }
       if (total.aborted) {
         return new ConversionError(`ElevenLabs did not finish within ${Math.round(totalMs)} ms`, 'timeout', !after, { afterFirstByte: after });
@@ -148,6 +160,7 @@ export class ElevenLabsConverter implements PhraseConverter {
 
       try {
         for await (const chunk of res.body as AsyncIterable<Buffer>) {
+          clearTimeout(idleTimer);
           if (chunk.byteLength === 0) continue;
           if (bytesOut === 0) {
             clearTimeout(fbTimer);
@@ -155,6 +168,8 @@ export class ElevenLabsConverter implements PhraseConverter {
           }
           bytesOut += chunk.byteLength;
           yield asMasked(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          // Waiting for the next chunk from here (not while the consumer held us at the yield).
+          idleTimer = setTimeout(() => idle.abort(), idleTimeoutMs);
         }
       } catch (err) {
         throw why() ?? errorFromTransport(err, bytesOut > 0);
@@ -171,6 +186,7 @@ export class ElevenLabsConverter implements PhraseConverter {
       throw err;
     } finally {
       clearTimeout(fbTimer);
+      clearTimeout(idleTimer);
       done.abort();
     }
   }

@@ -1,9 +1,19 @@
 /**
- * Circuit breaker: after `failureThreshold` consecutive failures, or at once on an auth failure
- * (401/403), the primary is marked down for a cool-down; meanwhile requests fail fast with
- * ConversionError kind 'circuit-open' (the fallback layer above sends them elsewhere). After
- * the cool-down one probe request is let through (half-open): success closes the circuit,
- * failure opens it again. Aborts and stale drops say nothing about the primary's health.
+ * Circuit breaker, measured in phrases. It sits above the retries, so it sees one outcome per
+ * phrase: a phrase that failed after its retries is one failure. After `failureThreshold`
+ * failed phrases in a row (default 2), or at once on an auth failure (401/403), the primary is
+ * marked down for a cool-down; meanwhile phrases fail fast with ConversionError kind
+ * 'circuit-open' (the fallback layer above masks them with the embedded engine or drops them).
+ *
+ * The cool-down is short and grows while the primary stays down: 1 s, then ×1.6 per failed
+ * probe up to 30 s (a 429's Retry-After stretches it, within the cap). It counts from the
+ * moment the failed phrase was sent, so a phrase that took its whole timeout to fail has
+ * already served most of it. Auth failures (401/403: a bad key, exhausted credits) wait 1 s
+ * and 5 s (a key being rotated, a glitch), then 15 s and 30 s from then on: a topped-up quota
+ * or a fixed key is noticed within half a minute. When the cool-down is over, the next live
+ * phrase is the half-open probe: converted if the primary is back (the circuit closes),
+ * otherwise it fails over like the others and the circuit re-opens for the next, longer
+ * cool-down. Aborts and queue-stale drops say nothing about the primary.
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../observability/logger.js';
@@ -13,25 +23,49 @@ import type { MaskedAudio } from '../masked.js';
 import type { CircuitState, ResilienceStats } from './stats.js';
 
 export interface CircuitOptions {
-  /** Consecutive failures that open the circuit (default 5). */
+  /** Failed phrases in a row that open the circuit (default 2). */
   failureThreshold?: number;
-  /** How long the circuit stays open (default 30 s). */
+  /** First cool-down (default 1000 ms). */
   cooldownMs?: number;
-  /** Cool-down after a 401/403 (default 5 min): a bad key will not fix itself quickly. */
-  authCooldownMs?: number;
+  /** Each failed probe multiplies the cool-down by this (default 1.6). */
+  cooldownGrowth?: number;
+  /** Longest cool-down (default 30 s). */
+  maxCooldownMs?: number;
+  /** Cool-downs after successive 401/403s (default 1 s, 5 s, 15 s, 30 s; the last repeats). */
+  authCooldownsMs?: number[];
   stats?: ResilienceStats;
   log?: Logger;
 }
 
-type Outcome = 'success' | 'failure' | 'auth-failure' | 'neutral';
+/** Why an auth failure happened, as ElevenLabs says it (elevenlabs-facts.md). */
+export type AuthCause = 'quota_exceeded' | 'invalid_api_key' | 'needs_authorization' | 'unauthorized' | 'forbidden';
 
-function classify(err: unknown): Outcome {
-  if (isAbort(err)) return 'neutral';
+type Outcome = { kind: 'success' } | { kind: 'neutral' } | { kind: 'failure'; retryAfterMs?: number } | { kind: 'auth'; cause: AuthCause };
+
+const AUTH_HELP: Record<AuthCause, string> = {
+  quota_exceeded: 'ElevenLabs credits are exhausted (401 quota_exceeded): top up the account or raise its quota; the bridge probes again with a live phrase',
+  invalid_api_key: 'ElevenLabs refused the key (401 invalid_api_key): check ELEVENLABS_API_KEY; the bridge probes again with a live phrase',
+  needs_authorization: 'ElevenLabs saw no API key (401 needs_authorization): set ELEVENLABS_API_KEY; the bridge probes again with a live phrase',
+  unauthorized: 'ElevenLabs answered 401: check ELEVENLABS_API_KEY and the account; the bridge probes again with a live phrase',
+  forbidden: 'ElevenLabs answered 403: the key lacks permission for speech-to-speech or this voice; the bridge probes again with a live phrase',
+};
+
+function authCause(err: ConversionError): AuthCause {
+  const code = err.opts.code;
+  if (code === 'quota_exceeded' || code === 'invalid_api_key' || code === 'needs_authorization') return code;
+  return err.status === 403 ? 'forbidden' : 'unauthorized';
+}
+
+/** One phrase's outcome. A stale drop caused by a failure (no time left to retry) is that failure. */
+export function classifyOutcome(err: unknown): Outcome {
+  if (isAbort(err)) return { kind: 'neutral' };
   if (err instanceof ConversionError) {
-    if (err.kind === 'stale' || err.kind === 'circuit-open') return 'neutral';
-    if (err.status === 401 || err.status === 403) return 'auth-failure';
+    if (err.kind === 'circuit-open') return { kind: 'neutral' };
+    if (err.kind === 'stale') return err.cause === undefined ? { kind: 'neutral' } : classifyOutcome(err.cause);
+    if (err.status === 401 || err.status === 403) return { kind: 'auth', cause: authCause(err) };
+    return { kind: 'failure', ...(err.opts.retryAfterMs !== undefined && { retryAfterMs: err.opts.retryAfterMs }) };
   }
-  return 'failure';
+  return { kind: 'failure' };
 }
 
 export class CircuitBreakerConverter implements PhraseConverter {
@@ -39,6 +73,8 @@ export class CircuitBreakerConverter implements PhraseConverter {
   private state: CircuitState = 'closed';
   private failures = 0;
   private openUntil = 0;
+  /** Cool-downs in a row without a success: sets the next cool-down's length. */
+  private opens = 0;
   private probeInFlight = false;
 
   constructor(
@@ -49,79 +85,93 @@ export class CircuitBreakerConverter implements PhraseConverter {
   }
 
   get circuit(): CircuitState {
-    // report an expired open circuit as half-open: the next request will probe
+    // report an expired open circuit as half-open: the next phrase will probe
     return this.state === 'open' && performance.now() >= this.openUntil ? 'half-open' : this.state;
   }
 
   async *convert(req: PhraseRequest): AsyncGenerator<MaskedAudio, void, undefined> {
     const probe = this.admit();
-    let outcome: Outcome = 'neutral';
+    const sentAt = performance.now();
+    let outcome: Outcome = { kind: 'neutral' };
     let delivered = false;
     try {
       for await (const chunk of this.inner.convert(req)) {
         delivered = true;
         yield chunk;
       }
-      outcome = 'success';
+      outcome = { kind: 'success' };
     } catch (err) {
-      outcome = classify(err);
+      outcome = classifyOutcome(err);
       throw err;
     } finally {
       // A consumer that stopped reading after audio arrived saw a working primary.
-      if (outcome === 'neutral' && delivered) outcome = 'success';
-      this.settle(outcome, probe);
+      if (outcome.kind === 'neutral' && delivered) outcome = { kind: 'success' };
+      this.settle(outcome, probe, sentAt);
     }
   }
 
-  /** Returns whether this request is the half-open probe; throws when the circuit is open. */
+  /** Returns whether this phrase is the half-open probe; throws when the circuit is open. */
   private admit(): boolean {
     if (this.state === 'closed') return false;
-    if (this.state === 'open' && performance.now() >= this.openUntil) this.transition('half-open', 'cool-down over');
+    if (this.state === 'open' && performance.now() >= this.openUntil) this.transition('half-open', 'cool-down over: the next phrase probes');
     if (this.state === 'half-open' && !this.probeInFlight) {
       this.probeInFlight = true;
       return true;
     }
     const inMs = Math.max(0, Math.round(this.openUntil - performance.now()));
     throw new ConversionError(
-      this.state === 'open' ? `${this.inner.name} is marked down (retry in ${inMs} ms)` : `${this.inner.name} is being probed`,
+      this.state === 'open' ? `${this.inner.name} is marked down (next probe in ${inMs} ms)` : `${this.inner.name} is being probed`,
       'circuit-open',
       false,
     );
   }
 
-  private settle(outcome: Outcome, probe: boolean): void {
-    if (probe) {
-      this.probeInFlight = false;
-      if (outcome === 'success') {
-        this.failures = 0;
-        this.transition('closed', 'probe succeeded');
-      } else if (outcome !== 'neutral') {
-        this.open(outcome, 'probe failed');
+  private settle(outcome: Outcome, probe: boolean, sentAt: number): void {
+    if (probe) this.probeInFlight = false;
+    if (outcome.kind === 'neutral') return;
+    if (outcome.kind === 'success') {
+      this.failures = 0;
+      if (this.state !== 'closed') {
+        this.opens = 0;
+        this.transition('closed', probe ? 'probe succeeded' : 'a phrase succeeded');
       }
       return;
     }
-    if (outcome === 'auth-failure') return this.open(outcome, 'authentication failed (401/403)');
-    if (this.state !== 'closed') return;
-    if (outcome === 'success') this.failures = 0;
-    else if (outcome === 'failure' && ++this.failures >= (this.opts.failureThreshold ?? 5)) {
-      this.open(outcome, `${this.failures} consecutive failures`);
+    if (outcome.kind === 'auth') return this.open(outcome, probe ? `probe failed: ${outcome.cause}` : outcome.cause, sentAt);
+    if (probe) return this.open(outcome, 'probe failed', sentAt);
+    if (this.state === 'closed' && ++this.failures >= (this.opts.failureThreshold ?? 2)) {
+      this.open(outcome, `${this.failures} phrases failed in a row`, sentAt);
     }
   }
 
-  private open(outcome: Outcome, reason: string): void {
-    const ms = outcome === 'auth-failure' ? (this.opts.authCooldownMs ?? 300_000) : (this.opts.cooldownMs ?? 30_000);
-    this.openUntil = Math.max(this.openUntil, performance.now() + ms);
-    this.failures = 0;
-    this.transition('open', reason);
+  private cooldown(outcome: Outcome): number {
+    const max = this.opts.maxCooldownMs ?? 30_000;
+    if (outcome.kind === 'auth') {
+      const steps = this.opts.authCooldownsMs ?? [1000, 5000, 15_000, 30_000];
+      return Math.min(max, steps[Math.min(this.opens, steps.length - 1)] ?? max);
+    }
+    const grown = (this.opts.cooldownMs ?? 1000) * (this.opts.cooldownGrowth ?? 1.6) ** this.opens;
+    const retryAfter = outcome.kind === 'failure' ? (outcome.retryAfterMs ?? 0) : 0;
+    return Math.min(max, Math.max(grown, retryAfter));
   }
 
-  private transition(to: CircuitState, reason: string): void {
+  private open(outcome: Outcome, reason: string, sentAt: number): void {
+    const ms = Math.round(this.cooldown(outcome));
+    this.opens++;
+    this.failures = 0;
+    this.openUntil = Math.max(this.openUntil, sentAt + ms);
+    const log = this.opts.log;
+    if (outcome.kind === 'auth') log?.error({ converter: this.inner.name, cause: outcome.cause, nextProbeInMs: ms }, AUTH_HELP[outcome.cause]);
+    this.transition('open', reason, { cooldownMs: ms, ...(outcome.kind === 'auth' && { cause: outcome.cause }) });
+  }
+
+  private transition(to: CircuitState, reason: string, extra: { cooldownMs?: number; cause?: AuthCause } = {}): void {
     const from = this.state;
     if (from === to) return;
     this.state = to;
-    this.opts.stats?.record({ type: 'circuit', from, to, reason });
+    this.opts.stats?.record({ type: 'circuit', from, to, reason, ...extra });
     const log = this.opts.log;
-    if (to === 'open') log?.warn({ converter: this.inner.name, from, to, reason }, 'converter circuit opened: using the fallback');
+    if (to === 'open') log?.warn({ converter: this.inner.name, from, to, reason, ...extra }, 'converter circuit opened: using the fallback');
     else log?.info({ converter: this.inner.name, from, to, reason }, 'converter circuit state changed');
   }
 

@@ -9,7 +9,7 @@
  */
 import type { Logger } from '../../observability/logger.js';
 import type { PhraseConverter, PhraseRequest } from '../converter.js';
-import { ConversionError, isAbort } from '../errors.js';
+import { ConversionError, isAbort, STALLED } from '../errors.js';
 import type { MaskedAudio } from '../masked.js';
 import { isFresh } from './freshness.js';
 import type { ResilienceStats } from './stats.js';
@@ -55,6 +55,7 @@ export class FallbackConverter implements PhraseConverter {
       const status = err instanceof ConversionError ? err.status : undefined;
       if (delivered || (err instanceof ConversionError && err.opts.afterFirstByte)) {
         stats?.record({ type: 'truncated', callKey: req.callKey, kind });
+        if (err instanceof ConversionError && err.opts.code === STALLED) stats?.record({ type: 'stalled', callKey: req.callKey });
         log?.debug({ callKey: req.callKey, kind, status }, 'conversion failed mid-phrase: not retried, no fallback');
         throw err;
       }

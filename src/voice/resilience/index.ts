@@ -1,13 +1,12 @@
 /**
  * The resilient converter: ElevenLabs (or any primary) wrapped, outermost first, in
  *   fallback  → the embedded engine when FALLBACK=local (still masked), else drop
+ *   circuit   → marked down after failed phrases or a 401/403; the next live phrase probes
  *   retry     → jittered exponential backoff, Retry-After, only while the phrase is fresh
- *   circuit   → marked down after consecutive failures or a 401/403; half-open probe
  *   fair cap  → ELEVENLABS_MAX_CONCURRENCY in flight, round-robin between calls
  *   primary
  * Each layer is itself a PhraseConverter and can be used alone.
  */
-import type { Config } from '../../config/env.js';
 import type { Logger } from '../../observability/logger.js';
 import type { PhraseConverter, PhraseRequest } from '../converter.js';
 import type { MaskedAudio } from '../masked.js';
@@ -18,7 +17,7 @@ import { bindResilienceMetrics } from './metrics.js';
 import { RetryingConverter, type RetryOptions } from './retry.js';
 import { ResilienceStats, type ResilienceSnapshot } from './stats.js';
 
-export { CircuitBreakerConverter, type CircuitOptions } from './circuit.js';
+export { CircuitBreakerConverter, classifyOutcome, type AuthCause, type CircuitOptions } from './circuit.js';
 export { FairLimiter, LimitedConverter, type Release } from './fair-limiter.js';
 export { FallbackConverter, type FallbackOptions } from './fallback.js';
 export { isFresh, phraseAgeMs } from './freshness.js';
@@ -32,7 +31,12 @@ export interface ResilientConverterOptions {
   fallback?: PhraseConverter;
   /** The fallback's voice (its ids differ from ElevenLabs'), e.g. config.LOCAL_VOICE_ID. */
   fallbackVoiceId?: string;
-  config: Config;
+  /** ELEVENLABS_MAX_LAG_MS: a phrase older than this is not worth converting (0: no limit). */
+  maxLagMs: number;
+  /** ELEVENLABS_MAX_CONCURRENCY: requests in flight to the primary. */
+  maxConcurrency: number;
+  /** FALLBACK: 'local' masks with `fallback` when the primary cannot, 'silence' drops. */
+  fallbackMode: 'local' | 'silence';
   log: Logger;
   /** Tuning beyond the environment (tests use short timers). */
   retry?: Omit<RetryOptions, 'maxLagMs' | 'stats' | 'log'>;
@@ -49,15 +53,14 @@ export interface ResilientConverter extends PhraseConverter {
 }
 
 export function createResilientConverter(opts: ResilientConverterOptions): ResilientConverter {
-  const { config, primary } = opts;
+  const { primary, maxLagMs } = opts;
   const log = opts.log.child({ component: 'resilience' });
-  const maxLagMs = config.ELEVENLABS_MAX_LAG_MS;
   const events = new ResilienceStats();
-  const limiter = new FairLimiter(config.ELEVENLABS_MAX_CONCURRENCY);
-  const breaker = new CircuitBreakerConverter(new LimitedConverter(primary, limiter, { maxLagMs, stats: events }), { ...opts.circuit, stats: events, log });
-  const retrying = new RetryingConverter(breaker, { ...opts.retry, maxLagMs, stats: events, log });
-  const outer = new FallbackConverter(retrying, {
-    mode: config.FALLBACK,
+  const limiter = new FairLimiter(opts.maxConcurrency);
+  const retrying = new RetryingConverter(new LimitedConverter(primary, limiter, { maxLagMs, stats: events }), { ...opts.retry, maxLagMs, stats: events, log });
+  const breaker = new CircuitBreakerConverter(retrying, { ...opts.circuit, stats: events, log });
+  const outer = new FallbackConverter(breaker, {
+    mode: opts.fallbackMode,
     ...(opts.fallback && { fallback: opts.fallback }),
     ...(opts.fallbackVoiceId !== undefined && { fallbackVoiceId: opts.fallbackVoiceId }),
     maxLagMs,

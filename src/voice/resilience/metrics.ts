@@ -17,8 +17,11 @@ export function bindResilienceMetrics(events: ResilienceStats, converter: string
         return void metrics.truncated.inc({ converter });
       case 'dropped':
         return void metrics.dropped.inc({ converter, kind: e.kind });
+      case 'stalled':
+        return void metrics.stalls.inc({ converter });
       case 'circuit':
         metrics.circuitTransitions.inc({ converter, to: e.to });
+        if (e.cause) metrics.authFailures.inc({ converter, cause: e.cause });
         return void metrics.circuitOpen.set({ converter }, e.to === 'closed' ? 0 : 1);
       // 'success': the bridge counts finished conversions itself (metrics.conversions)
     }

@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { ConversionErrorKind } from '../errors.js';
+import type { AuthCause } from './circuit.js';
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
@@ -17,7 +18,10 @@ export type ResilienceEvent =
   | { type: 'stale'; callKey: string; where: 'queue' | 'retry'; ageMs: number }
   /** The phrase went to the fallback converter. */
   | { type: 'fallback'; callKey: string; reason: ConversionErrorKind; status?: number }
-  | { type: 'circuit'; from: CircuitState; to: CircuitState; reason: string }
+  /** cooldownMs: how long it stays open; cause: why ElevenLabs refused the key (401/403). */
+  | { type: 'circuit'; from: CircuitState; to: CircuitState; reason: string; cooldownMs?: number; cause?: AuthCause }
+  /** The answer stopped mid-phrase (no byte within the idle timeout): what had played was kept. */
+  | { type: 'stalled'; callKey: string }
   /** The primary failed after audio had been delivered: the phrase ended there, not retried. */
   | { type: 'truncated'; callKey: string; kind: ConversionErrorKind }
   /** The phrase ended with no audio for the listener. */
@@ -31,6 +35,7 @@ export interface ResilienceCounters {
   fallbacks: number;
   circuitChanges: number;
   truncated: number;
+  stalled: number;
   dropped: number;
   successes: number;
 }
@@ -48,13 +53,14 @@ const COUNTER: Record<ResilienceEvent['type'], keyof ResilienceCounters> = {
   fallback: 'fallbacks',
   circuit: 'circuitChanges',
   truncated: 'truncated',
+  stalled: 'stalled',
   dropped: 'dropped',
   success: 'successes',
 };
 
 /** Emits 'event' (every ResilienceEvent) and one event per type name. */
 export class ResilienceStats extends EventEmitter {
-  readonly counters: ResilienceCounters = { attempts: 0, retries: 0, stale: 0, fallbacks: 0, circuitChanges: 0, truncated: 0, dropped: 0, successes: 0 };
+  readonly counters: ResilienceCounters = { attempts: 0, retries: 0, stale: 0, fallbacks: 0, circuitChanges: 0, truncated: 0, stalled: 0, dropped: 0, successes: 0 };
   circuit: CircuitState = 'closed';
 
   record(ev: ResilienceEvent): void {

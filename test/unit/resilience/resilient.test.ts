@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PhraseConverter } from '../../../src/voice/converter.js';
 import { ConversionError } from '../../../src/voice/errors.js';
 import { createElevenLabsConverter } from '../../../src/voice/elevenlabs/index.js';
-import { createResilientConverter, type ResilienceEvent, type ResilientConverter } from '../../../src/voice/resilience/index.js';
+import { CircuitBreakerConverter, createResilientConverter, ResilienceStats, type ResilienceEvent, type ResilientConverter } from '../../../src/voice/resilience/index.js';
 import { metrics } from '../../../src/observability/metrics.js';
 import { initLocalEngine, LocalEngine } from '../../../src/voice/local/index.js';
 import { expectedUlaw, startFakeElevenLabs, type FakeElevenLabs } from '../../fakes/fake-elevenlabs.js';
@@ -34,20 +34,26 @@ afterEach(async () => {
   }
 });
 
+const resolved = (config: ReturnType<typeof testConfig>) => ({
+  maxLagMs: config.ELEVENLABS_MAX_LAG_MS,
+  maxConcurrency: config.ELEVENLABS_MAX_CONCURRENCY,
+  fallbackMode: config.FALLBACK,
+});
+
 const PRIMARY_TONE = 300;
 const FALLBACK_TONE = 500;
 
-function make(env: Record<string, string> = {}, tuning: { failureThreshold?: number; cooldownMs?: number; maxAttempts?: number } = {}) {
+function make(env: Record<string, string> = {}, tuning: { failureThreshold?: number; cooldownMs?: number; authCooldownsMs?: number[]; maxAttempts?: number } = {}) {
   const config = testConfig(primaryFake.baseUrl, { FALLBACK: 'local', ...env });
   const events: ResilienceEvent[] = [];
   const conv: ResilientConverter = createResilientConverter({
     primary: createElevenLabsConverter(config, silentLog),
     fallback: createElevenLabsConverter(testConfig(fallbackFake.baseUrl), silentLog),
     fallbackVoiceId: 'neutral-male',
-    config,
+    ...resolved(config),
     log: silentLog,
     retry: { baseDelayMs: 20, maxDelayMs: 80, ...(tuning.maxAttempts !== undefined && { maxAttempts: tuning.maxAttempts }) },
-    circuit: { failureThreshold: tuning.failureThreshold ?? 5, cooldownMs: tuning.cooldownMs ?? 300 },
+    circuit: { failureThreshold: tuning.failureThreshold ?? 2, cooldownMs: tuning.cooldownMs ?? 300, authCooldownsMs: tuning.authCooldownsMs ?? [300] },
   });
   conv.events.on('event', (e: ResilienceEvent) => events.push(e));
   open.push(conv);
@@ -207,12 +213,12 @@ describe('concurrency cap and fair queue', () => {
 });
 
 describe('circuit breaker and fallback', () => {
-  it('opens after consecutive failures, serves from the fallback, probes after the cool-down, closes on success', async () => {
-    const { conv, events } = make({}, { failureThreshold: 3, cooldownMs: 300 });
+  it('opens after failed phrases, serves from the fallback, the next live phrase probes, cool-downs grow, closes on success', async () => {
+    const { conv, events } = make({}, { failureThreshold: 1, cooldownMs: 300 });
     let failing = true;
     primaryFake.setFaults(() => (failing ? { type: 'status', status: 503 } : undefined));
 
-    // 1: three failed attempts open the circuit; the phrase is masked by the fallback
+    // 1: the phrase fails after its three attempts: one failed phrase opens the circuit; the fallback masks it
     const p1 = await collect(conv, phrase(200));
     expect(p1.error).toBeUndefined();
     expect(same(p1.bytes, expectedUlaw(200, FALLBACK_TONE))).toBe(true);
@@ -225,31 +231,62 @@ describe('circuit breaker and fallback', () => {
     expect(same(p2.bytes, expectedUlaw(100, FALLBACK_TONE))).toBe(true);
     expect(primaryFake.requests).toHaveLength(3);
 
-    // 3: after the cool-down one probe goes to ElevenLabs; it fails, the circuit opens again
+    // 3: after the cool-down the next phrase probes (with its retries); it fails, the circuit re-opens for longer
     await new Promise((r) => setTimeout(r, 320));
     expect(conv.stats().circuit).toBe('half-open');
     const p3 = await collect(conv, phrase(100));
     expect(same(p3.bytes, expectedUlaw(100, FALLBACK_TONE))).toBe(true);
-    expect(primaryFake.requests).toHaveLength(4);
+    expect(primaryFake.requests).toHaveLength(6);
     expect(conv.stats().circuit).toBe('open');
-
-    // 4: ElevenLabs is back: the next probe succeeds and closes the circuit
-    failing = false;
     await new Promise((r) => setTimeout(r, 320));
+    expect(conv.stats().circuit).toBe('open'); // 480 ms this time
+
+    // 4: ElevenLabs is back: the next probe is converted by it and closes the circuit
+    failing = false;
+    await new Promise((r) => setTimeout(r, 200));
     const p4 = await collect(conv, phrase(100));
     expect(same(p4.bytes, expectedUlaw(100, PRIMARY_TONE))).toBe(true);
     expect(conv.stats().circuit).toBe('closed');
 
-    const transitions = events.filter((e) => e.type === 'circuit').map((e) => (e.type === 'circuit' ? `${e.from}>${e.to}` : ''));
-    expect(transitions).toEqual(['closed>open', 'open>half-open', 'half-open>open', 'open>half-open', 'half-open>closed']);
+    const circuit = events.flatMap((e) => (e.type === 'circuit' ? [e] : []));
+    expect(circuit.map((e) => `${e.from}>${e.to}`)).toEqual(['closed>open', 'open>half-open', 'half-open>open', 'open>half-open', 'half-open>closed']);
+    expect(circuit.filter((e) => e.to === 'open').map((e) => e.cooldownMs)).toEqual([300, 480]);
     expect(conv.stats()).toMatchObject({ fallbacks: 3, circuitChanges: 5, dropped: 0 });
+  });
+
+  it('grows the cool-down up to 30 s and starts again from the first after a success', async () => {
+    let fail = true;
+    const inner: PhraseConverter = {
+      name: 'stub-primary',
+      async *convert() {
+        if (fail) throw new ConversionError('down', 'http', true, { status: 500 });
+        yield new Uint8Array(160) as never;
+      },
+      close: async () => {},
+    };
+    const events: ResilienceEvent[] = [];
+    const stats = new ResilienceStats();
+    stats.on('event', (e: ResilienceEvent) => events.push(e));
+    const breaker = new CircuitBreakerConverter(inner, { failureThreshold: 1, cooldownMs: 5, cooldownGrowth: 4, maxCooldownMs: 200, stats });
+    const run = async () => {
+      // wait out the current cool-down, then send the probe
+      while (breaker.circuit === 'open') await new Promise((r) => setTimeout(r, 2));
+      return collect(breaker, phrase(20));
+    };
+    for (let i = 0; i < 5; i++) await run();
+    fail = false;
+    expect((await run()).error).toBeUndefined();
+    fail = true;
+    await run();
+    const cooldowns = events.flatMap((e) => (e.type === 'circuit' && e.to === 'open' ? [e.cooldownMs] : []));
+    expect(cooldowns).toEqual([5, 20, 80, 200, 200, 5]);
   });
 
   it('opens at once on a 401 and sends that phrase and the next to the fallback (and counts it in Prometheus)', async () => {
     const fallbacksMetric = async () =>
       (await metrics.fallbacks.get()).values.filter((v) => v.labels.reason === 'http').reduce((n, v) => n + v.value, 0);
     const before = await fallbacksMetric();
-    const { conv } = make();
+    const { conv } = make({}, { authCooldownsMs: [5000] });
     primaryFake.setFaults([{ type: 'unauthorized' }]);
     const p1 = await collect(conv, phrase(100));
     expect(same(p1.bytes, expectedUlaw(100, FALLBACK_TONE))).toBe(true);
@@ -259,6 +296,39 @@ describe('circuit breaker and fallback', () => {
     expect(primaryFake.requests).toHaveLength(1);
     expect(fallbackFake.requests).toHaveLength(2);
     expect((await fallbacksMetric()) - before).toBe(1); // the second went by circuit-open
+  });
+
+  it.each([
+    ['quota_exceeded', 'This request exceeds your quota of 10000. You have 0 credits remaining, while 50 credits are required for this request.'],
+    ['invalid_api_key', 'Invalid API key'],
+    ['needs_authorization', 'Neither authorization header nor xi-api-key received, please provide one.'],
+  ])('a 401 %s is told apart, counted, and probed again with a live phrase on the auth schedule', async (code, message) => {
+    const authMetric = async () => (await metrics.authFailures.get()).values.find((v) => v.labels.cause === code)?.value ?? 0;
+    const before = await authMetric();
+    const { conv, events } = make({}, { authCooldownsMs: [250, 20_000] });
+    primaryFake.setFaults((i) => (i < 2 ? { type: 'status', status: 401, body: { detail: { status: code, message } } } : undefined));
+    const p1 = await collect(conv, phrase(100));
+    expect(same(p1.bytes, expectedUlaw(100, FALLBACK_TONE))).toBe(true);
+    const opened = events.find((e) => e.type === 'circuit' && e.to === 'open');
+    expect(opened).toMatchObject({ cause: code, cooldownMs: 250 });
+    // the probe after the auth cool-down fails too (still 401): the next wait is the schedule's next step
+    await new Promise((r) => setTimeout(r, 270));
+    await collect(conv, phrase(100));
+    expect(primaryFake.requests).toHaveLength(2);
+    const reopened = events.filter((e) => e.type === 'circuit' && e.to === 'open');
+    expect(reopened[1]).toMatchObject({ cause: code, cooldownMs: 20_000 });
+    expect((await authMetric()) - before).toBe(2);
+  });
+
+  it('a topped-up quota is noticed by the next live phrase after the auth cool-down', async () => {
+    const { conv } = make({}, { authCooldownsMs: [250] });
+    primaryFake.setFaults([{ type: 'status', status: 401, body: { detail: { status: 'quota_exceeded', message: 'You have 0 credits remaining' } } }]);
+    await collect(conv, phrase(100));
+    expect(conv.stats().circuit).toBe('open');
+    await new Promise((r) => setTimeout(r, 270));
+    const p2 = await collect(conv, phrase(100));
+    expect(same(p2.bytes, expectedUlaw(100, PRIMARY_TONE))).toBe(true);
+    expect(conv.stats().circuit).toBe('closed');
   });
 
   it('with FALLBACK=silence, drops phrases: the error, then circuit-open without calling ElevenLabs', async () => {
@@ -283,7 +353,7 @@ describe('circuit breaker and fallback', () => {
       primary: createElevenLabsConverter(config, silentLog),
       fallback: new LocalEngine({ defaultVoiceId: config.LOCAL_VOICE_ID }),
       fallbackVoiceId: config.LOCAL_VOICE_ID,
-      config,
+      ...resolved(config),
       log: silentLog,
       metrics: false,
     });

@@ -31,14 +31,20 @@ describe('converter faults across calls', () => {
     }
   });
 
-  it.concurrent('a bad key opens the circuit: later phrases go to the fallback without calling ElevenLabs', async () => {
+  it.concurrent('a bad key opens the circuit: later phrases go to the fallback, ElevenLabs is only probed on the auth schedule', async () => {
     const fake = await startFakeElevenLabs({ apiKey: 'the-right-key' });
     const b = await startBridge({ ELEVENLABS_API_KEY: 'a-revoked-key', ELEVENLABS_BASE_URL: fake.baseUrl, FALLBACK: 'local', PLAYOUT_CLEAR_BACKLOG_MS: '0' });
     try {
       const r = await simulateCall({ url: b.url, audio: loadClipMulaw('jfk'), realtime: false, tailMs: 12_000, endWhenIdleMs: 2000 });
-      // The first phrase meets the 401; the circuit opens at once and stays open (auth cool-down).
-      expect(fake.requests.length).toBe(1);
-      expect(fake.requests[0]!.status).toBe(401);
+      // The first phrase meets the 401; the circuit opens at once; probes (live phrases) only
+      // after the auth cool-downs (1 s, then 5 s), so a few requests at most, all refused.
+      expect(fake.requests.length).toBeGreaterThanOrEqual(1);
+      expect(fake.requests.length).toBeLessThanOrEqual(3);
+      expect(fake.requests.every((q) => q.status === 401)).toBe(true);
+      for (let i = 1; i < fake.requests.length; i++) {
+        expect(fake.requests[i]!.receivedAt - fake.requests[i - 1]!.receivedAt).toBeGreaterThanOrEqual(i === 1 ? 950 : 4950);
+      }
+      expect(r.marks.length).toBeGreaterThan(fake.requests.length); // the others never reached ElevenLabs
       expect(b.logs.some((l) => /circuit opened/.test(String(l.msg)))).toBe(true);
       // Every phrase was still masked, by the embedded engine: audio came back, none of it the caller's.
       expect(r.marks.length).toBeGreaterThanOrEqual(4);

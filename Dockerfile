@@ -5,7 +5,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.mjs ./scripts/build.mjs
 COPY src ./src
+# dist/main.js + dist/builds/<id>/ (scripts/build.mjs: atomic, never rewritten in place)
 RUN npm run build
 
 # Runtime stage: production dependencies only, non-root.
@@ -15,6 +17,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
+COPY scripts/build.mjs ./scripts/build.mjs
 COPY twiml ./twiml
 USER node
 EXPOSE 8080

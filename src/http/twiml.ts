@@ -2,12 +2,24 @@
  * TwiML documents: templates in twiml/ (editable by operators) with the <Connect><Stream>
  * element built by the twilio package. Every inserted value is XML-escaped.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import twilio from 'twilio';
 
-export const TWIML_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../twiml');
+/**
+ * The twiml/ folder of the checkout or image: the nearest one above this module, whether it
+ * runs from src/http (tsx) or from a build in dist/builds/<id>/http (scripts/build.mjs).
+ */
+function findTwimlDir(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (let dir = path.dirname(here); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'twiml', 'inbound.xml'))) return path.join(dir, 'twiml');
+    if (path.dirname(dir) === dir) return path.resolve(here, '../../twiml');
+  }
+}
+
+export const TWIML_DIR = findTwimlDir();
 
 export function xmlEscape(v: string): string {
   return v.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);

@@ -54,26 +54,37 @@ async function main(): Promise<void> {
       : 'voice-mask ready: masking with the embedded offline engine (no ELEVENLABS_API_KEY)',
   );
 
+  // Shutdown: stop taking calls (/readyz 503), let active calls finish up to DRAIN_TIMEOUT, exit.
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (why: string, exitCode: number) => {
+    if (exitCode !== 0) process.exitCode = exitCode; // kept even if a signal comes during the drain
     if (stopping) return;
     stopping = true;
-    log.info({ signal, activeCalls: running.calls.activeCalls, drainTimeoutS: config.DRAIN_TIMEOUT }, 'shutting down: not taking new calls, letting active calls finish');
+    log.info({ why, activeCalls: running.calls.activeCalls, drainTimeoutS: config.DRAIN_TIMEOUT }, 'shutting down: not taking new calls, letting active calls finish');
+    // A drain that itself hangs must not keep a broken process alive.
+    setTimeout(() => {
+      log.error('drain did not finish in time: exiting');
+      process.exit(process.exitCode ?? 1);
+    }, (config.DRAIN_TIMEOUT + 10) * 1000).unref();
     const { remaining } = await running.shutdown(config.DRAIN_TIMEOUT * 1000);
-    log.info({ cutOff: remaining }, 'shutdown complete');
-    process.exit(0);
+    log.info({ cutOff: remaining, exitCode: process.exitCode ?? 0 }, 'shutdown complete');
+    process.exit(process.exitCode ?? 0);
   };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
-  // Per-call work is isolated (its own state, its own try/catch); a stray error from a timer or
-  // a library callback is logged and counted rather than dropping every call in progress.
+  process.on('SIGTERM', () => void stop('SIGTERM', 0));
+  process.on('SIGINT', () => void stop('SIGINT', 0));
+  // Per-call work is isolated (its own state, its own try/catch); a stray rejection from a
+  // timer or a library callback is logged and counted.
   process.on('unhandledRejection', (reason) => {
     metrics.callErrors.inc({ stage: 'unhandled-rejection' });
     log.error({ err: reason }, 'unhandled promise rejection');
   });
-  process.on('uncaughtException', (err) => {
+  // After an uncaught exception the process is in an unknown state (Node says so): it is
+  // logged and counted, the instance leaves the balancer (/readyz 503) and drains its calls
+  // (they are not cut at once), then exits 1 so that its supervisor restarts it.
+  process.on('uncaughtException', (err, origin) => {
     metrics.callErrors.inc({ stage: 'uncaught-exception' });
-    log.error({ err }, 'uncaught exception: logged, the other calls continue');
+    log.fatal({ err, origin, activeCalls: running.calls.activeCalls }, 'uncaught exception: draining the active calls, then exiting 1 for a restart');
+    void stop('uncaught exception', 1).catch(() => process.exit(1));
   });
 }
 

@@ -2,10 +2,12 @@
  * The built server as a real process: `npm run build` output started with node (this catches
  * CommonJS/ESM import mistakes that tsx would hide), start-up validation, and graceful drain
  * on SIGTERM: /readyz turns 503, no new calls are admitted, the active call goes on, then the
- * process exits 0.
+ * process exits 0; after an uncaught exception the same drain, then exit 1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { simulateCall } from '../../src/sim/index.js';
@@ -26,8 +28,8 @@ interface Proc {
   output: () => string;
 }
 
-function start(env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, [MAIN], {
+function start(env: Record<string, string>, nodeArgs: string[] = []): Proc {
+  const child = spawn(process.execPath, [...nodeArgs, MAIN], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -102,6 +104,30 @@ describe('the built server process', () => {
     expect(r.closedBy).toBe('simulator'); // the active call was not cut off
     expect(r.receivedAudio.length).toBeGreaterThan(0);
     expect(await p.exit).toBe(0);
+    expect(p.output()).toMatch(/shutdown complete/);
+  });
+
+  it('on an uncaught exception: logged and counted, /readyz 503, the active call goes on, then exit 1', async () => {
+    // A bug outside any call, injected from outside the product: a preloaded module throws
+    // from a timer when the process gets SIGUSR2.
+    const dir = mkdtempSync(path.join(tmpdir(), 'vm-crash-'));
+    const preload = path.join(dir, 'throw-on-usr2.mjs');
+    writeFileSync(preload, "process.on('SIGUSR2', () => setTimeout(() => { throw new Error('injected bug'); }, 0));\n");
+    const p = start({ DRAIN_TIMEOUT: '30' }, ['--import', preload]);
+    procs.push(p);
+    const url = await p.url;
+    const call = simulateCall({ url, audio: loadClipMulaw('libri8230'), realtime: true, tailMs: 500 });
+    await new Promise((r) => setTimeout(r, 1500));
+    p.child.kill('SIGUSR2');
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await fetch(`${url}/readyz`)).status).toBe(503);
+    expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/voicemask_call_errors_total\{stage="uncaught-exception"\} 1/);
+    await expect(simulateCall({ url, audio: new Uint8Array(1600).fill(0xff), realtime: false, tailMs: 0 })).rejects.toThrow(/503/);
+    const r = await call;
+    expect(r.closedBy).toBe('simulator'); // not cut off by the crash
+    expect(r.receivedAudio.length).toBeGreaterThan(0);
+    expect(await p.exit).toBe(1);
+    expect(p.output()).toMatch(/"level":60[^\n]*injected bug[^\n]*uncaught exception: draining the active calls/);
     expect(p.output()).toMatch(/shutdown complete/);
   });
 });

@@ -2,7 +2,7 @@
  * Composition root: configuration, logging, the server, and graceful shutdown.
  */
 import 'dotenv/config';
-import { ConfigError, loadConfig } from './config/env.js';
+import { ConfigError, configWarnings, loadConfig } from './config/env.js';
 import { createLogger } from './observability/logger.js';
 import { metrics } from './observability/metrics.js';
 import { startServer } from './server.js';
@@ -19,6 +19,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.LOG_LEVEL);
+  for (const w of configWarnings(config)) log.warn(w);
   if (!config.TWILIO_AUTH_TOKEN) {
     log.warn(
       '!!! TWILIO_AUTH_TOKEN is not set: webhook and WebSocket signatures are NOT checked. Anyone who finds this URL can open streams. Set it before taking real calls. !!!',

@@ -42,6 +42,30 @@ const url = (schemes: string[]) =>
     }
   });
 
+/**
+ * A public base URL Twilio is given and signs requests over (PUBLIC_URL, INSTANCE_URL):
+ * http(s) origin with an optional path prefix, nothing after it.
+ */
+const baseUrl = z.string().transform((v, ctx) => {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `expected an absolute https:// URL, got "${v}"` });
+    return z.NEVER;
+  }
+  const fail = (why: string) => {
+    ctx.addIssue({ code: 'custom', message: `${why}, got "${v}"` });
+    return z.NEVER;
+  };
+  if (u.protocol === 'wss:' || u.protocol === 'ws:') return fail(`expected the https:// form (the stream's ${u.protocol === 'wss:' ? 'wss' : 'ws'}:// URL is derived from it)`);
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') return fail('expected an absolute https:// (or http://, for local tests) URL');
+  if (u.search || v.includes('?')) return fail('expected no query string (Twilio signs the URL it requests; paths are appended to this base)');
+  if (u.hash || v.includes('#')) return fail('expected no #fragment');
+  if (u.username || u.password) return fail('expected no user:password@ (Twilio signs requests; credentials in the URL are not used)');
+  return u.toString().replace(/\/+$/, '');
+});
+
 /** A seed as ElevenLabs takes it: an integer from 0 to 4294967295. */
 const seed = optionalString.transform((v, ctx) => {
   if (v === undefined) return undefined;
@@ -58,7 +82,7 @@ export const VOICE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const schema = z.object({
   PORT: int(8080, 0, 65535),
   HOST: z.string().default('0.0.0.0'),
-  PUBLIC_URL: url(['https:', 'http:']).optional(),
+  PUBLIC_URL: baseUrl.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   TWILIO_AUTH_TOKEN: optionalString,
@@ -130,7 +154,7 @@ const schema = z.object({
   AGENT_DIAL_TIMEOUT: int(30, 5, 600),
   AGENT_DTMF_VOICE_CYCLE: bool(false),
   /** This instance's own public base URL when several sit behind a load balancer (two-party streams and agent callbacks go there). */
-  INSTANCE_URL: url(['https:', 'http:']).optional(),
+  INSTANCE_URL: baseUrl.optional(),
   /** Key of the room tokens (random per process when unset). */
   LINE_ROOM_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, { message: 'expected at least 32 characters' }),
 });
@@ -142,6 +166,34 @@ export class ConfigError extends Error {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
   }
+}
+
+/** Combinations of valid values that cannot work together: each names both variables and what to set. */
+function crossCheck(c: z.output<typeof schema>): string[] {
+  const problems: string[] = [];
+  if (c.PUBLIC_URL && c.INSTANCE_URL) {
+    const pub = new URL(c.PUBLIC_URL).protocol;
+    const inst = new URL(c.INSTANCE_URL).protocol;
+    if (pub !== inst) {
+      const [tls, plain] = pub === 'https:' ? ['PUBLIC_URL', 'INSTANCE_URL'] : ['INSTANCE_URL', 'PUBLIC_URL'];
+      problems.push(
+        `PUBLIC_URL and INSTANCE_URL: ${tls} is https:// but ${plain} is http://; Twilio opens media streams only over wss://, so the streams named by ${plain} cannot connect. Set ${plain} to its https:// address (or both to http:// for local tests only).`,
+      );
+    }
+  }
+  return problems;
+}
+
+/** What start-up should warn about: valid, but probably not what the operator meant. */
+export function configWarnings(c: Config): string[] {
+  const out: string[] = [];
+  if (c.INSTANCE_URL && !c.LINES_CONFIG) {
+    out.push('INSTANCE_URL is set but LINES_CONFIG is not: INSTANCE_URL names this instance for two-party lines only (hotline streams use PUBLIC_URL or the request host); it is still accepted as a signed URL.');
+  }
+  for (const k of ['PUBLIC_URL', 'INSTANCE_URL'] as const) {
+    if (c[k]?.startsWith('http://')) out.push(`${k} is http://: Twilio requires wss:// media streams (an https:// ${k}); fine for the simulator and local tests only.`);
+  }
+  return out;
 }
 
 /** Parse and freeze. Throws ConfigError listing every bad variable at once. */
@@ -157,6 +209,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const c = result.data;
+  const combined = crossCheck(c);
+  if (combined.length) throw new ConfigError(combined);
   let converter: 'elevenlabs' | 'local';
   if (c.CONVERTER === 'elevenlabs') {
     if (!c.ELEVENLABS_API_KEY) throw new ConfigError(['ELEVENLABS_API_KEY: required when CONVERTER=elevenlabs']);

@@ -1,9 +1,9 @@
 /** Small Express middlewares: security headers, a per-client rate limit, the Twilio signature guard. */
-import express, { type Request, type RequestHandler } from 'express';
+import express, { type RequestHandler } from 'express';
 import type { Config } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
-import { publicBase } from './public-url.js';
+import { signatureBases } from './public-url.js';
 import { isValidWebhookSignature } from './signature.js';
 
 export const securityHeaders: RequestHandler = (_req, res, next) => {
@@ -42,21 +42,21 @@ export function rateLimit(perMinute: number): RequestHandler {
   };
 }
 
-/** The URL Twilio signed: the public base plus the path and query this request was sent to. */
-export function signedUrl(req: Request, configuredPublicUrl: string | undefined): string {
-  return publicBase(req, configuredPublicUrl) + req.originalUrl;
-}
-
-/** Refuses (403) any webhook without a valid X-Twilio-Signature when an auth token is set. */
-export function twilioSignatureGuard(authToken: string | undefined, publicUrl: string | undefined, log: Logger): RequestHandler {
+/**
+ * Refuses (403) any webhook without a valid X-Twilio-Signature when an auth token is set.
+ * Checked over `publicUrl` (or the request's host when unset) and, when given, `instanceUrl`
+ * (this instance's own address, which Twilio may have been given instead).
+ */
+export function twilioSignatureGuard(authToken: string | undefined, publicUrl: string | undefined, log: Logger, instanceUrl?: string): RequestHandler {
   return (req, res, next) => {
     if (!authToken) return next();
-    const url = signedUrl(req, publicUrl);
     const sig = req.header('x-twilio-signature');
-    if (isValidWebhookSignature(authToken, sig, url, (req.body ?? {}) as Record<string, unknown>)) return next();
+    const bases = signatureBases(req, { publicUrl, instanceUrl });
+    const params = (req.body ?? {}) as Record<string, unknown>;
+    if (bases.some((b) => isValidWebhookSignature(authToken, sig, b + req.originalUrl, params))) return next();
     metrics.httpRejected.inc({ reason: 'bad-signature' });
     // The path only: query strings can carry room tokens.
-    log.warn({ path: req.path, hasSignature: Boolean(sig), publicBase: url.slice(0, url.length - req.originalUrl.length) }, 'webhook refused: missing or invalid X-Twilio-Signature');
+    log.warn({ path: req.path, hasSignature: Boolean(sig), publicBases: bases }, 'webhook refused: missing or invalid X-Twilio-Signature');
     res.status(403).type('text/plain').send('Forbidden: invalid Twilio signature\n');
   };
 }
@@ -70,5 +70,5 @@ export const webhookBody: RequestHandler = express.urlencoded({ extended: false,
  * never applies to other routes. `publicUrl` is the base Twilio signed (PUBLIC_URL by default).
  */
 export function twilioWebhook(config: Config, log: Logger, publicUrl: string | undefined = config.PUBLIC_URL): RequestHandler[] {
-  return [rateLimit(config.HTTP_RATE_LIMIT_PER_MIN), webhookBody, twilioSignatureGuard(config.TWILIO_AUTH_TOKEN, publicUrl, log)];
+  return [rateLimit(config.HTTP_RATE_LIMIT_PER_MIN), webhookBody, twilioSignatureGuard(config.TWILIO_AUTH_TOKEN, publicUrl, log, config.INSTANCE_URL)];
 }

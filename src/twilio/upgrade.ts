@@ -9,7 +9,7 @@ import { WebSocketServer } from 'ws';
 import type { Config } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
-import { publicBase, toWebSocketBase } from '../http/public-url.js';
+import { signatureBases, toWebSocketBase } from '../http/public-url.js';
 import { isValidUpgradeSignature } from '../http/signature.js';
 import { MediaStreamConnection } from './stream.js';
 
@@ -41,9 +41,13 @@ export function attachMediaStreams(server: Server, deps: UpgradeDeps): WebSocket
     const path = (req.url ?? '/').split('?')[0];
     if (path !== deps.path) return refuse(404, 'not-found', 'Not Found');
     if (config.TWILIO_AUTH_TOKEN) {
-      const wsUrl = toWebSocketBase(publicBase(req, config.PUBLIC_URL)) + path;
-      const sig = req.headers['x-twilio-signature'];
-      if (!isValidUpgradeSignature(config.TWILIO_AUTH_TOKEN, Array.isArray(sig) ? sig[0] : sig, wsUrl)) {
+      // Hotline streams name the public base, two-party streams INSTANCE_URL: either may be signed.
+      const raw = req.headers['x-twilio-signature'];
+      const sig = Array.isArray(raw) ? raw[0] : raw;
+      const token = config.TWILIO_AUTH_TOKEN;
+      const bases = signatureBases(req, { publicUrl: config.PUBLIC_URL, instanceUrl: config.INSTANCE_URL });
+      if (!bases.some((b) => isValidUpgradeSignature(token, sig, toWebSocketBase(b) + path))) {
+        log.debug({ checked: bases.map((b) => toWebSocketBase(b) + path), hasSignature: Boolean(sig) }, 'upgrade signature matches none of the public URLs');
         return refuse(403, 'bad-signature', 'Forbidden');
       }
     }

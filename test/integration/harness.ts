@@ -1,5 +1,6 @@
 /** Shared set-up for whole-call tests: a real bridge on loopback with captured logs. */
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -54,5 +55,23 @@ export async function startLineBridge(
     TWILIO_AUTH_TOKEN: fake.authToken,
     TWILIO_API_BASE_URL: fake.url,
     ...env,
+  });
+}
+
+/**
+ * A form POST with any headers, Host included (fetch does not let a request name another
+ * Host): a webhook as it reaches the bridge through a proxy.
+ */
+export function postForm(url: string, headers: Record<string, string>, form: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } });
+    req.on('response', (r) => {
+      let text = '';
+      r.setEncoding('utf8');
+      r.on('data', (c: string) => (text += c));
+      r.on('end', () => resolve({ status: r.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(new URLSearchParams(form).toString());
   });
 }

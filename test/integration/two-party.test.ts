@@ -5,13 +5,12 @@
  * fetching the URL the bridge passed to calls.create, exactly as Twilio would.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import http from 'node:http';
 import { simulateCall, findLeakedFrames, isAudible, isInformativeFrame, parseStreamTwiml, twilioSignature, toFrames, type SimulatedCallOptions, type SimulatedCallResult } from '../../src/sim/index.js';
 import { WebSocket } from 'ws';
 import { holdToneCycle } from '../../src/voice/hold-tone.js';
 import { startFakeTwilioRest, type FakeCall, type FakeTwilioRest } from '../fakes/fake-twilio-rest.js';
 import { loadClipMulaw } from '../fixtures/clips.js';
-import { startLineBridge, type Bridge } from './harness.js';
+import { postForm, startLineBridge, type Bridge } from './harness.js';
 
 const LINE = '+15005550100'; // mask: agent, one agent
 const LINE_BOTH = '+15005550200'; // mask: both
@@ -359,26 +358,11 @@ describe('two-party masked line', () => {
       // Twilio posts the customer's webhook to the load balancer's address and signs that URL.
       const lb = 'https://line.voice.example.com';
       const form = { To: '+15005550900', From: '+15005550006', CallSid: `CA${'1'.repeat(32)}` };
-      // (node:http: fetch does not let a request name another Host.)
-      const { status: code, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = http.request(`${vm.url}/twiml/line`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/x-www-form-urlencoded',
-            host: 'line.voice.example.com',
-            'x-forwarded-proto': 'https',
-            'x-twilio-signature': twilioSignature(fake.authToken, `${lb}/twiml/line`, form),
-          },
-        });
-        req.on('response', (r) => {
-          let text = '';
-          r.setEncoding('utf8');
-          r.on('data', (c: string) => (text += c));
-          r.on('end', () => resolve({ status: r.statusCode ?? 0, body: text }));
-        });
-        req.on('error', reject);
-        req.end(new URLSearchParams(form).toString());
-      });
+      const { status: code, body } = await postForm(
+        `${vm.url}/twiml/line`,
+        { host: 'line.voice.example.com', 'x-forwarded-proto': 'https', 'x-twilio-signature': twilioSignature(fake.authToken, `${lb}/twiml/line`, form) },
+        form,
+      );
       expect(code).toBe(200);
       expect(body).toContain('<Stream url="wss://vm-7.voice.example.com/media" name="customer">');
       // Twilio opens the stream to the instance itself (and signs that wss:// URL).

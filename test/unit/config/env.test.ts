@@ -36,7 +36,7 @@ describe('loadConfig', () => {
     expect(p.join('\n')).toMatch(/PORT: expected an integer from 0 to 65535, got "eighty"/);
     expect(p.join('\n')).toMatch(/ELEVENLABS_VOICE_SETTINGS: expected a JSON object/);
     expect(p.join('\n')).toMatch(/ELEVENLABS_SEED: expected an integer from 0 to 4294967295/);
-    expect(p.join('\n')).toMatch(/PUBLIC_URL: expected an absolute https: or http: URL/);
+    expect(p.join("\n")).toMatch(/PUBLIC_URL: expected an absolute https:\/\/ \(or http:\/\/, for local tests\) URL/);
     expect(p.join('\n')).toMatch(/LOG_LEVEL/);
     expect(p.join('\n')).toMatch(/VAD_HANGOVER_MS: expected an integer from 100 to 5000/);
     expect(p).toHaveLength(6);

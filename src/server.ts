@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import express, { type Router } from 'express';
 import { createStsRouter } from './api/sts-router.js';
+import { localStsEngine } from './api/engine.js';
 import { rateLimit } from './http/guards.js';
 import { ConfigError, type Config } from './config/env.js';
 import { initResampler } from './audio/resampler.js';
@@ -44,18 +45,18 @@ export interface ServerExtras {
 }
 
 /** The embedded engine behind an ElevenLabs-compatible speech-to-speech API (/v1/...). */
-function compatApi(config: Config, local: LocalEngine, log: Logger): Router {
+function compatApi(config: Config, log: Logger): Router {
   const key = config.LOCAL_API_KEY;
   if (!key) log.warn('LOCAL_API=true without LOCAL_API_KEY: the ElevenLabs-compatible API at /v1/speech-to-speech accepts any key');
   const router = express.Router();
   router.use('/v1', rateLimit(config.HTTP_RATE_LIMIT_PER_MIN));
   router.use(
     createStsRouter({
-      engine: { maskPcm16k: (pcm, o) => local.maskPcm16k(pcm, o), maskPcm16kAsync: (pcm, o) => local.maskPcm16kAsync(pcm, o), voices: voiceInfos() },
+      engine: localStsEngine({ seed: config.LOCAL_SEED }),
       checkKey: key ? (k) => k !== undefined && safeEqual(k, key) : undefined,
       maxInputSeconds: config.LOCAL_API_MAX_SECONDS,
-      // The largest body that can hold that much audio: 48 kHz stereo float WAV, plus the form.
-      maxBodyBytes: config.LOCAL_API_MAX_SECONDS * 48_000 * 2 * 4 + 64 * 1024,
+      maxConcurrent: config.LOCAL_API_MAX_CONCURRENCY,
+      ...(config.PUBLIC_URL && { publicUrl: config.PUBLIC_URL }),
       log,
     }),
   );
@@ -98,7 +99,7 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   const extend = extras.extend ?? (config.LINES_CONFIG ? lineExtension() : undefined);
   const ext = extend?.({ config, log, masking, local, isReady: () => accepting && !calls.isDraining }) ?? {};
   const routers = [...(ext.routers ?? [])];
-  if (config.LOCAL_API === 'true' || (config.LOCAL_API === 'auto' && config.LOCAL_API_KEY)) routers.push(compatApi(config, local, log));
+  if (config.LOCAL_API === 'true' || (config.LOCAL_API === 'auto' && config.LOCAL_API_KEY)) routers.push(compatApi(config, log));
   const calls = new CallManager({ config, log, masking, routes: ext.routes });
   let accepting = true;
   const app = createApp({ config, log, voices, isReady: () => accepting && !calls.isDraining, routers });

@@ -7,10 +7,13 @@
  * Query: output_format (28 values), enable_logging, optimize_streaming_latency.
  * Multipart form: audio (file, required), model_id, voice_settings (a JSON string), seed
  * (0..4294967295), remove_background_noise, file_format (pcm_s16le_16 | other).
- * Empty form values count as absent, as with FastAPI. Errors: 422 with FastAPI's
- * {"detail":[{loc,msg,type}]}, 401 {"detail":{"status":"invalid_api_key",...}}.
+ * Empty form values count as absent, as with FastAPI. The form is read as it streams (busboy),
+ * the audio kept once. Errors: 422 with FastAPI's {"detail":[{loc,msg,type}]}; 401
+ * {"detail":{"status":"needs_authorization"|"invalid_api_key",...}}; 413 over the size limit.
+ * /stream refuses wav_* output (422), as ElevenLabs does.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import busboy, { type Busboy } from 'busboy';
 
 export const OUTPUT_FORMATS = [
   'alaw_8000',
@@ -107,6 +110,16 @@ export function matchStsPath(pathname: string, prefix = ''): { voiceId: string; 
   return { voiceId, stream: m[2] !== undefined };
 }
 
+/** 401 as ElevenLabs answers it: needs_authorization without a key, invalid_api_key with a wrong one. */
+export function authError(key: string | undefined): StsErrorAnswer {
+  return key
+    ? statusError(401, 'invalid_api_key', 'Invalid API key')
+    : statusError(401, 'needs_authorization', 'Neither authorization header nor xi-api-key received, please provide one.');
+}
+
+/** The 21 formats /stream takes: all but wav_*. */
+export const STREAM_OUTPUT_FORMATS = OUTPUT_FORMATS.filter((f) => !f.startsWith('wav_'));
+
 export function validationError(issues: ValidationIssue[]): StsErrorAnswer {
   return { status: 422, body: { detail: issues } };
 }
@@ -133,24 +146,79 @@ const boolIssue = (loc: ValidationIssue['loc']): ValidationIssue => ({ loc, msg:
 const intIssue = (loc: ValidationIssue['loc']): ValidationIssue => ({ loc, msg: 'Input should be a valid integer, unable to parse string as an integer', type: 'int_parsing' });
 const isInt = (v: string) => /^\s*[-+]?\d+\s*$/.test(v);
 
-/** Reads the body up to a limit; undefined when the limit is exceeded. */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
+interface ParsedForm {
+  fields: Map<string, string>;
+  /** The first "audio" part: as a file, or as a plain field when sent without a filename. */
+  audio?: { bytes: Uint8Array; filename: string; contentType: string } | { text: string };
+  tooLarge: boolean;
+  malformed: boolean;
+}
+
+const FORM_TYPES = /^(multipart\/form-data|application\/x-www-form-urlencoded)/i;
+
+/**
+ * Reads a multipart (or urlencoded) form as it streams in, with busboy: fields as strings, the
+ * audio part's bytes kept once, every other file part discarded. Stops keeping bytes (and marks
+ * tooLarge) at `limit` bytes of audio. Never rejects.
+ */
+function readForm(req: IncomingMessage, limit: number): Promise<ParsedForm> {
+  const form: ParsedForm = { fields: new Map(), tooLarge: false, malformed: false };
+  const contentType = req.headers['content-type'] ?? '';
+  if (!FORM_TYPES.test(contentType)) {
     req.resume();
-    return undefined;
+    return new Promise((resolve) => {
+      if (req.readableEnded) resolve(form);
+      else req.once('end', () => resolve(form)).once('error', () => resolve(form)).once('close', () => resolve(form));
+    });
   }
-  const parts: Buffer[] = [];
-  let n = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    n += chunk.byteLength;
-    if (n > limit) {
+  return new Promise((resolve) => {
+    let bb: Busboy;
+    try {
+      bb = busboy({ headers: req.headers, limits: { fileSize: limit, fields: 100, fieldSize: 1024 * 1024, files: 10, parts: 120 } });
+    } catch {
+      form.malformed = true;
       req.resume();
-      return undefined;
+      resolve(form);
+      return;
     }
-    parts.push(chunk);
-  }
-  return Buffer.concat(parts);
+    let settled = false;
+    const done = () => {
+      if (settled) return;
+      settled = true;
+      req.unpipe(bb);
+      if (!req.readableEnded) req.resume();
+      resolve(form);
+    };
+    bb.on('field', (name, value) => {
+      if (name === 'audio') form.audio ??= { text: value };
+      else if (!form.fields.has(name)) form.fields.set(name, value);
+    });
+    bb.on('file', (name, stream, info) => {
+      if (name !== 'audio' || form.audio !== undefined) {
+        stream.resume();
+        return;
+      }
+      const parts: Buffer[] = [];
+      const entry: { bytes: Uint8Array; filename: string; contentType: string } = { bytes: new Uint8Array(0), filename: info.filename ?? 'blob', contentType: info.mimeType || 'application/octet-stream' };
+      form.audio = entry;
+      stream.on('data', (c: Buffer) => parts.push(c));
+      stream.on('limit', () => {
+        form.tooLarge = true;
+        parts.length = 0;
+      });
+      stream.on('end', () => {
+        if (!form.tooLarge) entry.bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+      });
+    });
+    bb.on('error', () => {
+      form.malformed = true;
+      done();
+    });
+    bb.on('close', done);
+    req.on('aborted', done);
+    req.on('error', done);
+    req.pipe(bb);
+  });
 }
 
 export async function parseStsRequest(req: IncomingMessage, opts: StsParseOptions): Promise<StsParseResult> {
@@ -162,7 +230,7 @@ export async function parseStsRequest(req: IncomingMessage, opts: StsParseOption
     const header = req.headers['xi-api-key'];
     const key = Array.isArray(header) ? header[0] : header;
     if (!(await opts.checkKey(key))) {
-      return fail(statusError(401, 'invalid_api_key', key ? 'Invalid API key' : 'Missing xi-api-key header: an API key is required'));
+      return fail(authError(key));
     }
   }
 
@@ -173,8 +241,9 @@ export async function parseStsRequest(req: IncomingMessage, opts: StsParseOption
   let outputFormat: OutputFormat = DEFAULT_OUTPUT_FORMAT;
   const of = url.searchParams.get('output_format');
   if (of !== null) {
-    if ((OUTPUT_FORMATS as readonly string[]).includes(of)) outputFormat = of as OutputFormat;
-    else issues.push({ loc: ['query', 'output_format'], msg: `Input should be ${OUTPUT_FORMATS.map((f) => `'${f}'`).join(', ')}`, type: 'enum' });
+    const allowed: readonly string[] = opts.stream ? STREAM_OUTPUT_FORMATS : OUTPUT_FORMATS;
+    if (allowed.includes(of)) outputFormat = of as OutputFormat;
+    else issues.push({ loc: ['query', 'output_format'], msg: `Input should be ${allowed.map((f) => `'${f}'`).join(', ')}`, type: 'enum' });
   }
   let enableLogging = true;
   const el = url.searchParams.get('enable_logging');
@@ -191,38 +260,29 @@ export async function parseStsRequest(req: IncomingMessage, opts: StsParseOption
   }
 
   const limit = opts.maxBodyBytes ?? MAX_STS_BODY_BYTES;
-  const body = await readBody(req, limit);
-  if (body === undefined) {
-    return fail(statusError(413, 'payload_too_large', `The request body is over the ${Math.round(limit / 1024 / 1024)} MB limit`));
-  }
-  const contentType = req.headers['content-type'] ?? '';
-  let form: FormData | undefined;
-  if (/^multipart\/form-data/i.test(contentType) || /^application\/x-www-form-urlencoded/i.test(contentType)) {
-    try {
-      form = await new Response(body, { headers: { 'content-type': contentType } }).formData();
-    } catch {
-      issues.push({ loc: ['body'], msg: 'There was an error parsing the body', type: 'value_error' });
-    }
-  }
+  const declared = Number(req.headers['content-length']);
+  const tooLarge = () => statusError(413, 'payload_too_large', `The audio file is over the ${Math.round(limit / 1024 / 1024)} MB limit`);
+  // (the form's other fields are small: allow them 1 MB on top)
+  if (Number.isFinite(declared) && declared > limit + 1024 * 1024) return fail(tooLarge());
+  const form = await readForm(req, limit);
+  if (form.tooLarge) return fail(tooLarge());
+  if (form.malformed) issues.push({ loc: ['body'], msg: 'There was an error parsing the body', type: 'value_error' });
   // Empty values count as absent (FastAPI form semantics).
   const field = (name: string): string | undefined => {
-    const v = form?.get(name);
-    return typeof v === 'string' && v !== '' ? v : undefined;
+    const v = form.fields.get(name);
+    return v !== undefined && v !== '' ? v : undefined;
   };
-  const fields: Record<string, string> = {};
-  form?.forEach((v, k) => {
-    if (typeof v === 'string') fields[k] = v;
-  });
+  const fields: Record<string, string> = Object.fromEntries(form.fields);
 
   let audio: StsRequest['audio'] | undefined;
-  const a = form?.get('audio');
-  if (a === null || a === undefined || a === '') {
+  const a = form.audio;
+  if (a === undefined || ('text' in a && a.text === '')) {
     // (no "missing" on top of an unparsable body)
-    if (!issues.some((i) => i.loc.length === 1 && i.loc[0] === 'body')) issues.push({ loc: ['body', 'audio'], msg: 'Field required', type: 'missing' });
-  } else if (typeof a === 'string') {
+    if (!form.malformed) issues.push({ loc: ['body', 'audio'], msg: 'Field required', type: 'missing' });
+  } else if ('text' in a) {
     issues.push({ loc: ['body', 'audio'], msg: `Expected UploadFile, received: <class 'str'>`, type: 'value_error' });
   } else {
-    audio = { bytes: new Uint8Array(await a.arrayBuffer()), filename: (a as File).name ?? 'blob', contentType: a.type || 'application/octet-stream' };
+    audio = a;
   }
 
   const modelId = field('model_id') ?? DEFAULT_STS_MODEL;

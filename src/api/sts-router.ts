@@ -1,121 +1,113 @@
 /**
- * An ElevenLabs-compatible speech-to-speech API served by the embedded engine, so tools built
- * on the official SDKs (base URL pointed here) can mask recordings offline:
- *   POST /v1/speech-to-speech/:voice_id          whole answer
- *   POST /v1/speech-to-speech/:voice_id/stream   chunked answer
- *   GET  /v1/voices, GET /v1/models
- * Requests are validated by ./sts-request.ts exactly as the real API does. Input: raw
- * pcm_s16le_16, or WAV (file_format=other; PCM16, float32 or mu-law, any rate). Output:
- * ulaw_8000, alaw_8000, pcm_8000..48000, wav_8000..48000; mp3 and opus are refused with 422.
- * model_id is accepted and ignored (one engine). The resampler must be initialised
- * (initLocalEngine() does it). Audio is never logged.
+ * An ElevenLabs-compatible API served by the embedded engine, so tools built on the official
+ * SDKs (base URL pointed here) and ElevenLabs' documented examples mask recordings offline:
+ *   POST /v1/speech-to-speech/:voice_id[/stream]   the voice changer (28 / 21 output formats)
+ *   GET  /v1/voices, /v1/voices/:voice_id, /v2/voices, /v1/models
+ *   GET  /v1/voices/settings/default, /v1/voices/:voice_id/settings
+ *   GET  /v1/voices/:voice_id/preview              the preview_url sample (no key needed)
+ * Requests are validated as the real API does (./sts-request.ts, ./models.ts,
+ * ./voice-settings.ts); input is any common audio file, told from its bytes
+ * (../audio/codecs/decode.ts), or raw pcm_s16le_16. Output is encoded block by block as the
+ * engine makes it (./output-encoder.ts): /stream sends audio while the conversion runs.
+ * Every error is JSON. Audio is never logged or stored.
  */
+import { randomBytes } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
-import { alawEncode, mulawEncode } from '../audio/mulaw.js';
-import { resample } from '../audio/resampler.js';
-import { encodeWavPcm16, parseWav, wavToPcm16 } from '../audio/wav.js';
+import { AudioDecodeError, decodeToMono16k } from '../audio/codecs/decode.js';
+import { loadMp3Encoder, Mp3EncoderUnavailable } from '../audio/codecs/mp3-encoder.js';
 import type { Logger } from '../observability/logger.js';
-import type { VoiceInfo } from '../voice/converter.js';
-import {
-  parseStsRequest,
-  sendStsError,
-  statusError,
-  validationError,
-  type OutputFormat,
-  type StsErrorAnswer,
-  type StsRequest,
-} from './sts-request.js';
-
-/**
- * What the router needs of the engine (LocalEngine's masking plus its voice list). The router
- * uses maskPcm16kAsync when given (it hands the event loop back as it works, so a long input does
- * not stall other calls), else maskPcm16k.
- */
-export interface MaskingEngine {
-  maskPcm16k(pcm16k: Int16Array, opts: { voiceId: string; seed?: number; denoise?: boolean }): Int16Array;
-  maskPcm16kAsync?(pcm16k: Int16Array, opts: { voiceId: string; seed?: number; denoise?: boolean; signal?: AbortSignal }): Promise<Int16Array>;
-  voices: VoiceInfo[];
-}
+import type { StsEngine } from './engine.js';
+import { checkModel, STS_MODELS } from './models.js';
+import { createOutputEncoder, type OutputEncoder } from './output-encoder.js';
+import { previewMaker } from './preview.js';
+import { authError, parseStsRequest, sendStsError, statusError, validationError, type StsErrorAnswer, type StsRequest } from './sts-request.js';
+import { DEFAULT_VOICE_SETTINGS, parseVoiceSettings } from './voice-settings.js';
+import { searchVoices, voiceJson } from './voices.js';
 
 export interface StsRouterOptions {
-  engine: MaskingEngine;
+  engine: StsEngine;
   /** API key check (xi-api-key); omitted: open. */
   checkKey?: (key: string | undefined) => boolean | Promise<boolean>;
   log?: Logger;
-  /** Input limit, seconds (default 300, as ElevenLabs). */
+  /** Longest input, seconds (default 300, as ElevenLabs). */
   maxInputSeconds?: number;
+  /** Largest audio file, bytes (default 50 MB, as ElevenLabs). */
   maxBodyBytes?: number;
+  /** Conversions at once; more get 429 too_many_concurrent_requests (default 4). */
+  maxConcurrent?: number;
+  /** Public base URL for preview_url (default: from the request's Host). */
+  publicUrl?: string;
 }
-
-export const STS_MODELS = [
-  { model_id: 'eleven_multilingual_sts_v2', name: 'Eleven Multilingual v2 (STS)' },
-  { model_id: 'eleven_english_sts_v2', name: 'Eleven English v2 (STS)' },
-] as const;
 
 const RATE = 16000;
-/** 100 ms of output per chunk on /stream. */
-const STREAM_CHUNK_MS = 100;
+export const DEFAULT_MAX_INPUT_SECONDS = 300;
+export const DEFAULT_MAX_CONCURRENT = 4;
 
-export class StsInputError extends Error {}
+const newId = () => randomBytes(10).toString('hex');
 
-/** The request's audio as 16 kHz mono PCM16. */
-export function decodeInput(r: Pick<StsRequest, 'audio' | 'fileFormat'>): Int16Array {
-  const bytes = r.audio.bytes;
-  if (r.fileFormat === 'pcm_s16le_16') {
-    if (bytes.byteLength % 2 !== 0) throw new StsInputError('pcm_s16le_16 audio must have an even number of bytes');
-    const out = new Int16Array(bytes.byteLength / 2);
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    for (let i = 0; i < out.length; i++) out[i] = dv.getInt16(i * 2, true);
-    return out;
-  }
-  let decoded: { samples: Int16Array; sampleRate: number };
-  try {
-    decoded = wavToPcm16(parseWav(bytes));
-  } catch (err) {
-    throw new StsInputError(`unsupported audio (${(err as Error).message}): send a WAV file (16-bit PCM, 32-bit float or mu-law) or raw 16 kHz PCM with file_format=pcm_s16le_16`);
-  }
-  return resample(decoded.samples, decoded.sampleRate, RATE);
+/** ElevenLabs bills the voice changer 1,000 characters per minute of input. */
+export const characterCost = (samples16k: number): number => Math.max(1, Math.ceil((samples16k / RATE / 60) * 1000));
+
+function sendError(res: Response, err: StsErrorAnswer, requestId = newId()): void {
+  sendStsError(res, { ...err, headers: { ...err.headers, 'request-id': requestId, 'x-trace-id': requestId } });
 }
 
-/** Whether this server can produce a format, and if not, why. */
-export function outputSupported(format: OutputFormat): boolean {
-  return !format.startsWith('mp3_') && !format.startsWith('opus_');
-}
-
-/** Encodes 16 kHz PCM16 in an output format (not mp3/opus). */
-export function encodeOutput(pcm16k: Int16Array, format: OutputFormat): { bytes: Uint8Array; contentType: string; bytesPerMs: number } {
-  const [codec, rateStr] = format.split('_') as [string, string];
-  const rate = Number(rateStr);
-  const pcm = resample(pcm16k, RATE, rate);
-  switch (codec) {
-    case 'ulaw':
-      return { bytes: mulawEncode(pcm), contentType: 'audio/basic', bytesPerMs: rate / 1000 };
-    case 'alaw':
-      return { bytes: alawEncode(pcm), contentType: 'audio/x-alaw-basic', bytesPerMs: rate / 1000 };
-    case 'pcm':
-      return { bytes: new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength), contentType: 'audio/pcm', bytesPerMs: (rate * 2) / 1000 };
-    case 'wav':
-      return { bytes: encodeWavPcm16(pcm, rate), contentType: 'audio/wav', bytesPerMs: (rate * 2) / 1000 };
-    default:
-      throw new Error(`unsupported output format ${format}`);
-  }
+/** Writes with backpressure: resolves once the socket has room (or is gone). */
+async function write(res: Response, chunk: Uint8Array): Promise<void> {
+  if (res.destroyed || res.write(chunk)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
 }
 
 export function createStsRouter(opts: StsRouterOptions): Router {
   const router = Router();
   const { engine, log } = opts;
-  const maxInputSamples = (opts.maxInputSeconds ?? 300) * RATE;
-  const voiceIds = () => new Set(engine.voices.map((v) => v.id));
+  const maxSeconds = opts.maxInputSeconds ?? DEFAULT_MAX_INPUT_SECONDS;
+  const maxConcurrent = opts.maxConcurrent ?? DEFAULT_MAX_CONCURRENT;
+  const preview = previewMaker(engine);
+  let active = 0;
+  const voice = (id: string) => engine.voices.find((v) => v.id === id);
+  const baseUrl = (req: Request) => (opts.publicUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`).replace(/\/+$/, '');
+  const voiceNotFound = (id: string) =>
+    statusError(404, 'voice_not_found', `A voice with the voice_id ${id} was not found. Voices here: ${engine.voices.map((v) => v.id).join(', ')}.`);
 
   const authorised = async (req: Request, res: Response): Promise<boolean> => {
     if (!opts.checkKey) return true;
-    const key = req.headers['xi-api-key'];
-    if (await opts.checkKey(Array.isArray(key) ? key[0] : key)) return true;
-    sendStsError(res, statusError(401, 'invalid_api_key', key ? 'Invalid API key' : 'Missing xi-api-key header: an API key is required'));
+    const h = req.headers['xi-api-key'];
+    const key = Array.isArray(h) ? h[0] : h;
+    if (await opts.checkKey(key)) return true;
+    sendError(res, authError(key));
     return false;
   };
 
+  /** The request's audio as 16 kHz mono PCM16, or the 422 that explains why not. */
+  const input = async (r: StsRequest, signal: AbortSignal): Promise<Int16Array | StsErrorAnswer> => {
+    const bad = (msg: string) => validationError([{ loc: ['body', 'audio'], msg, type: 'value_error' }]);
+    const bytes = r.audio.bytes;
+    if (r.fileFormat === 'pcm_s16le_16') {
+      if (bytes.byteLength % 2 !== 0) return bad('pcm_s16le_16 audio must have an even number of bytes (16-bit samples)');
+      const pcm = new Int16Array(bytes.byteLength / 2);
+      new Uint8Array(pcm.buffer).set(bytes);
+      if (pcm.length > maxSeconds * RATE) return bad(`the audio is longer than ${maxSeconds} s, the longest this server accepts`);
+      return pcm;
+    }
+    try {
+      return (await decodeToMono16k(bytes, { maxSeconds, signal })).pcm16k;
+    } catch (err) {
+      if (err instanceof AudioDecodeError) return bad(err.message);
+      throw err;
+    }
+  };
+
   const convert = (stream: boolean) => async (req: Request<{ voice_id: string }>, res: Response) => {
+    const requestId = newId();
     const voiceId = req.params.voice_id;
     const parsed = await parseStsRequest(req, {
       voiceId,
@@ -123,76 +115,90 @@ export function createStsRouter(opts: StsRouterOptions): Router {
       ...(opts.checkKey && { checkKey: opts.checkKey }),
       ...(opts.maxBodyBytes !== undefined && { maxBodyBytes: opts.maxBodyBytes }),
     });
-    if (!parsed.ok) return sendStsError(res, parsed.error);
+    if (!parsed.ok) return sendError(res, parsed.error, requestId);
     const r = parsed.request;
     const refuse = (err: StsErrorAnswer) => {
-      log?.info({ voiceId, status: err.status, outputFormat: r.outputFormat }, 'sts request refused');
-      sendStsError(res, err);
+      log?.info({ requestId, voiceId, status: err.status, outputFormat: r.outputFormat }, 'sts request refused');
+      sendError(res, err, requestId);
     };
-    if (!voiceIds().has(voiceId)) {
-      return refuse(statusError(404, 'voice_not_found', `A voice with the voice_id ${voiceId} was not found. Available: ${[...voiceIds()].join(', ')}`));
+    if (!voice(voiceId)) return refuse(voiceNotFound(voiceId));
+    const modelError = checkModel(r.modelId);
+    if (modelError) return refuse(modelError);
+    const vs = parseVoiceSettings(r.voiceSettings?.value ?? null);
+    if (vs.issues.length > 0) return refuse(validationError(vs.issues));
+    if (r.outputFormat.startsWith('mp3_')) {
+      try {
+        await loadMp3Encoder();
+      } catch (err) {
+        if (!(err instanceof Mp3EncoderUnavailable)) throw err;
+        return refuse(validationError([{ loc: ['query', 'output_format'], msg: err.message, type: 'value_error' }]));
+      }
     }
-    if (!outputSupported(r.outputFormat)) {
+    if (active >= maxConcurrent) {
       return refuse(
-        validationError([
-          { loc: ['query', 'output_format'], msg: `${r.outputFormat} is not supported by this server (no mp3/opus encoder): use ulaw_8000, alaw_8000, pcm_* or wav_*`, type: 'value_error' },
-        ]),
+        statusError(429, 'too_many_concurrent_requests', `This server runs at most ${maxConcurrent} conversions at once; ${active} are running. Retry shortly.`),
       );
     }
-    let pcm: Int16Array;
-    try {
-      pcm = decodeInput(r);
-    } catch (err) {
-      if (!(err instanceof StsInputError)) throw err;
-      return refuse(validationError([{ loc: ['body', 'audio'], msg: err.message, type: 'value_error' }]));
-    }
-    if (pcm.length === 0) return refuse(validationError([{ loc: ['body', 'audio'], msg: 'the audio is empty', type: 'value_error' }]));
-    if (pcm.length > maxInputSamples) {
-      return refuse(validationError([{ loc: ['body', 'audio'], msg: `the audio is longer than ${maxInputSamples / RATE} s`, type: 'value_error' }]));
-    }
 
+    active++;
     const started = performance.now();
-    // A client that hangs up stops the conversion between blocks.
+    // A client that hangs up stops the work between blocks.
     const gone = new AbortController();
     res.once('close', () => {
       if (!res.writableFinished) gone.abort(new Error('client disconnected'));
     });
-    let out: ReturnType<typeof encodeOutput>;
+    let encoder: OutputEncoder | undefined;
+    let bytesOut = 0;
     try {
-      const maskOpts = { voiceId, ...(r.seed !== null && { seed: r.seed }), denoise: r.removeBackgroundNoise, signal: gone.signal };
-      const masked = engine.maskPcm16kAsync ? await engine.maskPcm16kAsync(pcm, maskOpts) : engine.maskPcm16k(pcm, maskOpts);
-      out = encodeOutput(masked, r.outputFormat);
+      const pcm = await input(r, gone.signal);
+      if (!(pcm instanceof Int16Array)) return refuse(pcm);
+      if (pcm.length === 0) return refuse(validationError([{ loc: ['body', 'audio'], msg: 'the audio is empty', type: 'value_error' }]));
+      encoder = await createOutputEncoder(r.outputFormat, pcm.length);
+      const headers: Record<string, string> = {
+        'content-type': encoder.contentType,
+        'request-id': requestId,
+        'character-cost': String(characterCost(pcm.length)),
+        'current-concurrent-requests': String(active),
+        'maximum-concurrent-requests': String(maxConcurrent),
+        // No history is kept (audio is never stored); the id names the generation in our logs.
+        ...(r.enableLogging && { 'history-item-id': requestId }),
+      };
+      const masked = engine.mask(pcm, {
+        voiceId,
+        settings: vs.settings,
+        ...(r.seed !== null && { seed: r.seed }),
+        denoise: r.removeBackgroundNoise,
+        signal: gone.signal,
+      });
+      if (stream) {
+        res.writeHead(200, headers);
+        res.flushHeaders();
+        for await (const block of masked) for (const b of encoder.push(block)) await write(res, b), (bytesOut += b.byteLength);
+        for (const b of encoder.end()) await write(res, b), (bytesOut += b.byteLength);
+        res.end();
+      } else {
+        const parts: Uint8Array[] = [];
+        for await (const block of masked) parts.push(...encoder.push(block));
+        parts.push(...encoder.end());
+        const body = Buffer.concat(parts);
+        bytesOut = body.byteLength;
+        res.writeHead(200, { ...headers, 'content-length': String(body.byteLength) });
+        res.end(body);
+      }
+      log?.info(
+        { requestId, voiceId, inMs: Math.round(pcm.length / 16), outputFormat: r.outputFormat, stream, bytesOut, ms: Math.round(performance.now() - started) },
+        'sts request converted',
+      );
     } catch (err) {
       if (gone.signal.aborted) return;
-      log?.error({ voiceId, err: (err as Error).message }, 'sts conversion failed');
-      return sendStsError(res, statusError(500, 'internal_error', 'The conversion failed'));
+      log?.error({ requestId, voiceId, err: (err as Error).message }, 'sts conversion failed');
+      // Fail closed: a stream already begun is cut, never finished with anything unmasked.
+      if (res.headersSent) res.destroy();
+      else sendError(res, statusError(500, 'internal_error', 'The conversion failed'), requestId);
+    } finally {
+      active--;
+      encoder?.destroy();
     }
-    log?.info(
-      { voiceId, inMs: Math.round(pcm.length / 16), outputFormat: r.outputFormat, stream, bytesOut: out.bytes.byteLength, ms: Math.round(performance.now() - started) },
-      'sts request converted',
-    );
-    if (!stream) {
-      res.writeHead(200, { 'content-type': out.contentType, 'content-length': out.bytes.byteLength });
-      res.end(out.bytes);
-      return;
-    }
-    res.writeHead(200, { 'content-type': out.contentType, 'transfer-encoding': 'chunked' });
-    const step = Math.max(1, Math.round(out.bytesPerMs * STREAM_CHUNK_MS));
-    for (let off = 0; off < out.bytes.byteLength && !res.destroyed; off += step) {
-      // honour backpressure: a slow reader does not make us buffer the whole answer twice
-      if (!res.write(out.bytes.subarray(off, off + step))) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            res.off('drain', done);
-            res.off('close', done);
-            resolve();
-          };
-          res.once('drain', done);
-          res.once('close', done);
-        });
-      }
-    }
-    res.end();
   };
 
   router.post('/v1/speech-to-speech/:voice_id', convert(false));
@@ -200,33 +206,55 @@ export function createStsRouter(opts: StsRouterOptions): Router {
 
   router.get('/v1/voices', async (req, res) => {
     if (!(await authorised(req, res))) return;
-    res.json({
-      voices: engine.voices.map((v) => ({
-        voice_id: v.id,
-        name: v.name,
-        description: v.description,
-        category: 'premade',
-        labels: {},
-        available_for_tiers: [],
-        high_quality_base_model_ids: STS_MODELS.map((m) => m.model_id),
-      })),
-    });
+    res.json({ voices: engine.voices.map((v) => voiceJson(v, baseUrl(req))) });
+  });
+
+  router.get('/v2/voices', async (req, res) => {
+    if (!(await authorised(req, res))) return;
+    const result = searchVoices(engine.voices, new URL(req.originalUrl, 'http://x').searchParams, baseUrl(req));
+    if ('issues' in result) return sendError(res, validationError(result.issues));
+    res.json(result);
+  });
+
+  router.get('/v1/voices/settings/default', async (req, res) => {
+    if (!(await authorised(req, res))) return;
+    res.json({ ...DEFAULT_VOICE_SETTINGS });
+  });
+
+  router.get('/v1/voices/:voice_id', async (req, res) => {
+    if (!(await authorised(req, res))) return;
+    const v = voice(req.params.voice_id);
+    if (!v) return sendError(res, voiceNotFound(req.params.voice_id));
+    res.json(voiceJson(v, baseUrl(req)));
+  });
+
+  router.get('/v1/voices/:voice_id/settings', async (req, res) => {
+    if (!(await authorised(req, res))) return;
+    if (!voice(req.params.voice_id)) return sendError(res, voiceNotFound(req.params.voice_id));
+    res.json({ ...DEFAULT_VOICE_SETTINGS });
+  });
+
+  // Like ElevenLabs' preview URLs, public: the sample is a stock sentence, never a caller's audio.
+  router.get('/v1/voices/:voice_id/preview', async (req, res) => {
+    if (!voice(req.params.voice_id)) return sendError(res, voiceNotFound(req.params.voice_id));
+    try {
+      const p = await preview(req.params.voice_id);
+      res.writeHead(200, { 'content-type': p.contentType, 'content-length': String(p.bytes.byteLength), 'cache-control': 'public, max-age=86400' });
+      res.end(p.bytes);
+    } catch (err) {
+      log?.error({ voiceId: req.params.voice_id, err: (err as Error).message }, 'voice preview failed');
+      sendError(res, statusError(500, 'internal_error', 'The preview could not be made'));
+    }
   });
 
   router.get('/v1/models', async (req, res) => {
     if (!(await authorised(req, res))) return;
-    res.json(
-      STS_MODELS.map((m) => ({
-        ...m,
-        description: 'Served by the embedded voice-masking engine (model_id is accepted and ignored)',
-        can_do_voice_conversion: true,
-        can_do_text_to_speech: false,
-        can_be_finetuned: false,
-        can_use_style: false,
-        can_use_speaker_boost: false,
-        requires_alpha_access: false,
-      })),
-    );
+    res.json(STS_MODELS);
+  });
+
+  // Anything else under the API's prefixes: JSON, as ElevenLabs answers, never Express' HTML page.
+  router.all(/^\/v[12]\//, (req, res) => {
+    sendError(res, statusError(404, 'not_found', `${req.method} ${req.path} is not served by this ElevenLabs-compatible API (it serves the voice changer, voices and models)`));
   });
 
   return router;

@@ -127,7 +127,8 @@ const schema = z.object({
   // auto: served when LOCAL_API_KEY is set (a public port should never mask for anyone who asks).
   LOCAL_API: z.enum(['auto', 'true', 'false'], { error: 'expected auto, true or false' }).default('auto'),
   LOCAL_API_KEY: optionalString,
-  LOCAL_API_MAX_SECONDS: int(30, 1, 300),
+  LOCAL_API_MAX_SECONDS: int(300, 1, 3600),
+  LOCAL_API_MAX_CONCURRENCY: int(4, 1, 64),
 
   VAD_MODE: int(3, 0, 3),
   VAD_START_MS: int(60, 10, 1000),

@@ -97,11 +97,20 @@ describe('STS request validation', () => {
     }
   });
 
-  it('answers 401 invalid_api_key for a missing or wrong key, before reading the form', async () => {
-    for (const key of [null, 'nope']) {
+  it('answers 401 needs_authorization without a key and invalid_api_key with a wrong one, before reading the form', async () => {
+    for (const [key, status] of [[null, 'needs_authorization'], ['nope', 'invalid_api_key']] as const) {
       const r = await post('/v1/speech-to-speech/v1', form({}), key);
       expect(r.status).toBe(401);
-      expect(r.json().detail).toMatchObject({ status: 'invalid_api_key' });
+      expect(r.json().detail).toMatchObject({ status });
     }
+  });
+
+  it('refuses wav_* output on /stream (the 21 streaming formats only), as ElevenLabs does', async () => {
+    const r = await post('/v1/speech-to-speech/v1/stream?output_format=wav_16000', form({}));
+    expect(r.status).toBe(422);
+    const issue = (r.json().detail as Array<{ loc: string[]; type: string; msg: string }>).find((d) => d.loc.join('.') === 'query.output_format')!;
+    expect(issue.type).toBe('enum');
+    expect(issue.msg).toContain("'pcm_16000'");
+    expect(issue.msg).not.toContain('wav_');
   });
 });

@@ -1,0 +1,75 @@
+/**
+ * What the compatible API needs of a masking engine, and the thin adapter that serves it with
+ * the embedded engine (src/voice/local): its presets with voice settings applied, masked block
+ * by block (200 ms of input per step, the event loop handed back between steps), so /stream
+ * sends audio while the conversion runs and a long file never stalls calls.
+ */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { denoisePrefilter, denoiseReady, initDenoise } from '../voice/local/denoise.js';
+import { getPreset, LOCAL_VOICES } from '../voice/local/presets.js';
+import { maskBlocks } from '../voice/local/processor.js';
+import { applyGain, applyVoiceSettings, speakerBoostGain, type TimbreParams, type VoiceSettings } from './voice-settings.js';
+
+export interface EngineVoice {
+  id: string;
+  name: string;
+  description: string;
+  /** The preset's own parameters (reported in listings). */
+  params: TimbreParams;
+}
+
+export interface MaskRequest {
+  voiceId: string;
+  settings: VoiceSettings;
+  seed?: number;
+  denoise: boolean;
+  signal: AbortSignal;
+}
+
+export interface StsEngine {
+  readonly voices: readonly EngineVoice[];
+  /**
+   * 16 kHz mono PCM16 in; yields masked output as it becomes final. Joined, the chunks are as
+   * long as the input and aligned with it. Stops (throwing the signal's reason) when aborted.
+   */
+  mask(pcm16k: Int16Array, req: MaskRequest): AsyncIterable<Int16Array>;
+}
+
+export interface LocalStsEngineOptions {
+  /** Seed when a request gives none (LOCAL_SEED). */
+  seed?: number;
+}
+
+/** The embedded engine's presets as an StsEngine. */
+export function localStsEngine(opts: LocalStsEngineOptions = {}): StsEngine {
+  const voices = LOCAL_VOICES.map((p) => ({
+    id: p.id,
+    name: p.name,
+    description: p.description,
+    params: {
+      ...(p.targetF0Hz !== undefined && { targetF0Hz: p.targetF0Hz }),
+      ...(p.pitchSemitones !== undefined && { pitchSemitones: p.pitchSemitones }),
+      intonation: p.intonation,
+      formantRatio: p.formantRatio,
+    },
+  }));
+  return {
+    voices,
+    async *mask(pcm16k, req) {
+      const preset = applyVoiceSettings(getPreset(req.voiceId), req.settings);
+      if (req.denoise && !denoiseReady()) await initDenoise();
+      req.signal.throwIfAborted();
+      const gain = req.settings.use_speaker_boost ? speakerBoostGain(pcm16k) : 1;
+      const steps = maskBlocks(pcm16k, preset, req.seed ?? opts.seed ?? 0, req.denoise ? { prefilter: denoisePrefilter() } : {});
+      try {
+        for (const chunk of steps) {
+          if (chunk.length > 0) yield applyGain(chunk, gain);
+          await nextTurn();
+          req.signal.throwIfAborted();
+        }
+      } finally {
+        steps.return(undefined);
+      }
+    },
+  };
+}

@@ -1,0 +1,331 @@
+/**
+ * Any common audio file to 16 kHz mono PCM16, the container told from the bytes: WAV, MP3,
+ * FLAC (native or in Ogg), Ogg Opus, Ogg Vorbis and WebM Opus (a browser's MediaRecorder).
+ * MP4/M4A/AAC is refused by name (no permissively licensed AAC decoder). Work is done in
+ * slices with the event loop handed back between them, and stops as soon as the audio runs
+ * past maxSeconds, so a long or hostile file never stalls calls. Every failure is an
+ * AudioDecodeError whose message a person understands.
+ */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import OpusScript from 'opusscript';
+import { Resampler } from '../resampler.js';
+import { floatToMono16, interleaved16ToMono } from './pcm.js';
+import { isMpegFrameHeader, mpegFrameLength, sniffContainer, type Container } from './sniff.js';
+import { decodeWav } from './wav-decode.js';
+import { demuxWebmAudio } from './webm.js';
+
+export type DecodeFailure = 'unsupported' | 'corrupt' | 'truncated' | 'too_long' | 'empty';
+
+export class AudioDecodeError extends Error {
+  override name = 'AudioDecodeError';
+  constructor(
+    readonly kind: DecodeFailure,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const ACCEPTED_INPUTS = 'WAV (PCM, float, A-law, mu-law), MP3, FLAC, Ogg Opus, Ogg Vorbis or WebM Opus';
+
+export interface DecodeOptions {
+  /** Longest input accepted, seconds. */
+  maxSeconds: number;
+  signal?: AbortSignal;
+}
+
+export interface DecodedAudio {
+  pcm16k: Int16Array;
+  container: Container;
+  /** The file's own sample rate and channel count. */
+  sampleRate: number;
+  channels: number;
+  seconds: number;
+}
+
+const NAMES: Record<Container, string> = {
+  wav: 'WAV',
+  mp3: 'MP3',
+  flac: 'FLAC',
+  'ogg-opus': 'Ogg Opus',
+  'ogg-vorbis': 'Ogg Vorbis',
+  ogg: 'Ogg',
+  webm: 'WebM',
+  mp4: 'MP4/M4A',
+  aac: 'AAC',
+  unknown: 'unknown',
+};
+
+/** Collects decoded slices as 16 kHz mono, enforcing the duration limit as it goes. */
+class Sink {
+  private resampler?: Resampler;
+  private readonly parts: Int16Array[] = [];
+  private length = 0;
+  sourceSamples = 0;
+  rate = 0;
+  channels = 1;
+
+  constructor(
+    private readonly label: string,
+    readonly maxSeconds: number,
+  ) {}
+
+  push(mono: Int16Array, rate: number): void {
+    if (mono.length === 0) return;
+    if (!(rate >= 1000 && rate <= 384000)) throw new AudioDecodeError('corrupt', `the ${this.label} file declares a sample rate of ${rate} Hz`);
+    if (this.rate === 0) {
+      this.rate = rate;
+      if (rate !== 16000) this.resampler = new Resampler(rate, 16000);
+    } else if (rate !== this.rate) {
+      throw new AudioDecodeError('unsupported', `the ${this.label} file changes sample rate mid-stream (${this.rate} Hz to ${rate} Hz)`);
+    }
+    this.sourceSamples += mono.length;
+    if (this.sourceSamples / rate > this.maxSeconds) {
+      throw new AudioDecodeError('too_long', `the audio is longer than ${this.maxSeconds} s, the longest this server accepts`);
+    }
+    this.add(this.resampler ? this.resampler.process(mono) : mono.slice());
+  }
+
+  private add(x: Int16Array): void {
+    this.parts.push(x);
+    this.length += x.length;
+  }
+
+  finish(): Int16Array {
+    if (this.resampler) {
+      this.add(this.resampler.flush());
+      this.resampler.destroy();
+      this.resampler = undefined;
+    }
+    const want = this.rate === 0 ? 0 : Math.round((this.sourceSamples * 16000) / this.rate);
+    const out = new Int16Array(want);
+    let o = 0;
+    for (const p of this.parts) {
+      if (o >= want) break;
+      out.set(p.subarray(0, want - o), o);
+      o += Math.min(p.length, want - o);
+    }
+    return out;
+  }
+
+  destroy(): void {
+    this.resampler?.destroy();
+  }
+}
+
+/** Feeds a byte-streaming decoder in slices of this many bytes. */
+const SLICE_BYTES = 64 * 1024;
+/** PCM handed to the sink per turn of the event loop, samples. */
+const PCM_SLICE = 48000;
+
+interface Decoded {
+  channelData: Float32Array[];
+  samplesDecoded: number;
+  sampleRate: number;
+  errors: Array<{ message: string }>;
+}
+
+interface ByteDecoder {
+  ready: Promise<void>;
+  decode(b: Uint8Array): Decoded | Promise<Decoded>;
+  flush?(): Promise<Decoded>;
+  free(): void;
+}
+
+async function loadDecoder(c: Container): Promise<ByteDecoder> {
+  switch (c) {
+    case 'mp3':
+      return new (await import('mpg123-decoder')).MPEGDecoder();
+    case 'flac':
+      return new (await import('@wasm-audio-decoders/flac')).FLACDecoder();
+    case 'ogg-opus':
+      return new (await import('ogg-opus-decoder')).OggOpusDecoder() as unknown as ByteDecoder;
+    case 'ogg-vorbis':
+      return new (await import('@wasm-audio-decoders/ogg-vorbis')).OggVorbisDecoder();
+    default:
+      throw new AudioDecodeError('unsupported', `no decoder for ${NAMES[c]}`);
+  }
+}
+
+/**
+ * The WASM decoders print every bad frame with console.error (a hostile upload could flood
+ * stderr); their errors are counted from the results instead, so console.error is muted for
+ * the duration of one decoder call. (The bridge logs with pino, not console.)
+ */
+async function quietly<T>(fn: () => T | Promise<T>): Promise<T> {
+  const original = console.error;
+  console.error = () => undefined;
+  try {
+    return await fn();
+  } finally {
+    console.error = original;
+  }
+}
+
+/** Ogg: every page complete and the last one marked end-of-stream. */
+function oggTruncated(b: Uint8Array): boolean {
+  let o = 0;
+  let eos = false;
+  while (o + 27 <= b.length) {
+    if (b[o] !== 0x4f || b[o + 1] !== 0x67 || b[o + 2] !== 0x67 || b[o + 3] !== 0x53) return false; // not a page: leave it to the decoder
+    const segs = b[o + 26]!;
+    if (o + 27 + segs > b.length) return true;
+    let body = 0;
+    for (let i = 0; i < segs; i++) body += b[o + 27 + i]!;
+    eos = (b[o + 5]! & 4) !== 0;
+    o += 27 + segs + body;
+  }
+  return o > b.length || (o < b.length ? true : !eos);
+}
+
+/** FLAC: fewer samples decoded than STREAMINFO declares. */
+function flacShort(b: Uint8Array, decoded: number): boolean {
+  let o = 0;
+  if (b[0] === 0x49 && b[1] === 0x44 && b[2] === 0x33) o = 10 + (((b[6]! & 0x7f) << 21) | ((b[7]! & 0x7f) << 14) | ((b[8]! & 0x7f) << 7) | (b[9]! & 0x7f));
+  if (o + 42 > b.length || b[o] !== 0x66 || (b[o + 4]! & 0x7f) !== 0) return false; // fLaC, then STREAMINFO
+  const s = o + 8;
+  const total = (b[s + 13]! & 0x0f) * 2 ** 32 + ((b[s + 14]! << 24) >>> 0) + (b[s + 15]! << 16) + (b[s + 16]! << 8) + b[s + 17]!;
+  return total > 0 && decoded < total - 4608;
+}
+
+/** The end of the last complete MPEG frame is past the end of the file: the upload was cut. */
+function mp3Truncated(b: Uint8Array): boolean {
+  let o = 0;
+  if (b[0] === 0x49 && b[1] === 0x44 && b[2] === 0x33) o = 10 + (((b[6]! & 0x7f) << 21) | ((b[7]! & 0x7f) << 14) | ((b[8]! & 0x7f) << 7) | (b[9]! & 0x7f));
+  while (o < b.length && !isMpegFrameHeader(b, o)) o++;
+  let frames = 0;
+  while (o + 4 <= b.length && isMpegFrameHeader(b, o)) {
+    const len = mpegFrameLength(b, o);
+    if (len === undefined || len < 4) return false;
+    if (o + len > b.length) return frames > 0;
+    o += len;
+    frames++;
+  }
+  return false;
+}
+
+async function decodeBytes(c: Container, bytes: Uint8Array, sink: Sink, signal?: AbortSignal): Promise<void> {
+  const label = NAMES[c];
+  let d: ByteDecoder;
+  try {
+    d = await loadDecoder(c);
+    await d.ready;
+  } catch (err) {
+    if (err instanceof AudioDecodeError) throw err;
+    throw new AudioDecodeError('unsupported', `the ${label} decoder could not be loaded (${(err as Error).message})`);
+  }
+  let errors = 0;
+  let firstError = '';
+  const take = (r: Decoded) => {
+    if (r.errors.length > 0) {
+      errors += r.errors.length;
+      firstError ||= r.errors[0]!.message;
+    }
+    if (r.samplesDecoded > 0) {
+      sink.channels = r.channelData.length;
+      sink.push(floatToMono16(r.channelData, r.samplesDecoded), r.sampleRate);
+    }
+  };
+  try {
+    for (let o = 0; o < bytes.length; o += SLICE_BYTES) {
+      take(await quietly(() => d.decode(bytes.subarray(o, o + SLICE_BYTES))));
+      await nextTurn();
+      signal?.throwIfAborted();
+    }
+    if (d.flush) take(await quietly(() => d.flush!()));
+  } catch (err) {
+    if (err instanceof AudioDecodeError || signal?.aborted) throw err;
+    throw new AudioDecodeError('corrupt', `the ${label} file could not be decoded (${(err as Error).message})`);
+  } finally {
+    d.free();
+  }
+  if (sink.sourceSamples === 0) throw new AudioDecodeError('corrupt', `no ${label} audio could be decoded: the file is corrupt or empty`);
+  if (errors > 0) throw new AudioDecodeError('corrupt', `the ${label} file is corrupt: ${errors} frame(s) failed to decode (${firstError})`);
+  const cut = c === 'mp3' ? mp3Truncated(bytes) : c === 'flac' ? flacShort(bytes, sink.sourceSamples) : oggTruncated(bytes);
+  if (cut) throw new AudioDecodeError('truncated', `the ${label} file is truncated: it ends before its last ${c === 'mp3' ? 'frame' : c === 'flac' ? 'declared sample' : 'page'} (was the upload complete?)`);
+}
+
+async function decodeWebm(bytes: Uint8Array, sink: Sink, signal?: AbortSignal): Promise<void> {
+  let webm;
+  try {
+    webm = demuxWebmAudio(bytes);
+  } catch (err) {
+    throw new AudioDecodeError('corrupt', `the WebM file could not be read (${(err as Error).message})`);
+  }
+  if (webm.codecId !== 'A_OPUS') throw new AudioDecodeError('unsupported', `WebM with ${webm.codecId} audio is not supported; WebM must hold Opus (as browsers record it)`);
+  if (webm.frames.length === 0) throw new AudioDecodeError('corrupt', 'the WebM file holds no audio frames');
+  if (webm.truncated) throw new AudioDecodeError('truncated', 'the WebM file is truncated: it ends inside an element (was the upload complete?)');
+  const channels = webm.channels === 2 ? 2 : 1;
+  const cp = webm.codecPrivate;
+  let preSkip = cp && cp.length >= 12 ? cp[10]! | (cp[11]! << 8) : 0;
+  const opus = new OpusScript(48000, channels, OpusScript.Application.AUDIO);
+  sink.channels = channels;
+  let bad = 0;
+  try {
+    for (let i = 0; i < webm.frames.length; i++) {
+      let pcm: Int16Array;
+      try {
+        const out = opus.decode(Buffer.from(webm.frames[i]!));
+        pcm = new Int16Array(out.buffer, out.byteOffset, out.byteLength >> 1).slice();
+      } catch {
+        bad++;
+        continue;
+      }
+      let mono = interleaved16ToMono(pcm, channels);
+      if (preSkip > 0) {
+        const s = Math.min(preSkip, mono.length);
+        mono = mono.subarray(s);
+        preSkip -= s;
+      }
+      sink.push(mono, 48000);
+      if (i % 50 === 49) {
+        await nextTurn();
+        signal?.throwIfAborted();
+      }
+    }
+  } finally {
+    opus.delete();
+  }
+  if (bad > 0) throw new AudioDecodeError('corrupt', `the WebM file is corrupt: ${bad} of ${webm.frames.length} Opus packets failed to decode`);
+}
+
+async function decodeWavInto(bytes: Uint8Array, sink: Sink, signal?: AbortSignal): Promise<void> {
+  let w;
+  try {
+    w = decodeWav(bytes);
+  } catch (err) {
+    throw new AudioDecodeError('corrupt', `the WAV file could not be read: ${(err as Error).message}`);
+  }
+  if (w.truncated) throw new AudioDecodeError('truncated', 'the WAV file is truncated: its data chunk is shorter than its header declares (was the upload complete?)');
+  if (w.samples.length / w.sampleRate > sink.maxSeconds) throw new AudioDecodeError('too_long', `the audio is longer than ${sink.maxSeconds} s, the longest this server accepts`);
+  sink.channels = w.channels;
+  for (let o = 0; o < w.samples.length; o += PCM_SLICE) {
+    sink.push(w.samples.subarray(o, o + PCM_SLICE), w.sampleRate);
+    await nextTurn();
+    signal?.throwIfAborted();
+  }
+}
+
+/** Decodes an encoded audio file (container from its bytes) to 16 kHz mono PCM16. */
+export async function decodeToMono16k(bytes: Uint8Array, opts: DecodeOptions): Promise<DecodedAudio> {
+  const container = sniffContainer(bytes);
+  if (bytes.length === 0) throw new AudioDecodeError('empty', 'the audio file is empty');
+  if (container === 'mp4' || container === 'aac') {
+    throw new AudioDecodeError('unsupported', `${NAMES[container]} (AAC) audio is not supported by this server; send ${ACCEPTED_INPUTS}`);
+  }
+  if (container === 'ogg') throw new AudioDecodeError('unsupported', `this Ogg file holds neither Opus, Vorbis nor FLAC; send ${ACCEPTED_INPUTS}`);
+  if (container === 'unknown') {
+    throw new AudioDecodeError('unsupported', `the audio is not in a format this server recognises; send ${ACCEPTED_INPUTS}, or raw 16 kHz mono PCM16 with file_format=pcm_s16le_16`);
+  }
+  const sink = new Sink(NAMES[container], opts.maxSeconds);
+  try {
+    if (container === 'wav') await decodeWavInto(bytes, sink, opts.signal);
+    else if (container === 'webm') await decodeWebm(bytes, sink, opts.signal);
+    else await decodeBytes(container, bytes, sink, opts.signal);
+    const pcm16k = sink.finish();
+    if (pcm16k.length === 0) throw new AudioDecodeError('empty', `the ${NAMES[container]} file holds no audio`);
+    return { pcm16k, container, sampleRate: sink.rate, channels: sink.channels, seconds: sink.sourceSamples / sink.rate };
+  } finally {
+    sink.destroy();
+  }
+}

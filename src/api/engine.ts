@@ -8,7 +8,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { denoisePrefilter, denoiseReady, initDenoise } from '../voice/local/denoise.js';
 import { getPreset, LOCAL_VOICES } from '../voice/local/presets.js';
 import { maskBlocks } from '../voice/local/processor.js';
-import { applyGain, applyVoiceSettings, speakerBoostGain, type TimbreParams, type VoiceSettings } from './voice-settings.js';
+import { applyGain, applyVoiceSettings, frameEnergies, speakerBoostGain, type TimbreParams, type VoiceSettings } from './voice-settings.js';
 
 export interface EngineVoice {
   id: string;
@@ -59,7 +59,16 @@ export function localStsEngine(opts: LocalStsEngineOptions = {}): StsEngine {
       const preset = applyVoiceSettings(getPreset(req.voiceId), req.settings);
       if (req.denoise && !denoiseReady()) await initDenoise();
       req.signal.throwIfAborted();
-      const gain = req.settings.use_speaker_boost ? speakerBoostGain(pcm16k) : 1;
+      let gain = 1;
+      if (req.settings.use_speaker_boost) {
+        // measured in 10 s slices, the event loop handed back between them
+        const energies: number[] = [];
+        for (let o = 0; o < pcm16k.length; o += 160_000) {
+          frameEnergies(pcm16k.subarray(o, o + 160_000), energies);
+          await nextTurn();
+        }
+        gain = speakerBoostGain(energies);
+      }
       const steps = maskBlocks(pcm16k, preset, req.seed ?? opts.seed ?? 0, req.denoise ? { prefilter: denoisePrefilter() } : {});
       try {
         for (const chunk of steps) {

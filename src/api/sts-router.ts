@@ -12,6 +12,7 @@
  * Every error is JSON. Audio is never logged or stored.
  */
 import { randomBytes } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Router, type Request, type Response } from 'express';
 import { AudioDecodeError, decodeToMono16k } from '../audio/codecs/decode.js';
 import { loadMp3Encoder, Mp3EncoderUnavailable } from '../audio/codecs/mp3-encoder.js';
@@ -40,6 +41,8 @@ export interface StsRouterOptions {
 }
 
 const RATE = 16000;
+/** Input to the output encoder per step: 40 ms (an MP3 step then takes a few ms). */
+const ENCODE_PIECE = 640;
 export const DEFAULT_MAX_INPUT_SECONDS = 300;
 export const DEFAULT_MAX_CONCURRENT = 4;
 
@@ -170,16 +173,29 @@ export function createStsRouter(opts: StsRouterOptions): Router {
         denoise: r.removeBackgroundNoise,
         signal: gone.signal,
       });
+      const enc = encoder;
+      const slow = /^(mp3|opus)_/.test(r.outputFormat);
+      /** Encodes a masked block; MP3 and Opus in 40 ms pieces with the event loop handed back between them. */
+      async function* encoded(): AsyncGenerator<Uint8Array> {
+        for await (const block of masked) {
+          for (let o = 0; o < block.length; o += ENCODE_PIECE) {
+            yield* enc.push(block.subarray(o, o + ENCODE_PIECE));
+            if (slow) await nextTurn();
+          }
+        }
+        yield* enc.end();
+      }
       if (stream) {
         res.writeHead(200, headers);
         res.flushHeaders();
-        for await (const block of masked) for (const b of encoder.push(block)) await write(res, b), (bytesOut += b.byteLength);
-        for (const b of encoder.end()) await write(res, b), (bytesOut += b.byteLength);
+        for await (const b of encoded()) {
+          bytesOut += b.byteLength;
+          await write(res, b);
+        }
         res.end();
       } else {
         const parts: Uint8Array[] = [];
-        for await (const block of masked) parts.push(...encoder.push(block));
-        parts.push(...encoder.end());
+        for await (const b of encoded()) parts.push(b);
         const body = Buffer.concat(parts);
         bytesOut = body.byteLength;
         res.writeHead(200, { ...headers, 'content-length': String(body.byteLength) });

@@ -89,24 +89,36 @@ const TARGET_DBFS = -20;
 const MIN_GAIN = 0.5;
 const MAX_GAIN = 4;
 
-/**
- * The gain speaker boost applies, measured on the whole input (complete before conversion):
- * RMS over its 20 ms frames within 30 dB of the loudest, so pauses do not count.
- */
-export function speakerBoostGain(pcm16k: Int16Array): number {
-  const frame = 320;
-  const energies: number[] = [];
-  for (let o = 0; o + frame <= pcm16k.length; o += frame) {
+const FRAME = 320;
+
+/** Mean square of each 20 ms frame of x (appended to out): speaker boost's measurement, in slices. */
+export function frameEnergies(x: Int16Array, out: number[] = []): number[] {
+  for (let o = 0; o + FRAME <= x.length; o += FRAME) {
     let e = 0;
-    for (let i = o; i < o + frame; i++) e += pcm16k[i]! * pcm16k[i]!;
-    energies.push(e / frame);
+    for (let i = o; i < o + FRAME; i++) e += x[i]! * x[i]!;
+    out.push(e / FRAME);
   }
-  const peak = Math.max(0, ...energies);
+  return out;
+}
+
+/**
+ * The gain speaker boost applies, from the whole input's frame energies (the input is complete
+ * before conversion): RMS over the frames within 30 dB of the loudest, so pauses do not count.
+ */
+export function speakerBoostGain(energies: readonly number[]): number {
+  let peak = 0;
+  for (const e of energies) if (e > peak) peak = e;
   if (peak === 0) return 1;
-  const active = energies.filter((e) => e >= peak / 1000);
-  const rms = Math.sqrt(active.reduce((a, b) => a + b, 0) / active.length) / 32768;
-  const gain = 10 ** (TARGET_DBFS / 20) / rms;
-  return Math.min(MAX_GAIN, Math.max(MIN_GAIN, gain));
+  let sum = 0;
+  let n = 0;
+  for (const e of energies) {
+    if (e >= peak / 1000) {
+      sum += e;
+      n++;
+    }
+  }
+  const rms = Math.sqrt(sum / n) / 32768;
+  return Math.min(MAX_GAIN, Math.max(MIN_GAIN, 10 ** (TARGET_DBFS / 20) / rms));
 }
 
 /** Applies a gain in place with a soft limiter above -3 dBFS (no hard clipping). */

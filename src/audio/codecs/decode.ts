@@ -11,7 +11,7 @@ import OpusScript from 'opusscript';
 import { Resampler } from '../resampler.js';
 import { floatToMono16, interleaved16ToMono } from './pcm.js';
 import { isMpegFrameHeader, mpegFrameLength, sniffContainer, type Container } from './sniff.js';
-import { decodeWav } from './wav-decode.js';
+import { openWav } from './wav-decode.js';
 import { demuxWebmAudio } from './webm.js';
 
 export type DecodeFailure = 'unsupported' | 'corrupt' | 'truncated' | 'too_long' | 'empty';
@@ -292,15 +292,15 @@ async function decodeWebm(bytes: Uint8Array, sink: Sink, signal?: AbortSignal): 
 async function decodeWavInto(bytes: Uint8Array, sink: Sink, signal?: AbortSignal): Promise<void> {
   let w;
   try {
-    w = decodeWav(bytes);
+    w = openWav(bytes);
   } catch (err) {
     throw new AudioDecodeError('corrupt', `the WAV file could not be read: ${(err as Error).message}`);
   }
   if (w.truncated) throw new AudioDecodeError('truncated', 'the WAV file is truncated: its data chunk is shorter than its header declares (was the upload complete?)');
-  if (w.samples.length / w.sampleRate > sink.maxSeconds) throw new AudioDecodeError('too_long', `the audio is longer than ${sink.maxSeconds} s, the longest this server accepts`);
+  if (w.frames / w.sampleRate > sink.maxSeconds) throw new AudioDecodeError('too_long', `the audio is longer than ${sink.maxSeconds} s, the longest this server accepts`);
   sink.channels = w.channels;
-  for (let o = 0; o < w.samples.length; o += PCM_SLICE) {
-    sink.push(w.samples.subarray(o, o + PCM_SLICE), w.sampleRate);
+  for (let o = 0; o < w.frames; o += PCM_SLICE) {
+    sink.push(w.read(o, Math.min(w.frames, o + PCM_SLICE)), w.sampleRate);
     await nextTurn();
     signal?.throwIfAborted();
   }

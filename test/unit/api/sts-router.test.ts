@@ -170,6 +170,15 @@ describe('ElevenLabs-compatible STS API: conversion (official SDK)', () => {
     }
   });
 
+  it('remove_background_noise (RNNoise first) and optimize_streaming_latency are accepted; the length is kept', async () => {
+    const { res, body } = await post('/v1/speech-to-speech/steady/stream?output_format=pcm_16000&optimize_streaming_latency=3&enable_logging=true', {
+      audio: new Blob([fixture('jfk_3s.opus')]),
+      remove_background_noise: 'true',
+    });
+    expect(res.status).toBe(200);
+    expect(body.length).toBe(3 * 16000 * 2);
+  });
+
   it('answers wav_24000 as a parsable WAV of the input duration', async () => {
     const bytes = (await readAll(await client.speechToSpeech.convert(VOICE, { audio: pcmBytes(phrasePcm(400)), fileFormat: 'pcm_s16le_16', outputFormat: 'wav_24000' }))).bytes;
     const w = parseWav(bytes);

@@ -1,23 +1,37 @@
 /**
- * A fake ElevenLabs speech-to-speech server: a real node:http server on 127.0.0.1:0, built on
- * src/api/sts-request.ts (so it validates exactly like the API), answering
- * POST /v1/speech-to-speech/{voice}[/stream] with a deterministic "masked" signal: a pure tone
- * (300 Hz by default) as long as the input, streamed in chunks with small delays. It records
- * every request and injects faults, programmable per request.
+ * A fake ElevenLabs speech-to-speech server, written from the spec (../shared/spec:
+ * speech-to-speech-convert.openapi.md, speech-to-speech-stream.md, elevenlabs-facts.md) and
+ * importing nothing from src/, so a misreading of the spec in the product shows up as a
+ * failing test instead of cancelling out. A real node:http server on 127.0.0.1:0 answering
+ * POST /v1/speech-to-speech/{voice_id}[/stream] with a deterministic "masked" signal: a pure
+ * tone (300 Hz by default) as long as the input, streamed in chunks with small delays. It
+ * records every request and injects faults, programmable per request.
  *
  *   const fake = await startFakeElevenLabs();
  *   fake.setFaults([{ type: 'status', status: 500 }, undefined]);   // 1st request 500, 2nd ok
  *   fake.setFaults((i) => (i < 3 ? { type: 'reset-before-first-byte' } : undefined));
- *   ... fake.requests, fake.maxInFlight ...
+ *   ... fake.requests, fake.maxInFlight, await fake.nextFinished() ...
  *   await fake.close();
+ *
+ * What it checks, as the spec states it: xi-api-key (401 needs_authorization / invalid_api_key);
+ * the query parameters output_format (28 values, the 21 non-wav ones on /stream),
+ * enable_logging (boolean), optimize_streaming_latency (integer); the multipart form: audio
+ * (a file, required), model_id (a voice-changer model, else 400), voice_settings (a JSON
+ * object string), seed (0..4294967295), remove_background_noise (boolean), file_format
+ * (pcm_s16le_16 | other); 422 in FastAPI's {"detail":[{loc,msg,type}]} shape. Empty form
+ * values count as absent (the docs' Go example sends every field empty).
  */
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { alawEncode, mulawEncode } from '../../src/audio/mulaw.js';
-import { parseWav, wavToPcm16 } from '../../src/audio/wav.js';
-import { matchStsPath, parseStsRequest, sendStsError, statusError, validationError, type StsRequest } from '../../src/api/sts-request.js';
+import wavefile from 'wavefile';
+import { alawEncode, mulawEncode } from './g711.js';
+import { matchPath, sendError, statusError, validate, validationError, type FakeStsRequest } from './sts-spec.js';
+
+export { SPEC_MAX_SEED, SPEC_OUTPUT_FORMATS, SPEC_STREAM_OUTPUT_FORMATS, SPEC_STS_MODELS, type FakeStsRequest } from './sts-spec.js';
 
 export type Fault =
   /** Any error status, with an optional JSON body (default: {"detail":{"status":"internal_error",...}}). */
@@ -53,7 +67,7 @@ export interface RecordedRequest {
   audioFilename?: string;
   audioContentType?: string;
   /** The validated request (undefined when validation failed). */
-  parsed?: StsRequest;
+  parsed?: FakeStsRequest;
   fault?: Fault;
   status?: number;
   /** performance.now() marks (same clock as the tests'). */
@@ -74,8 +88,10 @@ export interface FakeElevenLabsOptions {
   chunkDelayMs?: number;
   /** Path prefix the fake is mounted under, e.g. '/proxy'. */
   pathPrefix?: string;
-  /** Request body limit (default ElevenLabs' 50 MB). */
+  /** Audio size limit (default ElevenLabs' 50 MB); over it: 413 payload_too_large. */
   maxBodyBytes?: number;
+  /** Known voice ids; others get 404 voice_not_found. Default: any voice exists. */
+  voices?: string[];
 }
 
 export interface FakeElevenLabs {
@@ -84,12 +100,15 @@ export interface FakeElevenLabs {
   setFaults(plan: FaultPlan): void;
   readonly inFlight: number;
   readonly maxInFlight: number;
+  /** Resolves with the next request once it has been answered (or failed): waits on events, not time. */
+  nextFinished(): Promise<RecordedRequest>;
   /** Resets requests and maxInFlight (keeps the fault plan). */
   reset(): void;
   close(): Promise<void>;
 }
 
 const AMPLITUDE = 8000;
+const MAX_STS_BYTES = 50 * 1024 * 1024;
 
 /** The fake's answer for an input of `ms` milliseconds: a tone at `rate`, 16-bit samples. */
 export function toneSamples(ms: number, hz: number, rate: number): Int16Array {
@@ -104,23 +123,33 @@ export function expectedUlaw(ms: number, hz = 300): Uint8Array {
   return mulawEncode(toneSamples(ms, hz, 8000));
 }
 
-function inputMs(r: StsRequest): number {
-  if (r.fileFormat === 'pcm_s16le_16') return r.audio.bytes.byteLength / 2 / 16;
+/** Milliseconds of input: raw 16 kHz S16LE for pcm_s16le_16, a WAV file's duration otherwise. */
+function inputMs(r: FakeStsRequest): number {
+  const pcmMs = r.audio.bytes.byteLength / 2 / 16;
+  if (r.fileFormat === 'pcm_s16le_16') return pcmMs;
   try {
-    const { samples, sampleRate } = wavToPcm16(parseWav(r.audio.bytes));
-    return (samples.length * 1000) / sampleRate;
+    const wav = new wavefile.WaveFile(r.audio.bytes);
+    const fmt = wav.fmt as { sampleRate: number; blockAlign: number };
+    const data = wav.data as { chunkSize: number };
+    return (data.chunkSize / fmt.blockAlign / fmt.sampleRate) * 1000;
   } catch {
-    return r.audio.bytes.byteLength / 2 / 16;
+    return pcmMs;
   }
 }
 
-function encodeAnswer(r: StsRequest, ms: number, hz: number): { bytes: Uint8Array; contentType: string; bytesPerMs: number } | undefined {
-  const [codec, rateStr] = r.outputFormat.split('_') as [string, string];
+/** The tone in the requested container: headerless G.711 or PCM, or a WAV file. MP3/Opus are not faked. */
+function encodeAnswer(format: string, ms: number, hz: number): { bytes: Uint8Array; contentType: string; bytesPerMs: number } | undefined {
+  const [codec, rateStr] = format.split('_') as [string, string];
   const rate = Number(rateStr);
   const samples = toneSamples(ms, hz, rate);
   if (codec === 'ulaw') return { bytes: mulawEncode(samples), contentType: 'audio/basic', bytesPerMs: rate / 1000 };
   if (codec === 'alaw') return { bytes: alawEncode(samples), contentType: 'audio/x-alaw-basic', bytesPerMs: rate / 1000 };
   if (codec === 'pcm') return { bytes: new Uint8Array(samples.buffer), contentType: 'audio/pcm', bytesPerMs: (rate * 2) / 1000 };
+  if (codec === 'wav') {
+    const wav = new wavefile.WaveFile();
+    wav.fromScratch(1, rate, '16', samples);
+    return { bytes: wav.toBuffer(), contentType: 'audio/wav', bytesPerMs: (rate * 2) / 1000 };
+  }
   return undefined;
 }
 
@@ -130,38 +159,34 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
   const chunkMs = options.chunkMs ?? 100;
   const chunkDelayMs = options.chunkDelayMs ?? 10;
   const prefix = (options.pathPrefix ?? '').replace(/\/+$/, '');
+  const maxBytes = options.maxBodyBytes ?? MAX_STS_BYTES;
   const requests: RecordedRequest[] = [];
   let plan: FaultPlan = [];
   let inFlight = 0;
   let maxInFlight = 0;
   let counter = 0;
   const sockets = new Set<Socket>();
+  const waiters: Array<(r: RecordedRequest) => void> = [];
 
-  const faultFor = (rec: RecordedRequest): Fault | undefined =>
-    typeof plan === 'function' ? plan(rec.index, rec) : plan[rec.index];
+  const faultFor = (rec: RecordedRequest): Fault | undefined => (typeof plan === 'function' ? plan(rec.index, rec) : plan[rec.index]);
 
   async function handle(req: IncomingMessage, res: ServerResponse, rec: RecordedRequest): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const route = req.method === 'POST' ? matchStsPath(url.pathname, prefix) : null;
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const route = req.method === 'POST' ? matchPath(url.pathname, prefix) : null;
     if (!route) {
       req.resume();
-      return sendStsError(res, statusError(404, 'not_found', `No route for ${req.method} ${url.pathname}`));
+      return sendError(res, statusError(404, 'not_found', `No route for ${req.method} ${url.pathname}`));
     }
     rec.voiceId = route.voiceId;
     rec.stream = route.stream;
-    const parsed = await parseStsRequest(req, {
-      ...route,
-      ...(apiKey !== null && { checkKey: (k: string | undefined) => k === apiKey }),
-      ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
-    });
-    if (parsed.ok) {
-      const r = parsed.request;
-      rec.parsed = r;
-      rec.fields = r.fields;
-      rec.audioBytes = r.audio.bytes.byteLength;
-      rec.audioFilename = r.audio.filename;
-      rec.audioContentType = r.audio.contentType;
-    }
+    const v = await validate(req, route, { apiKey, maxBytes, ...(options.voices && { voices: options.voices }) });
+    if (v.ok) {
+      rec.parsed = v.request;
+      rec.fields = v.request.fields;
+      rec.audioBytes = v.request.audio.bytes.byteLength;
+      rec.audioFilename = v.request.audio.filename;
+      rec.audioContentType = v.request.audio.contentType;
+    } else if (v.fields) rec.fields = v.fields;
     const fault = faultFor(rec);
     rec.fault = fault;
     const sock = req.socket;
@@ -173,36 +198,45 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
         sock.destroy();
         return;
       case 'status':
-        return sendStsError(res, {
+        return sendError(res, {
           status: fault.status,
-          body: (fault.body ?? { detail: { status: 'internal_error', message: `fake error ${fault.status}` } }) as never,
+          body: fault.body ?? { detail: { status: 'internal_error', message: `fake error ${fault.status}` } },
           ...(fault.headers && { headers: fault.headers }),
         });
       case 'rate-limit':
-        return sendStsError(
+        return sendError(
           res,
           statusError(
             429,
             fault.code,
-            fault.code === 'system_busy' ? 'The system is experiencing heavy traffic, please try again' : 'Too many concurrent requests',
+            fault.code === 'system_busy' ? 'The system is experiencing heavy traffic, please try again' : 'Your current subscription is associated with a maximum of 2 concurrent requests',
             fault.retryAfterS === undefined ? undefined : { 'retry-after': String(fault.retryAfterS) },
           ),
         );
       case 'unauthorized':
-        return sendStsError(res, statusError(401, 'invalid_api_key', 'Invalid API key'));
+        return sendError(res, statusError(401, 'invalid_api_key', 'Invalid API key'));
       case 'validation':
-        return sendStsError(res, validationError([{ loc: ['body', 'model_id'], msg: 'Model does not support speech to speech', type: 'value_error' }]));
+        return sendError(res, validationError([{ loc: ['body', 'model_id'], msg: 'Model does not support speech to speech', type: 'value_error' }]));
       default:
         break;
     }
-    if (!parsed.ok) return sendStsError(res, parsed.error);
+    if (!v.ok) return sendError(res, v.error);
 
-    const r = parsed.request;
-    const answer = encodeAnswer(r, inputMs(r), toneHz);
+    const r = v.request;
+    const ms = inputMs(r);
+    const answer = encodeAnswer(r.outputFormat, ms, toneHz);
     if (!answer) {
-      return sendStsError(res, validationError([{ loc: ['query', 'output_format'], msg: 'the fake answers only ulaw, alaw and pcm', type: 'value_error' }]));
+      return sendError(res, validationError([{ loc: ['query', 'output_format'], msg: 'the fake answers only ulaw, alaw, pcm and wav', type: 'value_error' }]));
     }
-    const headers = { 'content-type': answer.contentType, 'transfer-encoding': 'chunked' };
+    const headers = {
+      'content-type': answer.contentType,
+      'transfer-encoding': 'chunked',
+      'request-id': randomUUID(),
+      'history-item-id': randomUUID().replaceAll('-', '').slice(0, 20),
+      'character-cost': String(Math.ceil((ms / 60_000) * 1000)),
+      'current-concurrent-requests': String(inFlight),
+      'maximum-concurrent-requests': '15',
+    };
     if (fault?.type === 'slow-first-byte') {
       if (fault.headersEarly) res.writeHead(200, headers).flushHeaders();
       await sleep(fault.delayMs);
@@ -227,12 +261,13 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
   }
 
   const server = createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://fake');
     const rec: RecordedRequest = {
       index: counter++,
       method: req.method ?? '',
-      path: new URL(req.url ?? '/', 'http://localhost').pathname,
+      path: u.pathname,
       url: req.url ?? '',
-      query: Object.fromEntries(new URL(req.url ?? '/', 'http://localhost').searchParams),
+      query: Object.fromEntries(u.searchParams),
       headers: req.headers,
       fields: {},
       audioBytes: 0,
@@ -249,6 +284,7 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
       inFlight--;
       rec.endedAt = performance.now();
       rec.status = res.headersSent ? res.statusCode : undefined;
+      for (const w of waiters.splice(0)) w(rec);
     };
     res.once('close', finish);
     handle(req, res, rec).catch(() => {
@@ -259,7 +295,8 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
 
   return {
@@ -274,6 +311,7 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
     get maxInFlight() {
       return maxInFlight;
     },
+    nextFinished: () => new Promise<RecordedRequest>((resolve) => waiters.push(resolve)),
     reset() {
       requests.length = 0;
       counter = 0;

@@ -4,7 +4,7 @@
  * (create, update, fetch); anything else can be scripted with `on()`.
  *
  * Point the twilio package at it with createTwilioRestClient({ baseUrl: fake.url, ... })
- * (src/sim/twilio-rest.ts), which passes a redirecting `httpClient`.
+ * (src/twilio/rest.ts), which passes a redirecting `httpClient`. Imports nothing from src/.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { parseMultipart } from './multipart.js';
 
 export type ProxyFault =
   /** Answer this status with an ElevenLabs error body ({"detail":{"status":code,"message":...}}) and headers. */
@@ -59,26 +60,6 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-/** The bytes of the multipart part named `name`, or undefined. */
-export function multipartPart(body: Buffer, contentType: string | undefined, name: string): Buffer | undefined {
-  const m = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType ?? '');
-  const boundary = m?.[1] ?? m?.[2]?.trim();
-  if (!boundary) return undefined;
-  const delim = Buffer.from(`--${boundary}`);
-  let at = body.indexOf(delim);
-  while (at !== -1) {
-    const headStart = at + delim.length + 2; // CRLF after the delimiter
-    const headEnd = body.indexOf('\r\n\r\n', headStart);
-    if (headEnd === -1) return undefined;
-    const next = body.indexOf(delim, headEnd + 4);
-    if (next === -1) return undefined;
-    const head = body.subarray(headStart, headEnd).toString('latin1');
-    if (new RegExp(`name="${name}"`, 'i').test(head)) return body.subarray(headEnd + 4, next - 2); // CRLF before the delimiter
-    at = next;
-  }
-  return undefined;
-}
-
 async function readAll(req: IncomingMessage): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const c of req) parts.push(c as Buffer);
@@ -105,7 +86,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
 
   async function handle(req: IncomingMessage, res: ServerResponse, rec: ProxiedRequest): Promise<void> {
     const body = await readAll(req);
-    const audio = multipartPart(body, req.headers['content-type'], 'audio') ?? body;
+    const audio = parseMultipart(body, req.headers['content-type'])?.find((p) => p.name === 'audio')?.data ?? body;
     rec.audioBytes = audio.length;
     const key = createHash('sha1').update(audio).digest('hex');
     let phrase = phrases.get(key);

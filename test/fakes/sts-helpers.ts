@@ -1,25 +1,14 @@
-/** Helpers shared by the ElevenLabs client, resilience and compat-API tests. */
+/**
+ * Helpers shared by the ElevenLabs client, resilience and compat-API tests: a test key, a
+ * speech-like phrase, and a collector for a converter's output. Structurally typed, importing
+ * nothing from src/ (the converter contract is matched by shape). The config pointed at a
+ * fake lives in test/helpers/config.ts.
+ */
 import { performance } from 'node:perf_hooks';
-import { loadConfig, type Config } from '../../src/config/env.js';
-import { createLogger, type Logger } from '../../src/observability/logger.js';
-import type { PhraseConverter, PhraseRequest } from '../../src/voice/converter.js';
+import { pino, type Logger } from 'pino';
 
 export const TEST_KEY = 'test-key';
-export const silentLog: Logger = createLogger('silent');
-
-/** A config pointed at a fake, with short timeouts; override any variable. */
-export function testConfig(baseUrl: string, env: Record<string, string> = {}): Config {
-  return loadConfig({
-    CONVERTER: 'elevenlabs',
-    ELEVENLABS_API_KEY: TEST_KEY,
-    ELEVENLABS_BASE_URL: baseUrl,
-    ELEVENLABS_VOICE_ID: 'voiceA',
-    ELEVENLABS_CONNECT_TIMEOUT_MS: '500',
-    ELEVENLABS_FIRST_BYTE_TIMEOUT_MS: '400',
-    ELEVENLABS_MAX_LAG_MS: '2000',
-    ...env,
-  });
-}
+export const silentLog: Logger = pino({ level: 'silent' });
 
 /** A phrase of `ms` milliseconds of 16 kHz speech-like PCM (a 180 Hz tone with harmonics). */
 export function phrasePcm(ms: number): Int16Array {
@@ -32,7 +21,18 @@ export function phrasePcm(ms: number): Int16Array {
   return out;
 }
 
-export function phrase(ms: number, over: Partial<PhraseRequest> = {}): PhraseRequest {
+/** A phrase request: 16 kHz PCM, voice, abort signal, fair-queueing key, end time. */
+export interface TestPhrase {
+  pcm16k: Int16Array;
+  voiceId: string;
+  seed?: number;
+  signal: AbortSignal;
+  callKey: string;
+  endedAt: number;
+  log?: Logger;
+}
+
+export function phrase(ms: number, over: Partial<TestPhrase> = {}): TestPhrase {
   return { pcm16k: phrasePcm(ms), voiceId: 'voiceA', signal: new AbortController().signal, callKey: 'call-1', endedAt: performance.now(), ...over };
 }
 
@@ -45,7 +45,7 @@ export interface Collected {
 }
 
 /** Runs a conversion to the end; never throws (the error is in the result). */
-export async function collect(conv: PhraseConverter, req: PhraseRequest): Promise<Collected> {
+export async function collect<R>(conv: { convert(req: R): AsyncIterable<Uint8Array> }, req: R): Promise<Collected> {
   const chunks: Uint8Array[] = [];
   const at: number[] = [];
   let error: unknown;

@@ -15,7 +15,8 @@ import { initResampler, resample } from '../../../src/audio/resampler.js';
 import { encodeWavMulaw, encodeWavPcm16, parseWav, wavToPcm16 } from '../../../src/audio/wav.js';
 import { createElevenLabsConverter } from '../../../src/voice/elevenlabs/index.js';
 import { voiceInfos } from '../../../src/voice/local/index.js';
-import { collect, phrase, phrasePcm, silentLog, testConfig } from '../../fakes/sts-helpers.js';
+import { collect, phrase, phrasePcm, silentLog } from '../../fakes/sts-helpers.js';
+import { testConfig } from '../../helpers/config.js';
 import { decodeMp3, decodeOggOpus, envelopeCorrelation, fixture, fixturePcm16k } from './audio-check.js';
 
 const KEY = 'compat-key';

@@ -12,7 +12,8 @@ import {
   parseRetryAfter,
 } from '../../../src/voice/elevenlabs/index.js';
 import { expectedUlaw, startFakeElevenLabs, type FakeElevenLabs } from '../../fakes/fake-elevenlabs.js';
-import { collect, phrase, silentLog, testConfig } from '../../fakes/sts-helpers.js';
+import { collect, phrase, silentLog } from '../../fakes/sts-helpers.js';
+import { testConfig } from '../../helpers/config.js';
 
 let fake: FakeElevenLabs;
 let conv: PhraseConverter;

@@ -12,7 +12,8 @@ import { createResilientConverter } from '../../../src/voice/resilience/index.js
 import type { PhraseConverter } from '../../../src/voice/converter.js';
 import { expectedUlaw, startFakeElevenLabs, type FakeElevenLabs } from '../../fakes/fake-elevenlabs.js';
 import { startFaultProxy, type FaultProxy } from '../../fakes/fault-proxy.js';
-import { collect, phrase, silentLog, testConfig } from '../../fakes/sts-helpers.js';
+import { collect, phrase, silentLog } from '../../fakes/sts-helpers.js';
+import { testConfig } from '../../helpers/config.js';
 
 let fake: FakeElevenLabs;
 let proxy: FaultProxy;

@@ -12,7 +12,8 @@ import { CircuitBreakerConverter, createResilientConverter, ResilienceStats, typ
 import { metrics } from '../../../src/observability/metrics.js';
 import { initLocalEngine, LocalEngine } from '../../../src/voice/local/index.js';
 import { expectedUlaw, startFakeElevenLabs, type FakeElevenLabs } from '../../fakes/fake-elevenlabs.js';
-import { collect, phrase, silentLog, testConfig } from '../../fakes/sts-helpers.js';
+import { collect, phrase, silentLog } from '../../fakes/sts-helpers.js';
+import { testConfig } from '../../helpers/config.js';
 
 let primaryFake: FakeElevenLabs;
 let fallbackFake: FakeElevenLabs;

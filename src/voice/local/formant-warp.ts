@@ -18,8 +18,13 @@ export class FormantWarper {
   private readonly im: Float64Array;
   private warm = false;
   private readonly poly: Float64Array;
+  private readonly poleAngle: Float64Array;
+  private readonly poleRadius: Float64Array;
+  private found = 0;
 
   constructor(readonly order: number) {
+    this.poleAngle = new Float64Array(order);
+    this.poleRadius = new Float64Array(order);
     this.re = new Float64Array(order);
     this.im = new Float64Array(order);
     this.poly = new Float64Array(order + 1);
@@ -108,11 +113,20 @@ export class FormantWarper {
    * ratio 1 copies a. Returns false (and copies a) when the roots could not be found.
    */
   warp(a: Float64Array, ratio: number, b: Float64Array): boolean {
-    const n = this.order;
     if (ratio === 1) {
-      b.set(a.subarray(0, n + 1));
+      b.set(a.subarray(0, this.order + 1));
       return true;
     }
+    return this.warpWith(a, (phi) => phi * ratio, b);
+  }
+
+  /**
+   * As warp, with every complex pole angle phi (radians, 0..pi) moved to map(phi); map must be
+   * increasing. After a successful call, poles() lists the analysis poles that were found.
+   */
+  warpWith(a: Float64Array, map: (phi: number) => number, b: Float64Array): boolean {
+    const n = this.order;
+    this.found = 0;
     let allZero = true;
     for (let k = 1; k <= n; k++) if (a[k] !== 0) allZero = false;
     if (allZero) {
@@ -145,7 +159,10 @@ export class FormantWarper {
         deg += 1;
       } else {
         const r = Math.min(MAX_RADIUS, Math.hypot(zr, zi));
-        const phi = Math.min(MAX_ANGLE, Math.atan2(zi, zr) * ratio);
+        const ang = Math.atan2(zi, zr);
+        this.poleAngle[this.found] = ang;
+        this.poleRadius[this.found++] = r;
+        const phi = Math.min(MAX_ANGLE, map(ang));
         const c1 = -2 * r * Math.cos(phi);
         const c2 = r * r;
         if (deg + 2 > n) break;
@@ -155,10 +172,16 @@ export class FormantWarper {
     }
     if (deg !== n) {
       this.warm = false;
+      this.found = 0;
       b.set(a.subarray(0, n + 1));
       return false;
     }
     b.set(poly);
     return true;
+  }
+
+  /** The complex analysis poles of the last warpWith (upper half plane): angle (rad) and radius. */
+  poles(): { count: number; angle: Float64Array; radius: Float64Array } {
+    return { count: this.found, angle: this.poleAngle, radius: this.poleRadius };
   }
 }

@@ -8,6 +8,7 @@
  * Phrase work is done in 200 ms blocks with the event loop handed back between them (convert,
  * maskPcm16kAsync), so a long phrase never holds up other calls' 20 ms pacing.
  */
+import { createHash, randomInt } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FrameStream, PhraseConverter, PhraseRequest, StreamingConverter, VoiceInfo } from '../converter.js';
 import { ConversionError } from '../errors.js';
@@ -16,7 +17,7 @@ import { mulawEncode } from '../../audio/mulaw.js';
 import { initResampler, Resampler } from '../../audio/resampler.js';
 import type { Logger } from '../../observability/logger.js';
 import { denoisePrefilter, denoiseReady, initDenoise } from './denoise.js';
-import { concatChunks, maskBlocks } from './processor.js';
+import { concatChunks, maskBlocks, type MaskProcessorOptions } from './processor.js';
 import { getPreset, isLocalVoice, LOCAL_VOICES, type LocalVoicePreset } from './presets.js';
 import { LocalFrameStream, STREAM_DELAY_8K } from './stream.js';
 
@@ -33,8 +34,13 @@ export function voiceInfos(): VoiceInfo[] {
 
 export interface LocalEngineOptions {
   defaultVoiceId: string;
+  /** Fixed seed for every call (deterministic output). Unset: each call draws its own. */
   seed?: number;
   denoise?: boolean;
+  /** Per-speaker formant normalisation, 0..1 (default 1; 0 = one fixed ratio for everyone). */
+  normalise?: number;
+  /** Per-call variation within a preset, drawn from the call's seed, 0..1 (default 1). */
+  variation?: number;
   log?: Logger;
 }
 
@@ -48,16 +54,18 @@ export class LocalEngine implements PhraseConverter, StreamingConverter {
   readonly name = 'local' as const;
   readonly delayMs = STREAM_DELAY_8K / 8;
   private readonly defaultVoiceId: string;
-  private readonly seed: number;
+  private readonly seed: number | undefined;
   private readonly denoise: boolean;
+  private readonly dsp: MaskProcessorOptions;
   private readonly log?: Logger;
   private closed = false;
 
   constructor(opts: LocalEngineOptions) {
     getPreset(opts.defaultVoiceId); // throws naming the valid ids
     this.defaultVoiceId = opts.defaultVoiceId;
-    this.seed = opts.seed ?? 0;
+    this.seed = opts.seed;
     this.denoise = opts.denoise ?? false;
+    this.dsp = { normalise: opts.normalise ?? 1, variation: opts.variation ?? 1 };
     this.log = opts.log;
     // Denoising by default: start loading RNNoise now, so the first phrase does not wait for it.
     if (this.denoise) this.loadDenoise().catch(() => undefined);
@@ -73,14 +81,14 @@ export class LocalEngine implements PhraseConverter, StreamingConverter {
   }
 
   /** The phrase masking steps (see maskBlocks), RNNoise first when asked for. */
-  private blocks(pcm: Int16Array, opts: MaskOptions): Generator<Int16Array, void, undefined> {
+  private blocks(pcm: Int16Array, opts: MaskOptions, seed = opts.seed ?? this.seed ?? 0): Generator<Int16Array, void, undefined> {
     const preset = getPreset(opts.voiceId || this.defaultVoiceId);
     const denoise = opts.denoise ?? this.denoise;
     if (denoise && !denoiseReady()) {
       this.loadDenoise().catch(() => undefined);
       throw new Error('RNNoise is not loaded yet: use maskPcm16kAsync (it loads it on first use)');
     }
-    return maskBlocks(pcm, preset, opts.seed ?? this.seed, denoise ? { prefilter: denoisePrefilter() } : {});
+    return maskBlocks(pcm, preset, seed, { ...this.dsp, ...(denoise && { prefilter: denoisePrefilter() }) });
   }
 
   /**
@@ -124,7 +132,8 @@ export class LocalEngine implements PhraseConverter, StreamingConverter {
     let steps: Generator<Int16Array, void, undefined>;
     let down: Resampler;
     try {
-      steps = this.blocks(req.pcm16k, { voiceId: req.voiceId, ...(req.seed !== undefined && { seed: req.seed }) });
+      // One seed per call: the phrases of a call share it (and so the call's variation).
+      steps = this.blocks(req.pcm16k, { voiceId: req.voiceId }, req.seed ?? this.seed ?? callSeed(req.callKey));
       down = new Resampler(16000, 8000);
     } catch (err) {
       throw fail(err);
@@ -161,10 +170,19 @@ export class LocalEngine implements PhraseConverter, StreamingConverter {
 
   openStream(opts: { voiceId: string; seed?: number; log?: Logger }): FrameStream {
     if (this.closed) throw new Error('local engine closed');
-    return new LocalFrameStream(opts.voiceId || this.defaultVoiceId, opts.seed ?? this.seed, opts.log ?? this.log);
+    const seed = opts.seed ?? this.seed ?? randomInt(0x1_0000_0000);
+    return new LocalFrameStream(opts.voiceId || this.defaultVoiceId, seed, opts.log ?? this.log, this.dsp);
   }
 
   async close(): Promise<void> {
     this.closed = true;
   }
+}
+
+/** Process-wide salt, so call seeds derived from call ids cannot be predicted from outside. */
+const SALT = randomInt(0x1_0000_0000).toString(16);
+
+/** A call's seed from its key (phrase mode: every phrase of a call masks with the same variation). */
+function callSeed(callKey: string): number {
+  return createHash('sha256').update(SALT).update(callKey).digest().readUInt32LE(0);
 }

@@ -17,6 +17,16 @@ import { MAX_HALF, RESIDUAL_AHEAD, ResidualPsola } from './excitation.js';
 import { PitchReference, targetF0 } from './pitch-target.js';
 import { HALFBAND, YinTracker } from './pitch-tracker.js';
 import type { LocalVoicePreset } from './presets.js';
+import { FormantNormaliser } from './speaker-norm.js';
+import { callVariation, variedPreset, type CallVariation } from './call-variation.js';
+
+/** Per-call options of the processor (all optional; defaults: full normalisation, no variation). */
+export interface MaskProcessorOptions {
+  /** How far each speaker's formants are pulled onto the preset's targets, 0..1 (default 1). */
+  normalise?: number;
+  /** Amount of per-call variation drawn from the seed, 0..1 (default 0: none). */
+  variation?: number;
+}
 
 /** Input needed past a hop's end before it is analysed (LPC window half + YIN lookahead). */
 const LOOKAHEAD = 160;
@@ -57,8 +67,13 @@ const SUB_SNR_HI = 26;
 const SUB_LEVEL = 0.8;
 const SUB_F_LO = 200;
 const SUB_F_HI = 260;
-/** Noise floor: follows a falling hop power at once (smoothed), rises 0.2 dB per 5 ms hop. */
-const FLOOR_RISE = 1.002;
+/**
+ * Noise floor: follows a falling hop power at once (smoothed), rises 0.05 dB per 5 ms hop (10 dB
+ * a second, so a call that opens in digital silence finds its real noise floor within seconds).
+ * Hops quieter than FLOOR_MIN_POWER (-70 dBFS: digital silence, not a noise floor) are ignored.
+ */
+const FLOOR_RISE = 10 ** (0.05 / 10);
+const FLOOR_MIN_POWER = 100;
 const RING = 4096;
 const MASK = RING - 1;
 const D_RING = 1024;
@@ -98,21 +113,30 @@ export class MaskProcessor {
   private subHop = -1;
   private subF0 = 0;
   private ratio: number;
+  private readonly norm: FormantNormaliser;
+  private readonly variation: CallVariation;
   /** Output samples that came out non-finite (replaced by 0): a health counter for the eval. */
   nonFinite = 0;
 
-  constructor(
-    private preset: LocalVoicePreset,
-    seed = 0,
-  ) {
+  private preset: LocalVoicePreset;
+
+  constructor(preset: LocalVoicePreset, seed = 0, opts: MaskProcessorOptions = {}) {
     this.psola = new ResidualPsola(seed);
     this.yinBuf = new Float32Array(this.yin.span);
+    this.variation = callVariation(seed, opts.variation ?? 0);
+    this.preset = variedPreset(preset, this.variation);
     this.ratio = preset.formantRatio;
+    this.norm = new FormantNormaliser(this.variation.formantScale, opts.normalise ?? 1, WARP_EXPONENT);
   }
 
   /** Switches preset from the next hop on (the formant ratio glides, pitch follows per period). */
   setPreset(p: LocalVoicePreset): void {
-    this.preset = p;
+    this.preset = variedPreset(p, this.variation);
+  }
+
+  /** The speaker's formant estimate (F1..F3, Hz) so far. */
+  speakerFormantsHz(): number[] {
+    return this.norm.formantsHz();
   }
 
   /**
@@ -153,7 +177,7 @@ export class MaskProcessor {
     for (let i = 0; i <= LPC_ORDER; i++) this.r[i]! *= this.lag[i]!;
     // Noise floor (fast down, slow up) and speech level (voiced hops): the SNR estimate.
     const pw = this.r[0]! / LPC_WIN;
-    if (pw > 0) {
+    if (pw > FLOOR_MIN_POWER) {
       this.floor = this.floor <= 0 ? pw : pw < this.floor ? this.floor + 0.2 * (pw - this.floor) : this.floor * FLOOR_RISE;
       if (f0 > 0) this.speech += (this.speech > 0 ? 0.01 : 1) * (pw - this.speech);
     }
@@ -177,7 +201,11 @@ export class MaskProcessor {
     const want = this.preset.formantRatio;
     this.ratio += Math.max(-RATIO_SLEW, Math.min(RATIO_SLEW, want - this.ratio));
     if (Math.abs(want - this.ratio) < 1e-9) this.ratio = want;
-    this.warper.warp(a, this.ratio ** WARP_EXPONENT, this.b);
+    this.norm.setRatio(this.ratio);
+    if (this.warper.warpWith(a, this.norm.map, this.b) && f0 > 0) {
+      const p = this.warper.poles();
+      this.norm.observe(p.count, p.angle, p.radius);
+    }
     // Keep loudness: scale the excitation so 1/A'(z) has the power gain of 1/A(z).
     const gA = allPoleGain(a, LPC_ORDER, this.r, this.tmp);
     const gB = allPoleGain(this.b, LPC_ORDER, this.r, this.tmp);
@@ -270,12 +298,12 @@ export function* maskBlocks(
   pcm: Int16Array,
   preset: LocalVoicePreset,
   seed = 0,
-  opts: { prefilter?: Prefilter; block?: number; stats?: { nonFinite: number } } = {},
+  opts: MaskProcessorOptions & { prefilter?: Prefilter; block?: number; stats?: { nonFinite: number } } = {},
 ): Generator<Int16Array, void, undefined> {
   const block = opts.block ?? PHRASE_BLOCK;
   const pre = opts.prefilter;
   const total = pcm.length;
-  const p = new MaskProcessor(preset, seed);
+  const p = new MaskProcessor(preset, seed, opts);
   let out = new Int16Array(block + TAIL + 2 * HOP);
   let emitted = 0;
   const run = (x: ArrayLike<number>): Int16Array => {

@@ -9,7 +9,7 @@ import { FRAME_BYTES_8K, mulawDecode, mulawEncode } from '../../audio/mulaw.js';
 import { Resampler } from '../../audio/resampler.js';
 import type { Logger } from '../../observability/logger.js';
 import { HOP } from './hop-track.js';
-import { LATENCY, MaskProcessor } from './processor.js';
+import { LATENCY, MaskProcessor, type MaskProcessorOptions } from './processor.js';
 import { getPreset } from './presets.js';
 
 /** Speex quality of the stream's resamplers (as the bridge's own): 8 ms of delay each way. */
@@ -42,9 +42,10 @@ export class LocalFrameStream implements FrameStream {
     voiceId: string,
     seed: number,
     private readonly log?: Logger,
+    dsp: MaskProcessorOptions = {},
   ) {
     // The preset first: an unknown voice throws before any WASM memory is taken.
-    this.proc = new MaskProcessor(getPreset(voiceId), seed);
+    this.proc = new MaskProcessor(getPreset(voiceId), seed, dsp);
     this.up = new Resampler(8000, 16000, STREAM_RESAMPLER_QUALITY);
     this.down = new Resampler(16000, 8000, STREAM_RESAMPLER_QUALITY);
     if (this.up.latencySamples !== UP_LATENCY_16K || this.down.latencySamples !== DOWN_LATENCY_8K) {

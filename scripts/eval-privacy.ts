@@ -1,0 +1,242 @@
+/**
+ * Privacy evaluation of the embedded engine: a classical speaker-verification attacker
+ * (telephone-band MFCC + deltas with CMN, GMM-UBM whose background never holds the test speaker,
+ * MAP-adapted speaker models, 2-3 s segments cut at the phrases) against the engine run the way
+ * a call runs it (8 kHz mu-law in and out; streaming and phrase mode). Equal error rates, with
+ * 95% speaker-bootstrap intervals and trial counts, for:
+ *   original     enrol and test on the real voices (how well the attacker works at all)
+ *   ignorant     enrol on the real voice, test masked (the attacker knows only the real voice)
+ *   lazy         enrol masked, test masked, same preset, same call seed (recorded the agent before)
+ *   cross-call   as lazy, but enrolment and test come from calls with different seeds
+ *   cross-preset enrol masked with one preset, test masked with every other preset
+ *   semi-inf.    as lazy, with the background model trained on masked speech of the other
+ *                speakers (an attacker who can run the engine himself; default preset only)
+ * plus, when python3 has pocketsphinx, the recogniser's word error rate on the clips with
+ * known transcripts, masked over original (--no-asr skips it).
+ *
+ *   npm run eval:privacy [-- --voices neutral-male,deep-male] [-- --modes streaming,phrase]
+ *     [-- --clips bush,p240,...] [-- --components 64] [-- --no-asr] [-- --json out.json]
+ *     [-- --normalise 0..1] [-- --variation 0..1] [-- --skip ignorant,cross-call,cross-preset,semi]
+ *
+ * CPU heavy (a few minutes for everything): run it niced on a shared machine.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mulawDecode } from '../src/audio/mulaw.js';
+import { initResampler, resample } from '../src/audio/resampler.js';
+import { encodeWavPcm16 } from '../src/audio/wav.js';
+import { initLocalEngine, LocalEngine, LOCAL_VOICES } from '../src/voice/local/index.js';
+import { CLIPS, loadClipMulaw } from '../test/fixtures/clips.js';
+import { eerWithInterval, type EerResult, type Trial } from './eval-privacy/eer.js';
+import { llrScore, mapAdapt, prepareTest, trainUbm, type Features, type Gmm } from './eval-privacy/gmm.js';
+import { maskPhrases, maskStreaming, type Mode } from './eval-privacy/masking.js';
+import { DIM, mfccFeatures } from './eval-privacy/mfcc.js';
+import { cutSegments, segmentSamples, spread, type Segment } from './eval-privacy/segments.js';
+import { REFERENCES, wordErrors } from './eval-privacy/wer.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const opt = (name: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const DEFAULT_VOICE = 'neutral-male';
+const voices = opt('voices')?.split(',') ?? LOCAL_VOICES.map((v) => v.id);
+const modes = (opt('modes')?.split(',') ?? ['streaming', 'phrase']) as Mode[];
+const components = Number(opt('components') ?? 64);
+/** Clip 'noisy' is clip 'ljspeech' again (same words, same speaker): left out. */
+const clipKeys = opt('clips')?.split(',') ?? Object.keys(CLIPS).filter((k) => k !== 'noisy');
+const MAX_TRIAL_SEGMENTS = 8;
+const SEED_A = 1001;
+const SEED_B = 2002;
+for (const v of voices) if (!LOCAL_VOICES.some((p) => p.id === v)) throw new Error(`unknown voice ${v}`);
+for (const m of modes) if (m !== 'streaming' && m !== 'phrase') throw new Error(`unknown mode ${m}`);
+for (const k of clipKeys) if (!CLIPS[k]) throw new Error(`unknown clip ${k}; clips: ${Object.keys(CLIPS).join(', ')}`);
+
+await initLocalEngine();
+await initResampler();
+const engineOpts = {
+  ...(opt('normalise') !== undefined && { normalise: Number(opt('normalise')) }),
+  ...(opt('variation') !== undefined && { variation: Number(opt('variation')) }),
+};
+const engine = new LocalEngine({ defaultVoiceId: DEFAULT_VOICE, ...engineOpts });
+
+const clips = clipKeys.map((key) => ({ key, ulaw: loadClipMulaw(key), phrases: CLIPS[key]!.phrases }));
+const segments: Segment[] = clips.flatMap((c) => cutSegments(c.key, c.key, c.phrases));
+const speakers = [...new Set(segments.map((s) => s.speaker))];
+const trialSegments = speakers.flatMap((sp) => spread(segments.filter((s) => s.speaker === sp), MAX_TRIAL_SEGMENTS));
+console.log(
+  `eval:privacy: ${speakers.length} speakers, ${segments.length} segments of 2-3 s (${trialSegments.length} in trials), ` +
+    `GMM-UBM ${components} components, MFCC ${DIM} dims`,
+);
+
+/** One processing of every clip: 'orig' or `${mode}/${voice}/${seed}`. */
+type Key = string;
+const audio = new Map<Key, Map<string, Uint8Array>>();
+const features = new Map<Key, Map<Segment, Features>>();
+
+async function processed(key: Key): Promise<Map<string, Uint8Array>> {
+  let m = audio.get(key);
+  if (m) return m;
+  m = new Map();
+  for (const [i, c] of clips.entries()) {
+    if (key === 'orig') m.set(c.key, c.ulaw);
+    else {
+      // Every clip is a call of its own: its seed is the run's base seed plus the clip's index.
+      const [mode, voice, base] = key.split('/') as [Mode, string, string];
+      const seed = Number(base) + 7919 * i;
+      m.set(c.key, mode === 'streaming' ? maskStreaming(engine, c.ulaw, voice, seed) : await maskPhrases(engine, c.ulaw, c.phrases, voice, seed));
+    }
+  }
+  audio.set(key, m);
+  return m;
+}
+
+async function featuresOf(key: Key): Promise<Map<Segment, Features>> {
+  let f = features.get(key);
+  if (f) return f;
+  const a = await processed(key);
+  const pcm = new Map([...a].map(([k, u]) => [k, mulawDecode(u)]));
+  f = new Map(segments.map((s) => [s, mfccFeatures(segmentSamples(pcm.get(s.clip)!, s))]));
+  features.set(key, f);
+  return f;
+}
+
+/** Leave-one-speaker-out background models, per domain of their training data. */
+const ubms = new Map<Key, Map<string, Gmm>>();
+async function ubmsFor(key: Key): Promise<Map<string, Gmm>> {
+  let u = ubms.get(key);
+  if (u) return u;
+  const f = await featuresOf(key);
+  u = new Map();
+  for (const sp of speakers) u.set(sp, trainUbm(segments.filter((s) => s.speaker !== sp).map((s) => f.get(s)!), DIM, components));
+  ubms.set(key, u);
+  return u;
+}
+
+const models = new Map<string, Gmm>();
+function modelFor(background: Key, sp: string, ubm: Gmm, enrol: Key, seg: Segment, f: Features): Gmm {
+  const id = `${background}|${sp}|${enrol}|${seg.clip}#${seg.index}`;
+  let g = models.get(id);
+  if (!g) models.set(id, (g = mapAdapt(ubm, f)));
+  return g;
+}
+
+/** Every ordered pair of different trial segments: enrolment from `enrol`, test from each of `tests`. */
+async function run(enrol: Key, tests: Key[], background: Key = 'orig'): Promise<EerResult> {
+  const u = await ubmsFor(background);
+  const fe = await featuresOf(enrol);
+  const trials: Trial[] = [];
+  for (const testKey of tests) {
+    const ft = await featuresOf(testKey);
+    for (const sp of speakers) {
+      const ubm = u.get(sp)!;
+      const testSegs = trialSegments.filter((s) => s.speaker === sp).map((s) => ({ s, t: prepareTest(ubm, ft.get(s)!) }));
+      for (const e of trialSegments) {
+        const model = modelFor(background, sp, ubm, enrol, e, fe.get(e)!);
+        for (const { s, t } of testSegs) if (s !== e) trials.push({ enrolSpeaker: e.speaker, testSpeaker: sp, score: llrScore(model, t) });
+      }
+    }
+  }
+  return eerWithInterval(trials);
+}
+
+const pct = (r: EerResult) => `${(100 * r.eer).toFixed(1)} [${(100 * r.lo).toFixed(0)}-${(100 * r.hi).toFixed(0)}]`;
+const results: Record<string, unknown> = {};
+const t0 = performance.now();
+
+const base = await run('orig', ['orig']);
+results.original = base;
+console.log(`\noriginal/original: EER ${pct(base)} % (${base.targets} target, ${base.nonTargets} non-target trials)\n`);
+
+const header = ['mode', 'preset', 'ignorant', 'lazy', 'cross-call', 'cross-preset', 'semi-informed'];
+const skip = new Set(opt('skip')?.split(',') ?? []);
+const rows: string[][] = [];
+for (const mode of modes) {
+  for (const voice of voices) {
+    const a = `${mode}/${voice}/${SEED_A}`;
+    const b = `${mode}/${voice}/${SEED_B}`;
+    const others = voices.filter((v) => v !== voice).map((v) => `${mode}/${v}/${SEED_A}`);
+    const r = {
+      ignorant: skip.has('ignorant') ? undefined : await run('orig', [a]),
+      lazy: await run(a, [a]),
+      crossCall: skip.has('cross-call') ? undefined : await run(a, [b]),
+      crossPreset: others.length > 0 && !skip.has('cross-preset') ? await run(a, others) : undefined,
+      semiInformed: voice === DEFAULT_VOICE && mode === 'streaming' && !skip.has('semi') ? await run(a, [a], a) : undefined,
+    };
+    results[`${mode}/${voice}`] = r;
+    const cell = (x: EerResult | undefined) => (x ? pct(x) : '-');
+    rows.push([mode, voice, cell(r.ignorant), cell(r.lazy), cell(r.crossCall), cell(r.crossPreset), cell(r.semiInformed)]);
+    console.log(`${mode} ${voice}: done (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  }
+}
+const trialLine = (() => {
+  const any = results[`${modes[0]}/${voices[0]}`] as { lazy: EerResult } | undefined;
+  return any ? `${any.lazy.targets} target / ${any.lazy.nonTargets} non-target trials per cell (cross-preset: x${voices.length - 1})` : '';
+})();
+
+console.log('\nEER % [95% speaker-bootstrap interval]; higher is more private (50 = chance). ' + trialLine);
+printTable(header, rows);
+
+if (!args.includes('--no-asr')) await intelligibility();
+const json = opt('json');
+if (json) writeFileSync(json, JSON.stringify(results, null, 2));
+
+/** Recogniser word error rate, original and masked (streaming, seed A), over the clips with transcripts. */
+async function intelligibility(): Promise<void> {
+  const refClips = clips.filter((c) => REFERENCES[c.key]);
+  if (refClips.length === 0) return;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'eval-privacy-'));
+  try {
+    const jobs: Array<{ key: Key; clip: string; file: string }> = [];
+    for (const key of ['orig', ...modes.flatMap((m) => voices.map((v) => `${m}/${v}/${SEED_A}`))]) {
+      const a = await processed(key);
+      for (const c of refClips) {
+        const file = path.join(dir, `${key.replaceAll('/', '_')}_${c.key}.wav`);
+        writeFileSync(file, encodeWavPcm16(resample(mulawDecode(a.get(c.key)!), 8000, 16000), 16000));
+        jobs.push({ key, clip: c.key, file });
+      }
+    }
+    let out: string;
+    try {
+      out = execFileSync('python3', [path.join(HERE, 'eval-privacy/asr.py'), ...jobs.map((j) => j.file)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      console.log(`\nintelligibility: skipped (${(err as { status?: number }).status === 3 ? 'pip install pocketsphinx to measure it' : (err as Error).message.split('\n')[0]})`);
+      return;
+    }
+    const hyp = new Map(out.trim().split('\n').map((l) => JSON.parse(l) as { file: string; hyp: string }).map((r) => [r.file, r.hyp]));
+    const werOf = (key: Key) => {
+      let err = 0;
+      let words = 0;
+      for (const j of jobs.filter((x) => x.key === key)) {
+        const r = wordErrors(REFERENCES[j.clip]!, hyp.get(j.file) ?? '');
+        err += r.errors;
+        words += r.words;
+      }
+      return { wer: err / words, words };
+    };
+    const orig = werOf('orig');
+    console.log(`\nIntelligibility: pocketsphinx (en-us) word error rate on ${refClips.map((c) => c.key).join(', ')} (${orig.words} words), 8 kHz upsampled to 16 kHz`);
+    const wrows = [['original', '-', `${(100 * orig.wer).toFixed(1)}`, '1.00']];
+    for (const m of modes)
+      for (const v of voices) {
+        const w = werOf(`${m}/${v}/${SEED_A}`);
+        wrows.push([v, m, `${(100 * w.wer).toFixed(1)}`, (w.wer / orig.wer).toFixed(2)]);
+      }
+    results.wer = wrows;
+    printTable(['voice', 'mode', 'WER %', 'x original'], wrows);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function printTable(head: string[], body: string[][]): void {
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const line = (r: string[]) => '| ' + r.map((c, i) => c.padEnd(w[i]!)).join(' | ') + ' |';
+  console.log(line(head));
+  console.log('|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|');
+  for (const r of body) console.log(line(r));
+}

@@ -16,7 +16,7 @@
  *
  *   npm run eval:privacy [-- --voices neutral-male,deep-male] [-- --modes streaming,phrase]
  *     [-- --clips bush,p240,...] [-- --components 64] [-- --no-asr] [-- --json out.json]
- *     [-- --normalise 0..1] [-- --variation 0..1] [-- --skip ignorant,cross-call,cross-preset,semi]
+ *     [-- --normalise 0..1] [-- --variation 0..1] [-- --pulse 0..1] [-- --asr-only] [-- --skip ignorant,cross-call,cross-preset,semi]
  *
  * CPU heavy (a few minutes for everything): run it niced on a shared machine.
  */
@@ -61,6 +61,7 @@ await initResampler();
 const engineOpts = {
   ...(opt('normalise') !== undefined && { normalise: Number(opt('normalise')) }),
   ...(opt('variation') !== undefined && { variation: Number(opt('variation')) }),
+  ...(opt('pulse') !== undefined && { pulse: Number(opt('pulse')) }),
 };
 const engine = new LocalEngine({ defaultVoiceId: DEFAULT_VOICE, ...engineOpts });
 
@@ -148,6 +149,10 @@ const pct = (r: EerResult) => `${(100 * r.eer).toFixed(1)} [${(100 * r.lo).toFix
 const results: Record<string, unknown> = {};
 const t0 = performance.now();
 
+if (args.includes('--asr-only')) {
+  await intelligibility();
+  process.exit(0);
+}
 const base = await run('orig', ['orig']);
 results.original = base;
 console.log(`\noriginal/original: EER ${pct(base)} % (${base.targets} target, ${base.nonTargets} non-target trials)\n`);

@@ -23,6 +23,9 @@ import { LocalFrameStream, STREAM_DELAY_8K } from './stream.js';
 
 export { LOCAL_VOICES, isLocalVoice, type LocalVoicePreset };
 
+/** Default least clean-pulse share of the voiced excitation (see LocalEngineOptions.pulse). */
+const DEFAULT_PULSE = 0;
+
 /** Loads the WASM the engine always needs (the resampler). Idempotent. RNNoise loads on first use. */
 export async function initLocalEngine(): Promise<void> {
   await initResampler();
@@ -41,6 +44,8 @@ export interface LocalEngineOptions {
   normalise?: number;
   /** Per-call variation within a preset, drawn from the call's seed, 0..1 (default 1). */
   variation?: number;
+  /** Least clean-pulse share of the voiced excitation, 0..1 (see MaskProcessorOptions.pulse). */
+  pulse?: number;
   log?: Logger;
 }
 
@@ -65,7 +70,7 @@ export class LocalEngine implements PhraseConverter, StreamingConverter {
     this.defaultVoiceId = opts.defaultVoiceId;
     this.seed = opts.seed;
     this.denoise = opts.denoise ?? false;
-    this.dsp = { normalise: opts.normalise ?? 1, variation: opts.variation ?? 1 };
+    this.dsp = { normalise: opts.normalise ?? 1, variation: opts.variation ?? 1, pulse: opts.pulse ?? DEFAULT_PULSE };
     this.log = opts.log;
     // Denoising by default: start loading RNNoise now, so the first phrase does not wait for it.
     if (this.denoise) this.loadDenoise().catch(() => undefined);

@@ -26,6 +26,12 @@ export interface MaskProcessorOptions {
   normalise?: number;
   /** Amount of per-call variation drawn from the seed, 0..1 (default 0: none). */
   variation?: number;
+  /**
+   * Least share of the voiced excitation that is a clean pulse instead of the speaker's own
+   * residual, 0..1 (default 0; noise raises it further). The residual carries voice quality, a
+   * cue to identity; pulses hide it at some cost in naturalness.
+   */
+  pulse?: number;
 }
 
 /** Input needed past a hop's end before it is analysed (LPC window half + YIN lookahead). */
@@ -115,6 +121,7 @@ export class MaskProcessor {
   private ratio: number;
   private readonly norm: FormantNormaliser;
   private readonly variation: CallVariation;
+  private readonly minPulse: number;
   /** Output samples that came out non-finite (replaced by 0): a health counter for the eval. */
   nonFinite = 0;
 
@@ -127,6 +134,7 @@ export class MaskProcessor {
     this.preset = variedPreset(preset, this.variation);
     this.ratio = preset.formantRatio;
     this.norm = new FormantNormaliser(this.variation.formantScale, opts.normalise ?? 1, WARP_EXPONENT);
+    this.minPulse = Math.max(0, Math.min(1, opts.pulse ?? 0));
   }
 
   /** Switches preset from the next hop on (the formant ratio glides, pitch follows per period). */
@@ -210,7 +218,7 @@ export class MaskProcessor {
     const gA = allPoleGain(a, LPC_ORDER, this.r, this.tmp);
     const gB = allPoleGain(this.b, LPC_ORDER, this.r, this.tmp);
     const gain = Number.isFinite(gA) && Number.isFinite(gB) && gB > 0 ? Math.min(4, Math.max(0.25, Math.sqrt(gA / gB))) : 1;
-    this.hops.set(k, f0 > 0, f0, f0Out, this.b, gain, ramp(PULSE_SNR_HI, PULSE_SNR_LO, snr));
+    this.hops.set(k, f0 > 0, f0, f0Out, this.b, gain, Math.max(this.minPulse, ramp(PULSE_SNR_HI, PULSE_SNR_LO, snr)));
     this.psola.placeMarks((k + 1) * HOP, this.hops);
   }
 
@@ -352,6 +360,11 @@ export function concatChunks(chunks: readonly Int16Array[]): Int16Array {
 }
 
 /** Whole-signal masking: output aligned with and as long as the input (maskBlocks in one go). */
-export function maskWhole(pcm: Int16Array, preset: LocalVoicePreset, seed = 0, stats?: { nonFinite: number }, prefilter?: Prefilter): Int16Array {
-  return concatChunks([...maskBlocks(pcm, preset, seed, { ...(stats && { stats }), ...(prefilter && { prefilter }) })]);
+export function maskWhole(
+  pcm: Int16Array,
+  preset: LocalVoicePreset,
+  seed = 0,
+  opts: MaskProcessorOptions & { stats?: { nonFinite: number }; prefilter?: Prefilter } = {},
+): Int16Array {
+  return concatChunks([...maskBlocks(pcm, preset, seed, opts)]);
 }

@@ -218,5 +218,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     converter = 'elevenlabs';
   } else if (c.CONVERTER === 'local') converter = 'local';
   else converter = c.ELEVENLABS_API_KEY ? 'elevenlabs' : 'local';
+  if (c.LOCAL_DENOISE && converter === 'local' && c.LOCAL_MODE === 'streaming') {
+    // RNNoise's 10 ms frames and its 48 kHz resampling add 15 ms to the stream's 54 ms delay,
+    // past the 60 ms budget: denoising is a phrase-mode feature.
+    throw new ConfigError(['LOCAL_DENOISE: RNNoise runs in phrase mode only; set LOCAL_MODE=phrase with it (in streaming mode it would add 15 ms to the 54 ms delay)']);
+  }
   return Object.freeze({ ...c, converter });
 }

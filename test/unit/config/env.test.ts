@@ -25,6 +25,12 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(c)).toBe(true);
   });
 
+  it('refuses LOCAL_DENOISE in streaming mode, naming the fix; phrase mode and ElevenLabs fallback take it', () => {
+    expect(problems({ LOCAL_DENOISE: 'true' })).toEqual([expect.stringMatching(/^LOCAL_DENOISE: .*set LOCAL_MODE=phrase/)]);
+    expect(loadConfig({ LOCAL_DENOISE: 'true', LOCAL_MODE: 'phrase' }).LOCAL_DENOISE).toBe(true);
+    expect(loadConfig({ LOCAL_DENOISE: 'true', ELEVENLABS_API_KEY: 'k' }).LOCAL_DENOISE).toBe(true);
+  });
+
   it('uses ElevenLabs when a key is set, on any regional host', () => {
     const c = loadConfig({ ELEVENLABS_API_KEY: 'k', ELEVENLABS_BASE_URL: 'https://api.eu.residency.elevenlabs.io/' });
     expect(c.converter).toBe('elevenlabs');

@@ -10,7 +10,7 @@
  *   const fake = await startFakeElevenLabs();
  *   fake.setFaults([{ type: 'status', status: 500 }, undefined]);   // 1st request 500, 2nd ok
  *   fake.setFaults((i) => (i < 3 ? { type: 'reset-before-first-byte' } : undefined));
- *   ... fake.requests, fake.maxInFlight, await fake.nextFinished() ...
+ *   ... fake.requests, fake.maxInFlight, await fake.whenReceived(2), await fake.whenFinished(0) ...
  *   await fake.close();
  *
  * What it checks, as the spec states it: xi-api-key (401 needs_authorization / invalid_api_key);
@@ -100,8 +100,10 @@ export interface FakeElevenLabs {
   setFaults(plan: FaultPlan): void;
   readonly inFlight: number;
   readonly maxInFlight: number;
-  /** Resolves with the next request once it has been answered (or failed): waits on events, not time. */
-  nextFinished(): Promise<RecordedRequest>;
+  /** Resolves once `count` requests (since the last reset) have arrived: a wait on events, not on time. */
+  whenReceived(count: number): Promise<void>;
+  /** Resolves with request `index` once its connection has closed (answered, failed or reset). */
+  whenFinished(index: number): Promise<RecordedRequest>;
   /** Resets requests and maxInFlight (keeps the fault plan). */
   reset(): void;
   close(): Promise<void>;
@@ -166,7 +168,21 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
   let maxInFlight = 0;
   let counter = 0;
   const sockets = new Set<Socket>();
-  const waiters: Array<(r: RecordedRequest) => void> = [];
+  const waiters = new Set<() => void>();
+  const waitFor = <T>(ready: () => T | undefined): Promise<T> =>
+    new Promise<T>((resolve) => {
+      const check = () => {
+        const v = ready();
+        if (v === undefined) return;
+        waiters.delete(check);
+        resolve(v);
+      };
+      waiters.add(check);
+      check();
+    });
+  const wake = () => {
+    for (const w of [...waiters]) w();
+  };
 
   const faultFor = (rec: RecordedRequest): Fault | undefined => (typeof plan === 'function' ? plan(rec.index, rec) : plan[rec.index]);
 
@@ -275,6 +291,7 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
       bytesSent: 0,
     };
     requests.push(rec);
+    wake();
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
     let finished = false;
@@ -284,7 +301,7 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
       inFlight--;
       rec.endedAt = performance.now();
       rec.status = res.headersSent ? res.statusCode : undefined;
-      for (const w of waiters.splice(0)) w(rec);
+      wake();
     };
     res.once('close', finish);
     handle(req, res, rec).catch(() => {
@@ -311,7 +328,8 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
     get maxInFlight() {
       return maxInFlight;
     },
-    nextFinished: () => new Promise<RecordedRequest>((resolve) => waiters.push(resolve)),
+    whenReceived: (count) => waitFor(() => (requests.length >= count ? true : undefined)).then(() => undefined),
+    whenFinished: (index) => waitFor(() => (requests[index]?.endedAt !== undefined ? requests[index] : undefined)),
     reset() {
       requests.length = 0;
       counter = 0;

@@ -6,10 +6,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
-import express, { type Router } from 'express';
+import express, { type RequestHandler, type Router } from 'express';
 import { createStsRouter } from './api/sts-router.js';
 import { localStsEngine } from './api/engine.js';
-import { rateLimit } from './http/guards.js';
+import { RateLimitStore } from './http/rate-limit.js';
 import { ConfigError, type Config } from './config/env.js';
 import { initResampler } from './audio/resampler.js';
 import { createApp, MEDIA_PATH, type VoiceCatalog } from './http/app.js';
@@ -41,15 +41,15 @@ export interface RunningServer {
 export interface ServerExtras {
   logger?: Logger;
   /** Extra routers and stream routes (two-party lines). */
-  extend?: (ctx: { config: Config; log: Logger; masking: Masking; local: LocalEngine; isReady: () => boolean }) => { routers?: Router[]; routes?: Record<string, CallRoute> };
+  extend?: (ctx: { config: Config; log: Logger; masking: Masking; local: LocalEngine; isReady: () => boolean; rateLimit: RequestHandler }) => { routers?: Router[]; routes?: Record<string, CallRoute> };
 }
 
 /** The embedded engine behind an ElevenLabs-compatible speech-to-speech API (/v1/...). */
-function compatApi(config: Config, log: Logger): Router {
+function compatApi(config: Config, log: Logger, rateLimit: RequestHandler): Router {
   const key = config.LOCAL_API_KEY;
   if (!key) log.warn('LOCAL_API=true without LOCAL_API_KEY: the ElevenLabs-compatible API at /v1/speech-to-speech accepts any key');
   const router = express.Router();
-  router.use('/v1', rateLimit(config.HTTP_RATE_LIMIT_PER_MIN));
+  router.use('/v1', rateLimit);
   router.use(
     createStsRouter({
       engine: localStsEngine({ seed: config.LOCAL_SEED }),
@@ -97,12 +97,14 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   }
   const masking = createMasking({ config, phrase, streaming: local, voices, voiceCycle: config.converter === 'local' ? LOCAL_VOICES.map((v) => v.id) : [] });
   const extend = extras.extend ?? (config.LINES_CONFIG ? lineExtension() : undefined);
-  const ext = extend?.({ config, log, masking, local, isReady: () => accepting && !calls.isDraining }) ?? {};
+  // One store for every route: a client has one bucket (HTTP_RATE_LIMIT_PER_MIN) across webhooks and the API.
+  const limits = new RateLimitStore(config.HTTP_RATE_LIMIT_PER_MIN);
+  const ext = extend?.({ config, log, masking, local, isReady: () => accepting && !calls.isDraining, rateLimit: limits.middleware }) ?? {};
   const routers = [...(ext.routers ?? [])];
-  if (config.LOCAL_API === 'true' || (config.LOCAL_API === 'auto' && config.LOCAL_API_KEY)) routers.push(compatApi(config, log));
+  if (config.LOCAL_API === 'true' || (config.LOCAL_API === 'auto' && config.LOCAL_API_KEY)) routers.push(compatApi(config, log, limits.middleware));
   const calls = new CallManager({ config, log, masking, routes: ext.routes });
   let accepting = true;
-  const app = createApp({ config, log, voices, isReady: () => accepting && !calls.isDraining, routers });
+  const app = createApp({ config, log, voices, rateLimit: limits.middleware, isReady: () => accepting && !calls.isDraining, routers });
   const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, app);
   const wss = attachMediaStreams(server, {
     config,
@@ -133,6 +135,7 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
     await new Promise<void>((r) => server.close(() => r()));
     await phrase.close();
     await local.close();
+    limits.close();
   };
   return {
     url,

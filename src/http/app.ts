@@ -3,7 +3,7 @@
  * routers (the ElevenLabs-compatible API, two-party lines). The WebSocket upgrade for
  * /media is handled beside it on the same HTTP server (src/twilio/upgrade.ts).
  */
-import express, { type Router, type ErrorRequestHandler } from 'express';
+import express, { type Router, type ErrorRequestHandler, type RequestHandler } from 'express';
 import type { Config } from '../config/env.js';
 import { VOICE_ID_PATTERN } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
@@ -27,6 +27,8 @@ export interface AppDeps {
   config: Config;
   log: Logger;
   voices: VoiceCatalog;
+  /** The port's one rate-limit store (see ./rate-limit.ts). */
+  rateLimit: RequestHandler;
   isReady(): boolean;
   /** Mounted at / after the built-in routes (each brings its own auth). */
   routers?: Router[];
@@ -51,7 +53,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.type(registry.contentType).send(await registry.metrics());
   });
 
-  app.post('/twiml/inbound', ...twilioWebhook(config, log), (req, res) => {
+  app.post('/twiml/inbound', ...twilioWebhook({ rateLimit: deps.rateLimit, authToken: config.TWILIO_AUTH_TOKEN, publicUrl: config.PUBLIC_URL, instanceUrl: config.INSTANCE_URL, log }), (req, res) => {
     const voiceParam = typeof req.query.voice === 'string' ? req.query.voice : undefined;
     if (req.query.voice !== undefined && (voiceParam === undefined || !VOICE_ID_PATTERN.test(voiceParam) || !voices.isValid(voiceParam))) {
       res.status(400).type('text/plain').send(`Bad request: unknown voice. Use one of: ${voices.describe()}\n`);

@@ -1,6 +1,5 @@
-/** Small Express middlewares: security headers, a per-client rate limit, the Twilio signature guard. */
+/** Small Express middlewares: security headers, the webhook body parser, the Twilio signature guard (the rate limit is in ./rate-limit.ts). */
 import express, { type RequestHandler } from 'express';
-import type { Config } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { signatureBases } from './public-url.js';
@@ -15,32 +14,6 @@ export const securityHeaders: RequestHandler = (_req, res, next) => {
   res.setHeader('Cache-Control', 'no-store');
   next();
 };
-
-/** Fixed one-minute window per client address; answers 429 with Retry-After. */
-export function rateLimit(perMinute: number): RequestHandler {
-  const hits = new Map<string, { windowStart: number; count: number }>();
-  const sweep = setInterval(() => {
-    const cutoff = Date.now() - 60_000;
-    for (const [k, v] of hits) if (v.windowStart < cutoff) hits.delete(k);
-  }, 60_000);
-  sweep.unref();
-  return (req, res, next) => {
-    const key = req.socket.remoteAddress ?? 'unknown';
-    const now = Date.now();
-    let h = hits.get(key);
-    if (!h || now - h.windowStart >= 60_000) {
-      h = { windowStart: now, count: 0 };
-      hits.set(key, h);
-    }
-    if (++h.count > perMinute) {
-      metrics.httpRejected.inc({ reason: 'rate-limit' });
-      res.setHeader('Retry-After', String(Math.ceil((h.windowStart + 60_000 - now) / 1000)));
-      res.status(429).type('text/plain').send('Too many requests\n');
-      return;
-    }
-    next();
-  };
-}
 
 /**
  * Refuses (403) any webhook without a valid X-Twilio-Signature when an auth token is set.
@@ -65,10 +38,10 @@ export function twilioSignatureGuard(authToken: string | undefined, publicUrl: s
 export const webhookBody: RequestHandler = express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 200 });
 
 /**
- * Everything a Twilio webhook route needs, in order: rate limit, body parser, signature.
- * Mount it on the route itself (app.post(path, ...twilioWebhook(...), handler)) so that it
- * never applies to other routes. `publicUrl` is the base Twilio signed (PUBLIC_URL by default).
+ * Everything a Twilio webhook route needs, in order: the shared rate limit, body parser,
+ * signature. Mount it on the route itself (app.post(path, ...twilioWebhook(...), handler)) so
+ * that it never applies to other routes. `publicUrl` is the base Twilio signed.
  */
-export function twilioWebhook(config: Config, log: Logger, publicUrl: string | undefined = config.PUBLIC_URL): RequestHandler[] {
-  return [rateLimit(config.HTTP_RATE_LIMIT_PER_MIN), webhookBody, twilioSignatureGuard(config.TWILIO_AUTH_TOKEN, publicUrl, log, config.INSTANCE_URL)];
+export function twilioWebhook(o: { rateLimit: RequestHandler; authToken: string | undefined; publicUrl: string | undefined; instanceUrl?: string; log: Logger }): RequestHandler[] {
+  return [o.rateLimit, webhookBody, twilioSignatureGuard(o.authToken, o.publicUrl, o.log, o.instanceUrl)];
 }

@@ -9,7 +9,6 @@
  * and return false: a leg that is already gone is not an error worth more than a warning.
  */
 import type twilio from 'twilio';
-import type { CallContextUpdateOptions } from 'twilio/lib/rest/api/v2010/account/call.js';
 import type { Config } from '../config/env.js';
 import { ConfigError } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
@@ -38,6 +37,8 @@ export interface CallControl {
 }
 
 type TwilioClient = twilio.Twilio;
+/** What calls(sid).update() takes, from the package's public client type (no deep import). */
+type CallContextUpdateOptions = Parameters<ReturnType<TwilioClient['calls']>['update']>[0];
 
 /** The REST client, pointed at TWILIO_API_BASE_URL when set (the same redirect the simulator's tools use). */
 export function createTwilioClient(config: Config): TwilioClient {

@@ -12,14 +12,14 @@
  * both legs of a room reach the process that holds it, so instances share nothing.
  * See docs/two-party.md.
  */
-import express, { type Request, type Router } from 'express';
+import express, { type Request, type RequestHandler, type Router } from 'express';
 import type { Config } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
 import { maskPhone } from '../observability/logger.js';
 import type { CallRoute } from '../call/call-manager.js';
 import type { Masking } from '../call/masking.js';
 import { MEDIA_PATH } from '../http/app.js';
-import { rateLimit, twilioSignatureGuard, webhookBody } from '../http/guards.js';
+import { twilioSignatureGuard, webhookBody } from '../http/guards.js';
 import { publicBase, toWebSocketBase } from '../http/public-url.js';
 import { connectStream, TwimlTemplate, xmlEscape } from '../http/twiml.js';
 import { createTwilioClient, twilioCallControl, type CallControl } from './call-control.js';
@@ -42,11 +42,11 @@ export interface LineOptions {
   onRooms?: (rooms: ReadonlyMap<string, Room>) => void;
 }
 
-type ExtendCtx = { config: Config; log: Logger; masking: Masking; isReady?: () => boolean };
+type ExtendCtx = { config: Config; log: Logger; masking: Masking; isReady?: () => boolean; rateLimit: RequestHandler };
 
 /** The `extend` hook of startServer for two-party lines. Throws at start-up on a bad lines file. */
 export function lineExtension(opts: LineOptions = {}) {
-  return ({ config, log: rootLog, masking, isReady = () => true }: ExtendCtx): { routers: Router[]; routes: Record<string, CallRoute> } => {
+  return ({ config, log: rootLog, masking, isReady = () => true, rateLimit }: ExtendCtx): { routers: Router[]; routes: Record<string, CallRoute> } => {
     const log = rootLog.child({ component: 'line' });
     if (!opts.lines && !config.LINES_CONFIG) throw new Error('lineExtension: LINES_CONFIG is not set');
     const lines = opts.lines ?? loadLinesFile(config.LINES_CONFIG!, { mask: config.MASK, dialTimeoutS: config.AGENT_DIAL_TIMEOUT });
@@ -73,7 +73,7 @@ export function lineExtension(opts: LineOptions = {}) {
 
     const router = express.Router();
     router.use(['/twiml/line', '/twiml/agent', '/twiml/agent-status'], [
-      rateLimit(config.HTTP_RATE_LIMIT_PER_MIN),
+      rateLimit,
       webhookBody,
     ]);
     // The customer's webhook may arrive through a load balancer (PUBLIC_URL or the request's host);

@@ -4,6 +4,7 @@
  * frames, dtmf, stop; while Twilio's playout buffer is emulated for whatever the bridge sends back.
  */
 import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
 import { WebSocket, type RawData } from 'ws';
 import type { IncomingMessage } from 'node:http';
 import { FRAME_BYTES_8K, FRAME_MS, MULAW_SILENCE } from '../audio/mulaw.js';
@@ -151,17 +152,9 @@ export interface SimulatedCallResult {
   warnings: string[];
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
+/** Waits `ms`, or less when `signal` aborts (resolves either way). */
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  ms <= 0 || signal?.aborted ? Promise.resolve() : delay(ms, undefined, signal && { signal }).catch(() => undefined);
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;

@@ -1,5 +1,6 @@
 /** The lag budget: a phrase older than ELEVENLABS_MAX_LAG_MS is not worth converting any more. */
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { PhraseRequest } from '../converter.js';
 import { ConversionError } from '../errors.js';
 
@@ -22,18 +23,11 @@ export function abortedError(): ConversionError {
   return new ConversionError('phrase cancelled', 'aborted', false);
 }
 
-/** setTimeout as a promise that rejects with an aborted ConversionError on signal. */
-export function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(abortedError());
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(abortedError());
-    };
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+/** timers/promises' setTimeout, rejecting with an aborted ConversionError on signal. */
+export async function delay(ms: number, signal: AbortSignal): Promise<void> {
+  try {
+    await sleep(ms, undefined, { signal });
+  } catch (err) {
+    throw signal.aborted ? abortedError() : err;
+  }
 }

@@ -4,6 +4,7 @@ import twilio from 'twilio';
 import { pino } from 'pino';
 import { createApp, type VoiceCatalog } from '../../../src/http/app.js';
 import { loadConfig } from '../../../src/config/env.js';
+import { RateLimitStore } from '../../../src/http/rate-limit.js';
 
 const log = pino({ level: 'silent' });
 const voices: VoiceCatalog = {
@@ -13,9 +14,11 @@ const voices: VoiceCatalog = {
 };
 const TOKEN = 'test-auth-token-123';
 const PUBLIC = 'https://bridge.example.com';
+const rateLimit = new RateLimitStore(600).middleware;
 
 function app(env: Record<string, string> = {}, ready = true) {
-  return createApp({ config: loadConfig(env), log, voices, isReady: () => ready });
+  const config = loadConfig(env);
+  return createApp({ config, log, voices, rateLimit: new RateLimitStore(config.HTTP_RATE_LIMIT_PER_MIN).middleware, isReady: () => ready });
 }
 
 describe('POST /twiml/inbound', () => {
@@ -112,7 +115,7 @@ describe('route scoping', () => {
     extra.get('/extra', (_req, res) => {
       res.send('open');
     });
-    const a = createApp({ config: loadConfig({ TWILIO_AUTH_TOKEN: TOKEN }), log, voices, isReady: () => true, routers: [extra] });
+    const a = createApp({ config: loadConfig({ TWILIO_AUTH_TOKEN: TOKEN }), log, voices, rateLimit, isReady: () => true, routers: [extra] });
     expect((await request(a).get('/extra')).text).toBe('open');
     expect((await request(a).post('/twiml/inbound').type('form').send({})).status).toBe(403);
   });

@@ -27,6 +27,7 @@ let loading: Promise<LameCtor> | undefined;
 export function loadMp3Encoder(pkg = MP3_ENCODER_PACKAGE): Promise<LameCtor> {
   const load = async (): Promise<LameCtor> => {
     try {
+      // eslint-disable-next-line no-restricted-syntax -- a package name (the optional LGPL encoder), never a voice module
       const m = (await import(pkg)) as { Mp3Encoder?: LameCtor; default?: { Mp3Encoder?: LameCtor } };
       const ctor = m.Mp3Encoder ?? m.default?.Mp3Encoder;
       if (!ctor) throw new Error(`${pkg} has no Mp3Encoder export`);

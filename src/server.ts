@@ -45,17 +45,17 @@ export interface ServerExtras {
 }
 
 /** The embedded engine behind an ElevenLabs-compatible speech-to-speech API (/v1/...). */
-function compatApi(config: Config, log: Logger, rateLimit: RequestHandler): Router {
+function compatApi(config: Config, log: Logger, limits: RateLimitStore): Router {
   const key = config.LOCAL_API_KEY;
   if (!key) log.warn('LOCAL_API=true without LOCAL_API_KEY: the ElevenLabs-compatible API at /v1/speech-to-speech accepts any key');
   const router = express.Router();
-  router.use('/v1', rateLimit);
   router.use(
     createStsRouter({
       engine: localStsEngine({ seed: config.LOCAL_SEED }),
       checkKey: key ? (k) => k !== undefined && safeEqual(k, key) : undefined,
       maxInputSeconds: config.LOCAL_API_MAX_SECONDS,
       maxConcurrent: config.LOCAL_API_MAX_CONCURRENCY,
+      rateLimit: (client) => limits.take(client),
       ...(config.PUBLIC_URL && { publicUrl: config.PUBLIC_URL }),
       log,
     }),
@@ -101,7 +101,7 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   const limits = new RateLimitStore(config.HTTP_RATE_LIMIT_PER_MIN);
   const ext = extend?.({ config, log, masking, local, isReady: () => accepting && !calls.isDraining, rateLimit: limits.middleware }) ?? {};
   const routers = [...(ext.routers ?? [])];
-  if (config.LOCAL_API === 'true' || (config.LOCAL_API === 'auto' && config.LOCAL_API_KEY)) routers.push(compatApi(config, log, limits.middleware));
+  if (config.LOCAL_API === 'true' || (config.LOCAL_API === 'auto' && config.LOCAL_API_KEY)) routers.push(compatApi(config, log, limits));
   const calls = new CallManager({ config, log, masking, routes: ext.routes });
   let accepting = true;
   const app = createApp({ config, log, voices, rateLimit: limits.middleware, isReady: () => accepting && !calls.isDraining, routers });

@@ -17,6 +17,7 @@ import { Router, type Request, type Response } from 'express';
 import { AudioDecodeError, decodeToMono16k } from '../audio/codecs/decode.js';
 import { loadMp3Encoder, Mp3EncoderUnavailable } from '../audio/codecs/mp3-encoder.js';
 import type { Logger } from '../observability/logger.js';
+import { metrics } from '../observability/metrics.js';
 import type { StsEngine } from './engine.js';
 import { checkModel, STS_MODELS } from './models.js';
 import { createOutputEncoder, type OutputEncoder } from './output-encoder.js';
@@ -38,6 +39,11 @@ export interface StsRouterOptions {
   maxConcurrent?: number;
   /** Public base URL for preview_url (default: from the request's Host). */
   publicUrl?: string;
+  /**
+   * The port's shared rate limit: counts one request from a client address, returning null when
+   * allowed, else the seconds until it may retry (answered as a JSON 429 system_busy).
+   */
+  rateLimit?: (client: string) => number | null;
 }
 
 const RATE = 16000;
@@ -45,6 +51,8 @@ const RATE = 16000;
 const ENCODE_PIECE = 640;
 export const DEFAULT_MAX_INPUT_SECONDS = 300;
 export const DEFAULT_MAX_CONCURRENT = 4;
+
+const EXPOSED_HEADERS = 'request-id, history-item-id, character-cost, current-concurrent-requests, maximum-concurrent-requests, x-trace-id';
 
 const newId = () => randomBytes(10).toString('hex');
 
@@ -216,6 +224,25 @@ export function createStsRouter(opts: StsRouterOptions): Router {
       encoder?.destroy();
     }
   };
+
+  // Browsers may call the API from a page (MediaRecorder WebM in, audio out), as with ElevenLabs:
+  // the key, not the origin, guards it.
+  router.use((req, res, next) => {
+    if (!/^\/v[12]\//.test(req.path)) return next();
+    const retryAfter = opts.rateLimit?.(req.socket.remoteAddress ?? 'unknown') ?? null;
+    if (retryAfter !== null) {
+      metrics.httpRejected.inc({ reason: 'rate-limit' });
+      res.setHeader('retry-after', String(retryAfter));
+      return sendError(res, statusError(429, 'system_busy', `Too many requests from this address; retry in ${retryAfter} s`));
+    }
+    res.setHeader('access-control-allow-origin', '*');
+    res.setHeader('access-control-expose-headers', EXPOSED_HEADERS);
+    if (req.method !== 'OPTIONS') return next();
+    res.setHeader('access-control-allow-methods', 'GET, POST, OPTIONS');
+    res.setHeader('access-control-allow-headers', 'xi-api-key, content-type, accept');
+    res.setHeader('access-control-max-age', '600');
+    res.status(204).end();
+  });
 
   router.post('/v1/speech-to-speech/:voice_id', convert(false));
   router.post('/v1/speech-to-speech/:voice_id/stream', convert(true));

@@ -58,4 +58,18 @@ describe('ElevenLabs-compatible API on the bridge', () => {
       await b.close();
     }
   });
+
+  it('over HTTP_RATE_LIMIT_PER_MIN the API answers a JSON 429 system_busy with Retry-After, as ElevenLabs clients expect', async () => {
+    const b = await startBridge({ LOCAL_API_KEY: 'k', HTTP_RATE_LIMIT_PER_MIN: '2' });
+    try {
+      const get = () => fetch(`${b.url}/v2/voices`, { headers: { 'xi-api-key': 'k' } });
+      expect([(await get()).status, (await get()).status]).toEqual([200, 200]);
+      const r = await get();
+      expect([r.status, r.headers.get('content-type')]).toEqual([429, 'application/json']);
+      expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await r.json()).toMatchObject({ detail: { status: 'system_busy' } });
+    } finally {
+      await b.close();
+    }
+  });
 });

@@ -321,6 +321,15 @@ describe('ElevenLabs-compatible STS API: validation and errors', () => {
     }
   });
 
+  it('answers CORS preflights, so a web page can call it (the key still guards it)', async () => {
+    const pre = await fetch(`${baseUrl}/v1/speech-to-speech/${VOICE}/stream`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-headers': 'xi-api-key' } });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-headers')).toContain('xi-api-key');
+    const r = await post(`/v1/speech-to-speech/${VOICE}?output_format=ulaw_8000`, { audio: new Blob([fixture('jfk_3s.opus')]) });
+    expect(r.res.headers.get('access-control-expose-headers')).toContain('character-cost');
+    expect((await fetch(`${baseUrl}/v2/voices`, { headers: { origin: 'https://app.example' } })).status).toBe(401);
+  });
+
   it('answers 429 too_many_concurrent_requests over its concurrency limit, and serves again after', async () => {
     const one = await listen({ maxConcurrent: 1 });
     try {

@@ -40,6 +40,8 @@ export interface ProxiedRequest {
   path: string;
   /** Length of the audio part, bytes. */
   audioBytes: number;
+  /** SHA-1 of the audio part: the same phrase sent again (a retry, or another run of the same call) has the same. */
+  audioSha1: string;
   fault?: ProxyFault;
   receivedAt: number;
   /** Status sent to the client (undefined: none was). */
@@ -89,6 +91,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     const audio = parseMultipart(body, req.headers['content-type'])?.find((p) => p.name === 'audio')?.data ?? body;
     rec.audioBytes = audio.length;
     const key = createHash('sha1').update(audio).digest('hex');
+    rec.audioSha1 = key;
     let phrase = phrases.get(key);
     if (phrase === undefined) phrases.set(key, (phrase = phrases.size));
     rec.phrase = phrase;
@@ -140,6 +143,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       attempt: 0,
       path: (req.url ?? '/').split('?')[0]!,
       audioBytes: 0,
+      audioSha1: '',
       receivedAt: performance.now(),
       bytesSent: 0,
     };

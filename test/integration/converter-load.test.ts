@@ -37,12 +37,12 @@ describe('converter faults across calls', () => {
     try {
       const r = await simulateCall({ url: b.url, audio: loadClipMulaw('jfk'), realtime: false, tailMs: 12_000, endWhenIdleMs: 2000 });
       // The first phrase meets the 401; the circuit opens at once; probes (live phrases) only
-      // after the auth cool-downs (1 s, then 5 s), so a few requests at most, all refused.
+      // after the auth cool-downs (1 s, 2 s, then 5 s), so a few requests at most, all refused.
       expect(fake.requests.length).toBeGreaterThanOrEqual(1);
       expect(fake.requests.length).toBeLessThanOrEqual(3);
       expect(fake.requests.every((q) => q.status === 401)).toBe(true);
       for (let i = 1; i < fake.requests.length; i++) {
-        expect(fake.requests[i]!.receivedAt - fake.requests[i - 1]!.receivedAt).toBeGreaterThanOrEqual(i === 1 ? 950 : 4950);
+        expect(fake.requests[i]!.receivedAt - fake.requests[i - 1]!.receivedAt).toBeGreaterThanOrEqual([950, 1950, 4950][i - 1] ?? 4950);
       }
       expect(r.marks.length).toBeGreaterThan(fake.requests.length); // the others never reached ElevenLabs
       expect(b.logs.some((l) => /circuit opened/.test(String(l.msg)))).toBe(true);

@@ -8,8 +8,8 @@
  * The cool-down is short and grows while the primary stays down: 1 s, then ×1.6 per failed
  * probe up to 30 s (a 429's Retry-After stretches it, within the cap). It counts from the
  * moment the failed phrase was sent, so a phrase that took its whole timeout to fail has
- * already served most of it. Auth failures (401/403: a bad key, exhausted credits) wait 1 s
- * and 5 s (a key being rotated, a glitch), then 15 s and 30 s from then on: a topped-up quota
+ * already served most of it. Auth failures (401/403: a bad key, exhausted credits) wait 1 s,
+ * 2 s and 5 s (a key being rotated, a glitch), then 15 s and 30 s from then on: a topped-up quota
  * or a fixed key is noticed within half a minute. When the cool-down is over, the next live
  * phrase is the half-open probe: converted if the primary is back (the circuit closes),
  * otherwise it fails over like the others and the circuit re-opens for the next, longer
@@ -31,7 +31,7 @@ export interface CircuitOptions {
   cooldownGrowth?: number;
   /** Longest cool-down (default 30 s). */
   maxCooldownMs?: number;
-  /** Cool-downs after successive 401/403s (default 1 s, 5 s, 15 s, 30 s; the last repeats). */
+  /** Cool-downs after successive 401/403s (default 1 s, 2 s, 5 s, 15 s, 30 s; the last repeats). */
   authCooldownsMs?: number[];
   stats?: ResilienceStats;
   log?: Logger;
@@ -147,7 +147,7 @@ export class CircuitBreakerConverter implements PhraseConverter {
   private cooldown(outcome: Outcome): number {
     const max = this.opts.maxCooldownMs ?? 30_000;
     if (outcome.kind === 'auth') {
-      const steps = this.opts.authCooldownsMs ?? [1000, 5000, 15_000, 30_000];
+      const steps = this.opts.authCooldownsMs ?? [1000, 2000, 5000, 15_000, 30_000];
       return Math.min(max, steps[Math.min(this.opens, steps.length - 1)] ?? max);
     }
     const grown = (this.opts.cooldownMs ?? 1000) * (this.opts.cooldownGrowth ?? 1.6) ** this.opens;

@@ -10,8 +10,9 @@
  *
  * Per kind: whether the call stayed up, caller frames leaked (must be 0), audio that is
  * neither the converter's nor silence (must be 0), the share of the speech after the fault
- * that ElevenLabs converted, the share the caller heard (against the clean call), and whether
- * the first phrase after the fault was converted. Exits 1 when a kind misses the goal:
+ * that ElevenLabs converted, the converted audio the caller heard after the fault (beside the
+ * clean call's figure: barge-in clears drop some in both), and whether the first phrase after
+ * the fault was converted. Exits 1 when a kind misses the goal:
  * call up, 0 leaked, converted share >= 0.7.
  */
 import { parseArgs } from 'node:util';
@@ -59,7 +60,7 @@ if (values.json) {
     `clip ${values.clip} (${(audio.length / 8000).toFixed(1)} s), ${clean.phrases.length} phrases in the clean call; the fault hits the first ${faulted} on every attempt; FALLBACK=silence`,
     `clean call: up ${clean.callUp ? 'yes' : 'NO'}, ${clean.leakedFrames} leaked frames, ${(clean.heardToneMs / 1000).toFixed(1)} s of converted audio heard`,
     '',
-    'kind        call up  leaked  foreign  speech after  converted  heard   first after  not sent  goal',
+    'kind        call up  leaked  foreign  speech after  converted  heard after (clean)  first after  not sent  goal',
   ];
   for (const s of rows) {
     lines.push(
@@ -70,7 +71,7 @@ if (values.json) {
         String(s.foreignBytes).padEnd(8),
         `${(s.afterMs / 1000).toFixed(1)} s`.padEnd(13),
         pct(s.convertedShare).padEnd(10),
-        pct(s.heardShare).padEnd(7),
+        `${(s.heardAfterMs / 1000).toFixed(1)} s (${(s.cleanHeardAfterMs / 1000).toFixed(1)} s)`.padEnd(20),
         (s.firstAfterConverted ? 'converted' : 'LOST').padEnd(12),
         String(s.notSent).padEnd(9),
         ok(s) ? 'ok' : 'MISSED',

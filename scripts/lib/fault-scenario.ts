@@ -155,8 +155,13 @@ export interface FaultSummary {
   convertedMs: number;
   /** convertedMs / afterMs. */
   convertedShare: number;
-  /** Tone the caller heard for the speech after the fault, as a share of what the clean run's caller heard for it. */
-  heardShare: number;
+  /**
+   * Converted audio the caller heard (through the emulated playout buffer) from the moment the
+   * first phrase after the fault was sent, ms, partial answers to the faulted phrases left out;
+   * and the same in the clean call. Barge-in clears make both less than the speech.
+   */
+  heardAfterMs: number;
+  cleanHeardAfterMs: number;
   /** The first phrase after the fault was answered in full. */
   firstAfterConverted: boolean;
   /** Phrases after the fault that never reached ElevenLabs (dropped while the circuit was open). */
@@ -177,12 +182,10 @@ export function summarize(clean: ScenarioResult, run: ScenarioResult, faultedPhr
   const got = new Map(run.phrases.map((p) => [p.sha1, p]));
   const afterMs = after.reduce((a, p) => a + p.ms, 0);
   const convertedMs = after.reduce((a, p) => a + (got.get(p.sha1)?.answered ? p.ms : 0), 0);
-  // Heard tone: what the faulty run's caller heard beyond the partial answers of the faulted
-  // phrases, against what the clean run's caller heard beyond its answers to those phrases.
+  const heardFrom = (r: ScenarioResult, at: number | undefined) => (at === undefined ? 0 : audibleMs(r.call.heard.subarray(Math.max(0, Math.floor(at)) * 8)));
+  const firstAfter = after[0] && got.get(after[0].sha1);
   const partialMs = run.requests.filter((r) => r.fault).reduce((a, r) => a + r.bytesSent / 8, 0);
-  const cleanBeforeMs = clean.phrases.slice(0, faultedPhrases).reduce((a, p) => a + Math.ceil(p.ms / 20) * 20, 0);
-  const heardAfterClean = Math.max(1, clean.heardToneMs - cleanBeforeMs);
-  const heardAfterRun = Math.max(0, run.heardToneMs - partialMs);
+  const runFrom = firstAfter?.sentAtMs ?? (after[0] ? after[0].sentAtMs : undefined);
   return {
     kind: run.kind,
     callUp: run.callUp,
@@ -191,7 +194,8 @@ export function summarize(clean: ScenarioResult, run: ScenarioResult, faultedPhr
     afterMs: Math.round(afterMs),
     convertedMs: Math.round(convertedMs),
     convertedShare: afterMs > 0 ? convertedMs / afterMs : 0,
-    heardShare: Math.min(1, heardAfterRun / heardAfterClean),
+    heardAfterMs: Math.max(0, heardFrom(run, runFrom) - partialMs),
+    cleanHeardAfterMs: heardFrom(clean, after[0]?.sentAtMs),
     firstAfterConverted: after[0] !== undefined && got.get(after[0].sha1)?.answered === true,
     notSent: after.filter((p) => !got.has(p.sha1)).length,
   };

@@ -1,5 +1,5 @@
 /**
- * npm run bench:faults [-- --clip bush --seconds 45 --kinds 500,stall --faulted 2 --json]
+ * npm run bench:faults [-- --clip bush --seconds 45 --kinds 500,stall --faulted 2 --no-barge-in --json]
  *
  * The fault matrix: for each kind of ElevenLabs fault (500, 429 + Retry-After, reset, hang,
  * 401, quota 401, stall, truncated body), one real-time call through a real bridge
@@ -14,6 +14,11 @@
  * clean call's figure: barge-in clears drop some in both), and whether the first phrase after
  * the fault was converted. Exits 1 when a kind misses the goal:
  * call up, 0 leaked, converted share >= 0.7.
+ *
+ * A phrase counts as converted when ElevenLabs' whole answer reached the bridge. In hotline
+ * mode the caller speaking over more than PLAYOUT_CLEAR_BACKLOG_MS of queued audio clears it
+ * and cancels those conversions (barge-in), fault or not: the clean call's share says what
+ * that costs. --no-barge-in (PLAYOUT_CLEAR_BACKLOG_MS=0) measures the fault recovery alone.
  */
 import { parseArgs } from 'node:util';
 import { CLIPS, loadClipMulaw } from '../test/fixtures/clips.js';
@@ -33,6 +38,7 @@ const { values } = parseArgs({
     kinds: { type: 'string', default: FAULT_KINDS.join(',') },
     faulted: { type: 'string', default: '2' },
     json: { type: 'boolean', default: false },
+    'no-barge-in': { type: 'boolean', default: false },
   },
 });
 if (!CLIPS[values.clip]) fail(`unknown --clip ${values.clip}; one of ${Object.keys(CLIPS).join(', ')}`);
@@ -49,16 +55,19 @@ if (values.seconds !== undefined) {
 
 process.stderr.write(`bench:faults: 1 clean call, then ${kinds.length} faulty calls at once, ${(audio.length / 8000).toFixed(1)} s of "${values.clip}" each, in real time...\n`);
 const t0 = Date.now();
-const { clean, summaries: rows } = await runMatrix(audio, kinds as FaultKindName[], faulted);
+const env = values['no-barge-in'] ? { PLAYOUT_CLEAR_BACKLOG_MS: '0' } : undefined;
+const { clean, summaries: rows } = await runMatrix(audio, kinds as FaultKindName[], faulted, env);
 const ok = (s: FaultSummary) => s.callUp && s.leakedFrames === 0 && s.foreignBytes === 0 && s.convertedShare >= GOAL;
 
 if (values.json) {
-  process.stdout.write(`${JSON.stringify({ clip: values.clip, seconds: audio.length / 8000, faulted, cleanPhrases: clean.phrases.length, rows }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ clip: values.clip, seconds: audio.length / 8000, faulted, bargeIn: !env, cleanPhrases: clean.phrases.length, rows }, null, 2)}\n`);
 } else {
   const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
   const lines = [
-    `clip ${values.clip} (${(audio.length / 8000).toFixed(1)} s), ${clean.phrases.length} phrases in the clean call; the fault hits the first ${faulted} on every attempt; FALLBACK=silence`,
-    `clean call: up ${clean.callUp ? 'yes' : 'NO'}, ${clean.leakedFrames} leaked frames, ${(clean.heardToneMs / 1000).toFixed(1)} s of converted audio heard`,
+    `clip ${values.clip} (${(audio.length / 8000).toFixed(1)} s), ${clean.phrases.length} phrases in the clean call; the fault hits the first ${faulted} on every attempt; FALLBACK=silence${env ? ', PLAYOUT_CLEAR_BACKLOG_MS=0 (no barge-in clears)' : ''}`,
+    `clean call: up ${clean.callUp ? 'yes' : 'NO'}, ${clean.leakedFrames} leaked frames, ${(clean.heardToneMs / 1000).toFixed(1)} s of converted audio heard; ` +
+      `${pct(rows[0]?.cleanConvertedShare ?? 0)} of the speech after the first ${faulted} phrases converted in full` +
+      ((rows[0]?.cleanConvertedShare ?? 1) < 1 ? ' (the rest cancelled by barge-in clears)' : ''),
     '',
     'kind        call up  leaked  foreign  speech after  converted  heard after (clean)  first after  not sent  goal',
   ];

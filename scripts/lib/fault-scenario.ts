@@ -46,7 +46,11 @@ export interface PhraseOutcome {
   /** Call time the bridge first sent it, ms. */
   sentAtMs: number;
   faulted: boolean;
-  /** ElevenLabs' whole answer went back to the bridge. */
+  /**
+   * ElevenLabs' whole answer reached the bridge (the fake answers 8 mu-law bytes per ms of
+   * input). Not when the bridge cancelled the request, e.g. the caller spoke over a long
+   * backlog and playback was cleared (barge-in).
+   */
   answered: boolean;
   attempts: number;
 }
@@ -124,7 +128,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       }
       p.attempts++;
       if (r.fault) p.faulted = true;
-      if (!r.fault && r.status === 200 && (r.upstreamBytes ?? 0) > 0 && r.bytesSent === r.upstreamBytes) p.answered = true;
+      if (!r.fault && r.status === 200 && r.bytesSent >= r.audioBytes / 4) p.answered = true;
     }
     return {
       kind: o.kind ?? 'clean',
@@ -155,6 +159,8 @@ export interface FaultSummary {
   convertedMs: number;
   /** convertedMs / afterMs. */
   convertedShare: number;
+  /** The same share in the clean call (what barge-in clears cost with no fault at all). */
+  cleanConvertedShare: number;
   /**
    * Converted audio the caller heard (through the emulated playout buffer) from the moment the
    * first phrase after the fault was sent, ms, partial answers to the faulted phrases left out;
@@ -182,6 +188,7 @@ export function summarize(clean: ScenarioResult, run: ScenarioResult, faultedPhr
   const got = new Map(run.phrases.map((p) => [p.sha1, p]));
   const afterMs = after.reduce((a, p) => a + p.ms, 0);
   const convertedMs = after.reduce((a, p) => a + (got.get(p.sha1)?.answered ? p.ms : 0), 0);
+  const cleanConvertedMs = after.reduce((a, p) => a + (p.answered ? p.ms : 0), 0);
   const heardFrom = (r: ScenarioResult, at: number | undefined) => (at === undefined ? 0 : audibleMs(r.call.heard.subarray(Math.max(0, Math.floor(at)) * 8)));
   const firstAfter = after[0] && got.get(after[0].sha1);
   const partialMs = run.requests.filter((r) => r.fault).reduce((a, r) => a + r.bytesSent / 8, 0);
@@ -194,6 +201,7 @@ export function summarize(clean: ScenarioResult, run: ScenarioResult, faultedPhr
     afterMs: Math.round(afterMs),
     convertedMs: Math.round(convertedMs),
     convertedShare: afterMs > 0 ? convertedMs / afterMs : 0,
+    cleanConvertedShare: afterMs > 0 ? cleanConvertedMs / afterMs : 0,
     heardAfterMs: Math.max(0, heardFrom(run, runFrom) - partialMs),
     cleanHeardAfterMs: heardFrom(clean, after[0]?.sentAtMs),
     firstAfterConverted: after[0] !== undefined && got.get(after[0].sha1)?.answered === true,

@@ -6,17 +6,20 @@
  *     tone or mu-law silence, and no caller frame comes back;
  *   - the phrase spoken right after the fault clears is converted and heard.
  * Only external behaviour is checked: the Twilio protocol, HTTP, what the fakes recorded.
+ * Barge-in clears are off (PLAYOUT_CLEAR_BACKLOG_MS=0) so that a phrase is lost only to the
+ * fault, never to the caller talking over a backlog (npm run bench:faults measures both).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { audibleMs, FAULT_KINDS, runScenario, summarize, type FaultKindName, type ScenarioResult } from '../../scripts/lib/fault-scenario.js';
 import { loadClipMulaw } from '../fixtures/clips.js';
 
 const FAULTED = 2;
+const env = { PLAYOUT_CLEAR_BACKLOG_MS: '0' };
 const audio = loadClipMulaw('jfk');
 let clean: ScenarioResult;
 
 beforeAll(async () => {
-  clean = await runScenario({ audio });
+  clean = await runScenario({ audio, env });
   // jfk: four phrases as the VAD cuts them (two reference phrases 0.30 s apart are one)
   expect(clean.phrases.length).toBeGreaterThanOrEqual(FAULTED + 1);
   expect(clean.phrases.every((p) => p.answered && !p.faulted)).toBe(true);
@@ -28,7 +31,7 @@ const logged = (r: ScenarioResult, re: RegExp) => r.logs.filter((l) => re.test(S
 describe('a fault on the first phrases, then recovery (FALLBACK=silence)', () => {
   it.concurrent.each(FAULT_KINDS.map((k) => [k]))('%s', async (kind) => {
     const faultHashes = clean.phrases.slice(0, FAULTED).map((p) => p.sha1);
-    const r = await runScenario({ audio, kind: kind as FaultKindName, faultHashes });
+    const r = await runScenario({ audio, env, kind: kind as FaultKindName, faultHashes });
     const s = summarize(clean, r, FAULTED);
 
     // The fault really happened, to the first phrases only.

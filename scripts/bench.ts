@@ -19,7 +19,7 @@ import { loadConfig } from '../src/config/env.js';
 import { parseInbound, serializeMedia } from '../src/twilio/messages.js';
 import { initVad, PhraseSegmenter, segmenterOptionsFromConfig } from '../src/vad/index.js';
 import { initLocalEngine, LocalEngine } from '../src/voice/local/index.js';
-import { simulateCall } from '../src/sim/index.js';
+import { simulateCall } from '../tools/sim/index.js';
 import { startFakeElevenLabs } from '../test/fakes/fake-elevenlabs.js';
 import { loadClipMulaw } from '../test/fixtures/clips.js';
 

@@ -5,9 +5,9 @@
  * a real speech sample, and writes the original, the masked audio and an HTML report.
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_OUT_DIR, DEFAULT_SAMPLE, DEFAULT_VOICE, displayPath, runDemo } from '../src/demo/run-demo.js';
-import { formatProgressLine, type DemoProgress } from '../src/demo/progress.js';
-import { formatDemoReport } from '../src/demo/text-report.js';
+import { DEFAULT_OUT_DIR, DEFAULT_SAMPLE, DEFAULT_VOICE, displayPath, runDemo } from '../tools/demo/run-demo.js';
+import { formatProgressLine, type DemoProgress } from '../tools/demo/progress.js';
+import { formatDemoReport } from '../tools/demo/text-report.js';
 import { LOCAL_VOICES } from '../src/voice/local/index.js';
 
 const HELP = `Usage: npm run demo [-- options]

@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/env.js';
 import { startServer } from '../src/server.js';
-import { simulateCall } from '../src/sim/index.js';
+import { simulateCall } from '../tools/sim/index.js';
 import { startFakeElevenLabs } from '../test/fakes/fake-elevenlabs.js';
 import { loadClipMulaw } from '../test/fixtures/clips.js';
 

@@ -16,7 +16,7 @@ import {
   SimulatorError,
   summarizeLatencies,
   type SimulatedCallResult,
-} from '../src/sim/index.js';
+} from '../tools/sim/index.js';
 
 const USAGE = `usage: npm run simulate -- --in speech.wav [--url http://127.0.0.1:8080] [--out heard.wav]
   --fast            send the audio faster than real time (the tail stays real time)

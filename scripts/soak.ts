@@ -10,7 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loopDelayMs, scrape, startBridgeProcess } from './lib/bridge-process.js';
-import { simulateCall, findLeakedFrames, percentile } from '../src/sim/index.js';
+import { simulateCall, findLeakedFrames, percentile } from '../tools/sim/index.js';
 import { startFakeElevenLabs } from '../test/fakes/fake-elevenlabs.js';
 import { loadClipMulaw, CLIPS } from '../test/fixtures/clips.js';
 

@@ -9,7 +9,8 @@
  */
 import dotenv from 'dotenv';
 import { parseArgs } from 'node:util';
-import { configureVoiceUrl, createTwilioRestClient } from '../src/twilio/rest.js';
+import { createTwilioRestClient } from '../src/index.js';
+import { configureVoiceUrl } from '../tools/twilio/configure.js';
 
 dotenv.config({ quiet: true });
 

@@ -4,7 +4,7 @@
  * server's extension point, the same way two-party lines plug in.
  */
 import { describe, expect, it } from 'vitest';
-import { simulateCall, findLeakedFrames } from '../../src/sim/index.js';
+import { simulateCall, findLeakedFrames } from '../../tools/sim/index.js';
 import { metrics } from '../../src/observability/metrics.js';
 import { loadClipMulaw } from '../fixtures/clips.js';
 import { startBridge } from './harness.js';

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { ElevenLabsClient } from '@elevenlabs/elevenlabs-js';
-import { findLeakedFrames, toFrames } from '../../src/sim/index.js';
+import { findLeakedFrames, toFrames } from '../../tools/sim/index.js';
 import { CLIPS, loadClipMulaw } from '../fixtures/clips.js';
 import { startBridge } from './harness.js';
 

@@ -3,7 +3,7 @@
  * breaker, driven through whole calls. Each asserts the no-leak invariant.
  */
 import { describe, expect, it } from 'vitest';
-import { simulateCall, findLeakedFrames } from '../../src/sim/index.js';
+import { simulateCall, findLeakedFrames } from '../../tools/sim/index.js';
 import { startFakeElevenLabs, expectedUlaw } from '../fakes/fake-elevenlabs.js';
 import { loadClipMulaw } from '../fixtures/clips.js';
 import { startBridge } from './harness.js';

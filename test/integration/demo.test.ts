@@ -12,11 +12,11 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulawDecode } from '../../src/audio/mulaw.js';
 import { parseWav, wavToPcm16 } from '../../src/audio/wav.js';
-import type { DemoProgress } from '../../src/demo/progress.js';
-import { REPORT_IDS } from '../../src/demo/report-html.js';
-import { runDemo, type DemoResult } from '../../src/demo/run-demo.js';
-import { formatDemoReport } from '../../src/demo/text-report.js';
-import { findLeakedFrames, mulawDbfs, toFrames } from '../../src/sim/index.js';
+import type { DemoProgress } from '../../tools/demo/progress.js';
+import { REPORT_IDS } from '../../tools/demo/report-html.js';
+import { runDemo, type DemoResult } from '../../tools/demo/run-demo.js';
+import { formatDemoReport } from '../../tools/demo/text-report.js';
+import { findLeakedFrames, mulawDbfs, toFrames } from '../../tools/sim/index.js';
 import { CLIPS, loadClipMulaw } from '../fixtures/clips.js';
 import { decodePng } from '../unit/demo/png-decode.js';
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { WebSocket } from 'ws';
 import twilio from 'twilio';
-import { simulateCall, findLeakedFrames, type SimHooks } from '../../src/sim/index.js';
+import { simulateCall, findLeakedFrames, type SimHooks } from '../../tools/sim/index.js';
 import { registry } from '../../src/observability/metrics.js';
 import { startFakeElevenLabs, type FakeElevenLabs } from '../fakes/fake-elevenlabs.js';
 import { loadClipMulaw } from '../fixtures/clips.js';

@@ -5,7 +5,7 @@
  * caller's own audio may come back.
  */
 import { describe, expect, it } from 'vitest';
-import { simulateCall, findLeakedFrames } from '../../src/sim/index.js';
+import { simulateCall, findLeakedFrames } from '../../tools/sim/index.js';
 import { startFakeElevenLabs, expectedUlaw, type FakeElevenLabs, type Fault, type FaultPlan } from '../fakes/fake-elevenlabs.js';
 import { loadClipMulaw } from '../fixtures/clips.js';
 import { startBridge, type Bridge } from './harness.js';

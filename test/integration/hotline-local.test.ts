@@ -4,7 +4,7 @@
  * their own waveform.
  */
 import { describe, expect, it } from 'vitest';
-import { simulateCall, findLeakedFrames } from '../../src/sim/index.js';
+import { simulateCall, findLeakedFrames } from '../../tools/sim/index.js';
 import { mulawDecode } from '../../src/audio/mulaw.js';
 import { maxNormXcorr } from '../../scripts/lib/engine-metrics.js';
 import { loadClipMulaw } from '../fixtures/clips.js';

@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { simulateCall } from '../../src/sim/index.js';
+import { simulateCall } from '../../tools/sim/index.js';
 import { loadClipMulaw } from '../fixtures/clips.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -5,7 +5,7 @@
  * finishes once it has.
  */
 import { describe, expect, it } from 'vitest';
-import { simulateCall, findLeakedFrames, twilioSignature } from '../../src/sim/index.js';
+import { simulateCall, findLeakedFrames, twilioSignature } from '../../tools/sim/index.js';
 import { startFakeTwilioRest } from '../fakes/fake-twilio-rest.js';
 import { loadClipMulaw } from '../fixtures/clips.js';
 import { startLineBridge } from './harness.js';

@@ -3,7 +3,7 @@
  * bridge, the fake Twilio REST API, simulated legs).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { simulateCall } from '../../src/sim/index.js';
+import { simulateCall } from '../../tools/sim/index.js';
 import { registry } from '../../src/observability/metrics.js';
 import { startFakeTwilioRest, twilioError, type FakeTwilioRest } from '../fakes/fake-twilio-rest.js';
 import { startLineBridge, type Bridge } from './harness.js';

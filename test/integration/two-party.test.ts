@@ -5,7 +5,7 @@
  * fetching the URL the bridge passed to calls.create, exactly as Twilio would.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { simulateCall, findLeakedFrames, isAudible, isInformativeFrame, parseStreamTwiml, twilioSignature, toFrames, type SimulatedCallOptions, type SimulatedCallResult } from '../../src/sim/index.js';
+import { simulateCall, findLeakedFrames, isAudible, isInformativeFrame, parseStreamTwiml, twilioSignature, toFrames, type SimulatedCallOptions, type SimulatedCallResult } from '../../tools/sim/index.js';
 import { WebSocket } from 'ws';
 import { holdToneCycle } from '../../src/voice/hold-tone.js';
 import { startFakeTwilioRest, type FakeCall, type FakeTwilioRest } from '../fakes/fake-twilio-rest.js';

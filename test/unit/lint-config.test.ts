@@ -81,6 +81,14 @@ describe('fail closed: only src/voice/ may brand audio', () => {
   });
 });
 
+describe('tools use the product from outside or through its public modules', () => {
+  it('refuses a tool importing a product internal, allows src/index.ts and src/audio/index.ts', async () => {
+    expect(await lint('tools/demo/x.ts', `import { startServer } from '../../src/server.js';\nexport { startServer };\n`)).toContain('no-restricted-imports');
+    expect(await lint('tools/sim/x.ts', `import { mulawDecode } from '../../src/audio/mulaw.js';\nexport { mulawDecode };\n`)).toContain('no-restricted-imports');
+    expect(await lint('tools/demo/x.ts', `import { startServer } from '../../src/index.js';\nimport { mulawDecode } from '../../src/audio/index.js';\nexport { startServer, mulawDecode };\n`)).toEqual([]);
+  });
+});
+
 describe('test doubles import nothing from src/', () => {
   it('refuses a src/ import in test/fakes/, allows it in a test', async () => {
     const code = `import { mulawEncode } from '../../src/audio/mulaw.js';\nexport { mulawEncode };\n`;

@@ -9,6 +9,7 @@
  * brand at all (`v.asMasked`, `v['asMasked']`, destructuring), and may not cast to MaskedAudio
  * (`x as MaskedAudio`, `<MaskedAudio>x`, `x is MaskedAudio`, or the type under an alias).
  * The passthrough converter (unmasked by design) is for the two-party line code only.
+ * Tools (tools/) import the product only through src/index.ts and src/audio/index.ts.
  * Test doubles (test/fakes/) import nothing from src/.
  * test/unit/lint-config.test.ts shows each rule failing and passing.
  */
@@ -87,6 +88,24 @@ export default tseslint.config(
     files: ['src/line/**'],
     rules: {
       'no-restricted-imports': ['error', { patterns: failClosedImports.patterns.slice(0, 1) }],
+    },
+  },
+  {
+    // Tools use the product from outside (HTTP, WebSocket) or through its public modules only.
+    files: ['tools/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...failClosedImports.patterns,
+            {
+              regex: '(^|/)src/(?!index\\.js$|audio/index\\.js$)',
+              message: 'Tools import the product only through its public modules, src/index.ts and src/audio/index.ts (or talk to it over HTTP/WebSocket).',
+            },
+          ],
+        },
+      ],
     },
   },
   {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { encodePngRgb, pngDataUri } from '../../../src/demo/png.js';
-import { computeSpectrogram, magma, peakDb, renderSpectrogramPng } from '../../../src/demo/spectrogram.js';
+import { encodePngRgb, pngDataUri } from '../../../tools/demo/png.js';
+import { computeSpectrogram, magma, peakDb, renderSpectrogramPng } from '../../../tools/demo/spectrogram.js';
 import { decodePng } from './png-decode.js';
 
 const sine = (hz: number, seconds: number, amp = 0.5, rate = 8000) =>

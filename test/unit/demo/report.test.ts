@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { mulawEncode } from '../../../src/audio/mulaw.js';
 import { encodeWavPcm16, parseWav, wavToPcm16 } from '../../../src/audio/wav.js';
-import { formatProgressLine, ProgressTracker } from '../../../src/demo/progress.js';
-import { REPORT_IDS, renderReportHtml, type ReportData } from '../../../src/demo/report-html.js';
-import { envelope, envelopePath } from '../../../src/demo/waveform.js';
-import { summarizeLatencies, type PhraseLatency } from '../../../src/sim/index.js';
+import { formatProgressLine, ProgressTracker } from '../../../tools/demo/progress.js';
+import { REPORT_IDS, renderReportHtml, type ReportData } from '../../../tools/demo/report-html.js';
+import { envelope, envelopePath } from '../../../tools/demo/waveform.js';
+import { summarizeLatencies, type PhraseLatency } from '../../../tools/sim/index.js';
 import { decodePng } from './png-decode.js';
 
 const sine = (hz: number, n: number, amp = 0.5) => Int16Array.from({ length: n }, (_, i) => Math.round(amp * 32767 * Math.sin((2 * Math.PI * hz * i) / 8000)));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { DemoResult } from '../../../src/demo/run-demo.js';
-import { formatDemoReport } from '../../../src/demo/text-report.js';
+import type { DemoResult } from '../../../tools/demo/run-demo.js';
+import { formatDemoReport } from '../../../tools/demo/text-report.js';
 
 function result(protocolErrors: string[]): DemoResult {
   return {

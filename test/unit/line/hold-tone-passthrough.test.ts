@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mulawDbfs } from '../../../src/sim/index.js';
+import { mulawDbfs } from '../../../tools/sim/index.js';
 import { holdToneCycle, HOLD_TONE_CYCLE_MS, HOLD_TONE_ON_MS } from '../../../src/voice/hold-tone.js';
 import { passthroughConverter } from '../../../src/voice/passthrough.js';
 

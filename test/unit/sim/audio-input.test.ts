@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { rmSync } from 'node:fs';
 import { mulawDecode } from '../../../src/audio/mulaw.js';
 import { encodeWavPcm16 } from '../../../src/audio/wav.js';
-import { decodeAudioToMulaw8k, loadAudioAsMulaw8k, sniffAudioFormat, SimulatorError } from '../../../src/sim/index.js';
+import { decodeAudioToMulaw8k, loadAudioAsMulaw8k, sniffAudioFormat, SimulatorError } from '../../../tools/sim/index.js';
 import { CLIPS, loadClipMulaw } from '../../fixtures/clips.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'sim-audio-'));

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { mulawSilence } from '../../../src/audio/mulaw.js';
-import { findLeakedFrames, isAudible, simulateCall, SimulatorError } from '../../../src/sim/index.js';
+import { findLeakedFrames, isAudible, simulateCall, SimulatorError } from '../../../tools/sim/index.js';
 import { startLoopbackBridge, tone, type LoopbackBridge } from './loopback-bridge.js';
 
 const concat = (...parts: Uint8Array[]) => Buffer.concat(parts);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mulawEncode, mulawSilence } from '../../../src/audio/mulaw.js';
-import { detectPhrases, findLeakedFrames, isInformativeFrame, phraseLatencies, summarizeLatencies, toFrames } from '../../../src/sim/index.js';
+import { detectPhrases, findLeakedFrames, isInformativeFrame, phraseLatencies, summarizeLatencies, toFrames } from '../../../tools/sim/index.js';
 import { CLIPS, loadClipMulaw } from '../../fixtures/clips.js';
 import { tone } from './loopback-bridge.js';
 

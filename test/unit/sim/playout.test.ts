@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PlayoutBuffer } from '../../../src/sim/index.js';
+import { PlayoutBuffer } from '../../../tools/sim/index.js';
 
 const bytes = (n: number, v: number) => new Uint8Array(n).fill(v);
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/env.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { startServer, type RunningServer } from '../../../src/server.js';
-import { findLeakedFrames, simulateCall, summarizeLatencies } from '../../../src/sim/index.js';
+import { findLeakedFrames, simulateCall, summarizeLatencies } from '../../../tools/sim/index.js';
 import { CLIPS, loadClipMulaw } from '../../fixtures/clips.js';
 
 const TOKEN = 'sim-real-server-token';

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import twilio from 'twilio';
 import { describe, expect, it } from 'vitest';
-import { twilioSignature } from '../../../src/sim/index.js';
+import { twilioSignature } from '../../../tools/sim/index.js';
 
 describe('twilioSignature', () => {
   const token = '12345';

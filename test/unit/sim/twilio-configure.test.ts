@@ -2,7 +2,8 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { configureVoiceUrl, createTwilioRestClient, redirectUri } from '../../../src/twilio/rest.js';
+import { createTwilioRestClient, redirectUri } from '../../../src/twilio/rest.js';
+import { configureVoiceUrl } from '../../../tools/twilio/configure.js';
 import { startFakeTwilioRest, twilioError, type FakeTwilioRest } from '../../fakes/fake-twilio-rest.js';
 
 const run = promisify(execFile);

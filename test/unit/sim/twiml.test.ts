@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeXmlEntities, parseStreamTwiml, resolveStreamTarget, SimulatorError } from '../../../src/sim/index.js';
+import { decodeXmlEntities, parseStreamTwiml, resolveStreamTarget, SimulatorError } from '../../../tools/sim/index.js';
 
 describe('parseStreamTwiml', () => {
   it('reads the Stream url and Parameters, decoding entities', () => {

@@ -2,7 +2,7 @@
  * Phrase boundaries from the caller's audio (simple frame-energy analysis) and per-phrase
  * latency: speaker stopped -> masked audio first heard through the playout buffer.
  */
-import { mulawDecode } from '../audio/mulaw.js';
+import { mulawDecode } from '../../src/audio/index.js';
 import type { PlayedSegment } from './playout.js';
 
 export interface Phrase {

@@ -1,6 +1,6 @@
 /** The "caller's own audio came back" detector: exact inbound frames found in what the bridge sent. */
 import { mulawDbfs } from './phrases.js';
-import { FRAME_BYTES_8K } from '../audio/mulaw.js';
+import { FRAME_BYTES_8K } from '../../src/audio/index.js';
 
 /** Frames quieter than this, or with fewer distinct byte values than 8, are not evidence of a leak. */
 const SILENT_DB = -50;

@@ -1,8 +1,6 @@
 /** Any WAV / MP3 / FLAC file -> 8 kHz mono mu-law, the way a phone line would carry it. */
 import { readFile } from 'node:fs/promises';
-import { mulawEncode } from '../audio/mulaw.js';
-import { initResampler, resample } from '../audio/resampler.js';
-import { parseWav, wavToPcm16, WavError } from '../audio/wav.js';
+import { mulawEncode, initResampler, resample, parseWav, wavToPcm16, WavError } from '../../src/audio/index.js';
 import { SimulatorError } from './errors.js';
 
 export type AudioContainer = 'wav' | 'mp3' | 'flac';

@@ -5,7 +5,7 @@
  *
  * Time is driven by the caller (advanceTo), so the same code serves real-time and virtual clocks.
  */
-import { MULAW_SILENCE } from '../audio/mulaw.js';
+import { MULAW_SILENCE } from '../../src/audio/index.js';
 
 export interface PlayedSegment {
   /** Sample offset on the heard timeline (8 kHz, from stream start). */

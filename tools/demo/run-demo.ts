@@ -8,11 +8,8 @@ import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
-import { mulawDecode } from '../audio/mulaw.js';
-import { encodeWavPcm16 } from '../audio/wav.js';
-import { loadConfig } from '../config/env.js';
-import { createLogger } from '../observability/logger.js';
-import { startServer } from '../server.js';
+import { mulawDecode, encodeWavPcm16 } from '../../src/audio/index.js';
+import { loadConfig, createLogger, startServer, LOCAL_VOICES } from '../../src/index.js';
 import {
   detectPhrases,
   findLeakedFrames,
@@ -25,7 +22,6 @@ import {
   type PhraseLatency,
   type SimulatedCallResult,
 } from '../sim/index.js';
-import { LOCAL_VOICES } from '../voice/local/index.js';
 import { ProgressTracker, type DemoProgress } from './progress.js';
 import { renderReportHtml } from './report-html.js';
 

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { WebSocket, type RawData } from 'ws';
 import type { IncomingMessage } from 'node:http';
-import { FRAME_BYTES_8K, FRAME_MS, MULAW_SILENCE } from '../audio/mulaw.js';
+import { FRAME_BYTES_8K, FRAME_MS, MULAW_SILENCE } from '../../src/audio/index.js';
 import { SimulatorError } from './errors.js';
 import { randomSid } from './ids.js';
 import { toFrames } from './leaks.js';

@@ -13,7 +13,7 @@ import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config/env.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startServer } from '../../src/server.js';
-import { findLeakedFrames, simulateCall, type SimulatedCallResult } from '../../src/sim/index.js';
+import { findLeakedFrames, simulateCall, type SimulatedCallResult } from '../../tools/sim/index.js';
 import { expectedUlaw, startFakeElevenLabs } from '../../test/fakes/fake-elevenlabs.js';
 import { FAULTS, startFaultProxy, type ProxiedRequest, type ProxyFault } from '../../test/fakes/fault-proxy.js';
 

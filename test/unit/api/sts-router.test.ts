@@ -6,6 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { ElevenLabsClient, ElevenLabsError } from '@elevenlabs/elevenlabs-js';
+import alawmulaw from 'alawmulaw';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localStsEngine } from '../../../src/api/engine.js';
@@ -136,11 +137,18 @@ describe('ElevenLabs-compatible STS API: conversion (official SDK)', () => {
         const [codec, rateS, kbps] = format.split('_') as [string, string, string | undefined];
         const rate = Number(rateS);
         const where = `${format} (${stream ? 'stream' : 'convert'})`;
-        if (codec === 'pcm') expect(bytes.length, where).toBe(rate * 2);
-        else if (codec === 'ulaw' || codec === 'alaw') expect(bytes.length, where).toBe(8000);
-        else if (codec === 'wav') {
+        let heard: { pcm: Int16Array; rate: number };
+        if (codec === 'pcm') {
+          expect(bytes.length, where).toBe(rate * 2);
+          heard = { pcm: new Int16Array(new Uint8Array(bytes).buffer), rate };
+        } else if (codec === 'ulaw' || codec === 'alaw') {
+          expect(bytes.length, where).toBe(8000);
+          heard = { pcm: codec === 'ulaw' ? alawmulaw.mulaw.decode(bytes) : alawmulaw.alaw.decode(bytes), rate: 8000 };
+        } else if (codec === 'wav') {
           const w = parseWav(bytes);
-          expect([w.sampleRate, w.channels, wavToPcm16(w).samples.length], where).toEqual([rate, 1, rate]);
+          const samples = wavToPcm16(w).samples;
+          expect([w.sampleRate, w.channels, samples.length], where).toEqual([rate, 1, rate]);
+          heard = { pcm: samples, rate };
         } else if (codec === 'mp3') {
           const d = await decodeMp3(bytes);
           // LAME (the optional encoder) resamples 32 kbps to 22.05 kHz and cannot be told not to.
@@ -148,6 +156,7 @@ describe('ElevenLabs-compatible STS API: conversion (official SDK)', () => {
           expect(Math.abs(d.seconds - 1), where).toBeLessThan(0.1);
           // the bitrate in the name: within 10% (constant-bitrate frames)
           expect(Math.abs((bytes.length * 8) / d.seconds / 1000 / Number(kbps) - 1), where).toBeLessThan(0.15);
+          heard = { pcm: d.pcm, rate: d.sampleRate };
         } else {
           expect(Buffer.from(bytes.subarray(0, 4)).toString(), where).toBe('OggS');
           expect(Buffer.from(bytes).includes('OpusHead'), where).toBe(true);
@@ -155,7 +164,10 @@ describe('ElevenLabs-compatible STS API: conversion (official SDK)', () => {
           const d = await decodeOggOpus(bytes);
           expect(d.sampleRate, where).toBe(48000);
           expect(Math.abs(d.seconds - 1), where).toBeLessThan(0.01); // granule positions give the true length
+          heard = { pcm: d.pcm, rate: d.sampleRate };
         }
+        // ... and it is the masked speech: its loudness follows the input's syllables
+        expect(envelopeCorrelation(pcm, resample(heard.pcm, heard.rate, 16000)), where).toBeGreaterThan(0.6);
       }
     }
   }, 60_000);

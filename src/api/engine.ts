@@ -4,11 +4,11 @@
  * by block (200 ms of input per step, the event loop handed back between steps), so /stream
  * sends audio while the conversion runs and a long file never stalls calls.
  */
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { denoisePrefilter, denoiseReady, initDenoise } from '../voice/local/denoise.js';
 import { getPreset, LOCAL_VOICES } from '../voice/local/presets.js';
 import { maskBlocks } from '../voice/local/processor.js';
 import { applyGain, applyVoiceSettings, frameEnergies, speakerBoostGain, type TimbreParams, type VoiceSettings } from './voice-settings.js';
+import { apiTurn } from './turns.js';
 
 export interface EngineVoice {
   id: string;
@@ -65,7 +65,7 @@ export function localStsEngine(opts: LocalStsEngineOptions = {}): StsEngine {
         const energies: number[] = [];
         for (let o = 0; o < pcm16k.length; o += 160_000) {
           frameEnergies(pcm16k.subarray(o, o + 160_000), energies);
-          await nextTurn();
+          await apiTurn();
         }
         gain = speakerBoostGain(energies);
       }
@@ -73,7 +73,7 @@ export function localStsEngine(opts: LocalStsEngineOptions = {}): StsEngine {
       try {
         for (const chunk of steps) {
           if (chunk.length > 0) yield applyGain(chunk, gain);
-          await nextTurn();
+          await apiTurn();
           req.signal.throwIfAborted();
         }
       } finally {

@@ -12,7 +12,6 @@
  * Every error is JSON. Audio is never logged or stored.
  */
 import { randomBytes } from 'node:crypto';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Router, type Request, type Response } from 'express';
 import { AudioDecodeError, decodeToMono16k } from '../audio/codecs/decode.js';
 import { loadMp3Encoder, Mp3EncoderUnavailable } from '../audio/codecs/mp3-encoder.js';
@@ -25,6 +24,7 @@ import { previewMaker } from './preview.js';
 import { authError, parseStsRequest, sendStsError, statusError, validationError, type StsErrorAnswer, type StsRequest } from './sts-request.js';
 import { DEFAULT_VOICE_SETTINGS, parseVoiceSettings } from './voice-settings.js';
 import { searchVoices, voiceJson } from './voices.js';
+import { apiTurn } from './turns.js';
 
 export interface StsRouterOptions {
   engine: StsEngine;
@@ -110,7 +110,7 @@ export function createStsRouter(opts: StsRouterOptions): Router {
       return pcm;
     }
     try {
-      return (await decodeToMono16k(bytes, { maxSeconds, signal })).pcm16k;
+      return (await decodeToMono16k(bytes, { maxSeconds, signal, yieldTurn: apiTurn })).pcm16k;
     } catch (err) {
       if (err instanceof AudioDecodeError) return bad(err.message);
       throw err;
@@ -188,7 +188,7 @@ export function createStsRouter(opts: StsRouterOptions): Router {
         for await (const block of masked) {
           for (let o = 0; o < block.length; o += ENCODE_PIECE) {
             yield* enc.push(block.subarray(o, o + ENCODE_PIECE));
-            if (slow) await nextTurn();
+            if (slow) await apiTurn();
           }
         }
         yield* enc.end();

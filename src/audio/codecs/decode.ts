@@ -6,7 +6,7 @@
  * past maxSeconds, so a long or hostile file never stalls calls. Every failure is an
  * AudioDecodeError whose message a person understands.
  */
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setImmediate } from 'node:timers/promises';
 import OpusScript from 'opusscript';
 import { Resampler } from '../resampler.js';
 import { floatToMono16, interleaved16ToMono } from './pcm.js';
@@ -32,6 +32,8 @@ export interface DecodeOptions {
   /** Longest input accepted, seconds. */
   maxSeconds: number;
   signal?: AbortSignal;
+  /** Hands the event loop back between slices (default: setImmediate). */
+  yieldTurn?: () => Promise<unknown>;
 }
 
 export interface DecodedAudio {
@@ -68,6 +70,8 @@ class Sink {
   constructor(
     private readonly label: string,
     readonly maxSeconds: number,
+    /** Hands the event loop back between slices. */
+    readonly turn: () => Promise<unknown> = () => setImmediate(),
   ) {}
 
   push(mono: Int16Array, rate: number): void {
@@ -241,7 +245,7 @@ async function decodeBytes(c: Container, bytes: Uint8Array, sink: Sink, signal?:
       const ms = performance.now() - t0;
       if (ms < TARGET_MS / 2 && slice < MAX_SLICE) slice *= 2;
       else if (ms > TARGET_MS * 2 && slice > MIN_SLICE) slice /= 2;
-      await nextTurn();
+      await sink.turn();
       signal?.throwIfAborted();
     }
     if (d.flush) take(await quietly(() => d.flush!()));
@@ -291,7 +295,7 @@ async function decodeWebm(bytes: Uint8Array, sink: Sink, signal?: AbortSignal): 
       }
       sink.push(mono, 48000);
       if (i % 50 === 49) {
-        await nextTurn();
+        await sink.turn();
         signal?.throwIfAborted();
       }
     }
@@ -313,7 +317,7 @@ async function decodeWavInto(bytes: Uint8Array, sink: Sink, signal?: AbortSignal
   sink.channels = w.channels;
   for (let o = 0; o < w.frames; o += PCM_SLICE) {
     sink.push(w.read(o, Math.min(w.frames, o + PCM_SLICE)), w.sampleRate);
-    await nextTurn();
+    await sink.turn();
     signal?.throwIfAborted();
   }
 }
@@ -329,7 +333,7 @@ export async function decodeToMono16k(bytes: Uint8Array, opts: DecodeOptions): P
   if (container === 'unknown') {
     throw new AudioDecodeError('unsupported', `the audio is not in a format this server recognises; send ${ACCEPTED_INPUTS}, or raw 16 kHz mono PCM16 with file_format=pcm_s16le_16`);
   }
-  const sink = new Sink(NAMES[container], opts.maxSeconds);
+  const sink = new Sink(NAMES[container], opts.maxSeconds, opts.yieldTurn);
   try {
     if (container === 'wav') await decodeWavInto(bytes, sink, opts.signal);
     else if (container === 'webm') await decodeWebm(bytes, sink, opts.signal);

@@ -20,7 +20,8 @@ import { createMasking, type Masking } from './call/masking.js';
 import { initVad } from './vad/index.js';
 import { initLocalEngine, isLocalVoice, LocalEngine, LOCAL_VOICES, voiceInfos } from './voice/local/index.js';
 import { createElevenLabsConverter } from './voice/elevenlabs/index.js';
-import { createResilientConverter } from './voice/resilience/index.js';
+import { createLimiter, createResilientConverter, poolName } from './voice/resilience/index.js';
+import { metrics } from './observability/metrics.js';
 import type { PhraseConverter } from './voice/converter.js';
 import { lineExtension } from './line/index.js';
 
@@ -81,8 +82,25 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   let phrase: PhraseConverter;
   let voices: VoiceCatalog;
   if (config.converter === 'elevenlabs') {
+    const limiter = createLimiter({
+      maxConcurrency: config.ELEVENLABS_MAX_CONCURRENCY,
+      ...(config.REDIS_URL && { redisUrl: config.REDIS_URL, pool: poolName(config.ELEVENLABS_API_KEY ?? '', config.ELEVENLABS_BASE_URL) }),
+      redisTimeoutMs: config.REDIS_TIMEOUT_MS,
+      leaseMs: config.REDIS_LEASE_MS,
+      log,
+    });
     phrase = createResilientConverter({
-      primary: createElevenLabsConverter(config, log),
+      primary: createElevenLabsConverter(config, log, {
+        // ElevenLabs says the account's limit on its answers: the limiter follows it.
+        onConcurrency: (c) => {
+          if (c.max !== undefined) {
+            metrics.accountConcurrency.set({ kind: 'max' }, c.max);
+            limiter.learnLimit(c.max);
+          }
+          if (c.current !== undefined) metrics.accountConcurrency.set({ kind: 'current' }, c.current);
+        },
+      }),
+      limiter,
       fallback: config.FALLBACK === 'local' ? local : undefined,
       fallbackVoiceId: config.LOCAL_VOICE_ID,
       maxLagMs: config.ELEVENLABS_MAX_LAG_MS,

@@ -118,6 +118,22 @@ const schema = z.object({
   ELEVENLABS_IDLE_TIMEOUT_MS: int(1200, 100, 60_000),
   ELEVENLABS_MAX_LAG_MS: int(2000, 0, 60_000),
   ELEVENLABS_MAX_CONCURRENCY: int(3, 1, 100),
+  /** Share ELEVENLABS_MAX_CONCURRENCY with every instance on this Redis and ElevenLabs key (unset: this process only). */
+  REDIS_URL: optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    try {
+      const u = new URL(v);
+      if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error();
+      return v;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `expected redis://[user:password@]host:port[/db] or rediss://..., got "${v.replace(/\/\/[^@/]*@/, '//***@')}"` });
+      return z.NEVER;
+    }
+  }),
+  /** Longest wait for Redis before a phrase takes a slot from this instance's share. */
+  REDIS_TIMEOUT_MS: int(25, 1, 5000),
+  /** A slot held by an instance that stopped renewing it is freed after this long. */
+  REDIS_LEASE_MS: int(3000, 500, 60_000),
   FALLBACK: z.enum(['local', 'silence']).default('local'),
 
   LOCAL_VOICE_ID: z.string().regex(VOICE_ID_PATTERN).default('neutral-male'),

@@ -41,4 +41,21 @@ export const metrics = {
   stalls: counter('voicemask_conversion_stalls_total', 'Answers that stopped mid-phrase (no byte within ELEVENLABS_IDLE_TIMEOUT_MS)', ['converter']),
   authFailures: counter('voicemask_converter_auth_failures_total', 'Circuit openings on a refused key, by cause (quota_exceeded, invalid_api_key, needs_authorization, ...)', ['converter', 'cause']),
   circuitOpen: gauge('voicemask_circuit_open', '1 while the converter circuit is open or half-open', ['converter']),
+  // The ElevenLabs concurrency limit (src/voice/resilience: FairLimiter, RedisFairLimiter with REDIS_URL).
+  slotsInFlight: gauge('voicemask_elevenlabs_slots_in_flight', 'ElevenLabs requests holding a slot: this instance, or the whole pool sharing REDIS_URL', ['scope']),
+  slotsWaiting: gauge('voicemask_elevenlabs_slots_waiting', 'Phrases waiting for an ElevenLabs slot: this instance, or the whole pool', ['scope']),
+  slotWait: new client.Histogram({
+    name: 'voicemask_elevenlabs_slot_wait_seconds',
+    help: 'Time a phrase waited for an ElevenLabs slot, by where the slot came from (local, redis, fallback share)',
+    labelNames: ['source'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+    registers: [registry],
+  }),
+  concurrencyLimit: gauge('voicemask_elevenlabs_concurrency_limit', 'Concurrent ElevenLabs requests allowed now (configured, capped by the account and by recent 429s); scope fallback: this instance\'s share while Redis is away', ['scope']),
+  accountConcurrency: gauge('voicemask_elevenlabs_account_concurrency', 'What ElevenLabs last reported: maximum-concurrent-requests (max) and current-concurrent-requests (current)', ['kind']),
+  concurrencyRefusals: counter('voicemask_elevenlabs_concurrency_429_total', '429 too_many_concurrent_requests answers (the phrase queued again; not a fault of the service)'),
+  leasesExpired: counter('voicemask_elevenlabs_leases_expired_total', 'Slots of the shared pool freed by lease expiry (an instance died or stalled while holding them)'),
+  fleetInstances: gauge('voicemask_fleet_instances', 'Live instances sharing the Redis pool, as last seen'),
+  redisUp: gauge('voicemask_limiter_redis_up', '1 while the shared limiter reaches Redis, 0 while it runs on its per-instance share'),
+  redisFallbacks: counter('voicemask_limiter_fallback_total', 'Slots taken from the per-instance share because Redis was unreachable or slow', ['reason']),
 };

@@ -44,6 +44,14 @@ export class ConversionError extends Error {
 /** ConversionError code of an answer that stopped mid-phrase (no byte within the idle timeout). */
 export const STALLED = 'stalled';
 
+/** ElevenLabs' code for a 429 over the account's concurrency (the other 429 is system_busy). */
+export const TOO_MANY_CONCURRENT = 'too_many_concurrent_requests';
+
+/** A 429 that means "every slot of the account is taken": wait for one; the service is fine. */
+export function isConcurrencyRefusal(err: unknown): err is ConversionError {
+  return err instanceof ConversionError && err.status === 429 && err.opts.code === TOO_MANY_CONCURRENT;
+}
+
 export function isAbort(err: unknown): boolean {
   return (
     (err instanceof ConversionError && err.kind === 'aborted') ||

@@ -18,7 +18,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { PhraseConverter, PhraseRequest } from '../converter.js';
 import { ConversionError, STALLED } from '../errors.js';
 import { asMasked, type MaskedAudio } from '../masked.js';
-import { errorFromResponse, errorFromTransport } from './http-errors.js';
+import { errorFromResponse, errorFromTransport, readConcurrencyHeaders, type AccountConcurrency } from './http-errors.js';
 
 export interface ElevenLabsOptions {
   apiKey: string;
@@ -37,6 +37,8 @@ export interface ElevenLabsOptions {
   idleTimeoutMs?: number;
   /** The total deadline is max(this, first byte + 2 × phrase duration). */
   minTotalTimeoutMs?: number;
+  /** Told the account's concurrency headers of every answer that has them (the fleet limiter learns the limit). */
+  onConcurrency?: (c: AccountConcurrency) => void;
 }
 
 export function optionsFromConfig(config: Config): ElevenLabsOptions {
@@ -153,6 +155,8 @@ export class ElevenLabsConverter implements PhraseConverter {
         throw why() ?? errorFromTransport(err, false);
       }
 
+      const concurrency = readConcurrencyHeaders(res.headers);
+      if (concurrency) this.opts.onConcurrency?.(concurrency);
       if (res.statusCode < 200 || res.statusCode >= 300) {
         const text = await readText(res.body, MAX_ERROR_BODY).catch(() => '');
         throw why() ?? errorFromResponse(res.statusCode, res.headers, text);
@@ -226,6 +230,6 @@ async function readText(body: AsyncIterable<Buffer>, limit: number): Promise<str
   return Buffer.concat(parts).toString('utf8');
 }
 
-export function createElevenLabsConverter(config: Config, log: Logger): PhraseConverter {
-  return new ElevenLabsConverter(optionsFromConfig(config), log.child({ converter: 'elevenlabs' }));
+export function createElevenLabsConverter(config: Config, log: Logger, extra: Pick<ElevenLabsOptions, 'onConcurrency'> = {}): PhraseConverter {
+  return new ElevenLabsConverter({ ...optionsFromConfig(config), ...extra }, log.child({ converter: 'elevenlabs' }));
 }

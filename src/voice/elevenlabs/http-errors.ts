@@ -69,6 +69,27 @@ export function errorFromResponse(
   });
 }
 
+/** What an answer says of the account's concurrency (elevenlabs-facts.md: sent on generations). */
+export interface AccountConcurrency {
+  /** maximum-concurrent-requests: the plan's limit, for every process using the key. */
+  max?: number;
+  /** current-concurrent-requests: requests in flight on the account, this one included. */
+  current?: number;
+}
+
+/** The two concurrency headers, when present and numeric; undefined when neither is. */
+export function readConcurrencyHeaders(headers: Record<string, string | string[] | undefined>): AccountConcurrency | undefined {
+  const num = (name: string): number | undefined => {
+    const v = headers[name];
+    const s = (Array.isArray(v) ? v[0] : v)?.trim();
+    return s !== undefined && /^\d{1,6}$/.test(s) ? Number(s) : undefined;
+  };
+  const max = num('maximum-concurrent-requests');
+  const current = num('current-concurrent-requests');
+  if (max === undefined && current === undefined) return undefined;
+  return { ...(max !== undefined && max > 0 && { max }), ...(current !== undefined && { current }) };
+}
+
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 
 /** A transport failure (reset, refused, closed): retryable only before the first byte. */

@@ -18,7 +18,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../observability/logger.js';
 import type { PhraseConverter, PhraseRequest } from '../converter.js';
-import { ConversionError, isAbort } from '../errors.js';
+import { ConversionError, isAbort, isConcurrencyRefusal } from '../errors.js';
 import type { MaskedAudio } from '../masked.js';
 import type { CircuitState, ResilienceStats } from './stats.js';
 
@@ -58,7 +58,8 @@ function authCause(err: ConversionError): AuthCause {
 
 /** One phrase's outcome. A stale drop caused by a failure (no time left to retry) is that failure. */
 export function classifyOutcome(err: unknown): Outcome {
-  if (isAbort(err)) return { kind: 'neutral' };
+  // A concurrency 429 says the account's slots are taken, not that the service is down.
+  if (isAbort(err) || isConcurrencyRefusal(err)) return { kind: 'neutral' };
   if (err instanceof ConversionError) {
     if (err.kind === 'circuit-open') return { kind: 'neutral' };
     if (err.kind === 'stale') return err.cause === undefined ? { kind: 'neutral' } : classifyOutcome(err.cause);

@@ -1,32 +1,90 @@
 /**
- * A global concurrency cap with a fair queue across calls: at most `max` requests in flight;
- * when a slot frees, it goes to the waiting call served least recently (round-robin between
- * calls), so one talkative call cannot starve the others. A waiter leaves the queue when its
- * signal aborts or its phrase goes stale.
+ * A concurrency cap with a fair queue across calls, in this process: at most `max` requests in
+ * flight; when a slot frees, it goes to the waiting call served least recently (round-robin
+ * between calls), so one talkative call cannot starve the others. A waiter leaves the queue
+ * when its signal aborts or its phrase goes stale. `max` follows an AccountLimit when given
+ * one (the account's limit as ElevenLabs reports it, lowered for a while after a 429).
+ * The fleet-wide variant on Redis (redis-limiter.ts) has the same interface.
  */
 import { performance } from 'node:perf_hooks';
-import type { PhraseConverter, PhraseRequest } from '../converter.js';
-import type { MaskedAudio } from '../masked.js';
-import { abortedError, staleError } from './freshness.js';
-import type { ResilienceStats } from './stats.js';
+import { AccountLimit } from './account-limit.js';
+import { abortedError } from './freshness.js';
 
 export type Release = () => void;
+
+/** What LimitedConverter needs of a limiter: the in-process FairLimiter or the fleet's RedisFairLimiter. */
+export interface ConcurrencyLimiter {
+  /** Where slots come from: this process, or the pool on Redis. */
+  readonly kind: 'local' | 'redis';
+  /** Waits for a slot; rejects when signal aborts (aborted) or at staleAt (onStale's error). */
+  acquire(key: string, signal: AbortSignal, staleAt?: number, onStale?: () => Error): Promise<Release>;
+  /** Slots this instance holds. */
+  readonly inFlight: number;
+  /** Phrases of this instance waiting for one. */
+  readonly queued: number;
+  /** The limit now (configured, capped by the account's and by a recent 429). */
+  readonly limit: number;
+  /** ElevenLabs said the account's limit (maximum-concurrent-requests). */
+  learnLimit(max: number): void;
+  /** ElevenLabs refused a request over the account's concurrency while this slot was held. */
+  refused(): void;
+  close(): Promise<void>;
+}
 
 interface Waiter {
   key: string;
   grant(release: Release): void;
 }
 
-export class FairLimiter {
+export class FairLimiter implements ConcurrencyLimiter {
+  readonly kind = 'local';
   private active = 0;
   private readonly queues = new Map<string, Waiter[]>();
   /** Per call: a tick of when it was last given a slot (lower = longer ago), and its slots in use. */
   private readonly lastServed = new Map<string, number>();
   private readonly activeByKey = new Map<string, number>();
   private tick = 0;
+  private readonly account: AccountLimit | undefined;
+  private readonly fixed: number | (() => number);
+  private liftTimer: NodeJS.Timeout | undefined;
 
-  constructor(readonly max: number) {
-    if (!(max >= 1)) throw new RangeError('max concurrency must be at least 1');
+  /** max: a fixed cap, a function read at each grant (the fleet's fallback share), or an AccountLimit. */
+  constructor(max: number | (() => number) | AccountLimit) {
+    if (max instanceof AccountLimit) this.account = max;
+    else if (typeof max === 'number' && !(max >= 1)) throw new RangeError('max concurrency must be at least 1');
+    this.fixed = max instanceof AccountLimit ? 0 : max;
+  }
+
+  get max(): number {
+    if (this.account) return this.account.value;
+    return typeof this.fixed === 'number' ? this.fixed : Math.max(1, this.fixed());
+  }
+
+  get limit(): number {
+    return this.max;
+  }
+
+  learnLimit(max: number): void {
+    if (this.account?.learn(max)) this.dispatch();
+  }
+
+  refused(): void {
+    if (!this.account) return;
+    this.account.lower(this.active);
+    // when the lowered limit lifts, the queue may move before any release
+    const until = this.account.loweredUntil;
+    clearTimeout(this.liftTimer);
+    if (until !== undefined) this.liftTimer = setTimeout(() => this.dispatch(), Math.max(0, until - performance.now()) + 1).unref();
+  }
+
+  /** Re-reads max and hands out what it allows (after a change of a function max). */
+  poke(): void {
+    this.dispatch();
+  }
+
+  close(): Promise<void> {
+    clearTimeout(this.liftTimer);
+    return Promise.resolve();
   }
 
   get inFlight(): number {
@@ -121,36 +179,3 @@ export class FairLimiter {
   }
 }
 
-/** A PhraseConverter that holds a limiter slot for the whole of each conversion. */
-export class LimitedConverter implements PhraseConverter {
-  readonly name: string;
-
-  constructor(
-    private readonly inner: PhraseConverter,
-    readonly limiter: FairLimiter,
-    private readonly opts: { maxLagMs: number; stats?: ResilienceStats },
-  ) {
-    this.name = inner.name;
-  }
-
-  async *convert(req: PhraseRequest): AsyncGenerator<MaskedAudio, void, undefined> {
-    const { maxLagMs, stats } = this.opts;
-    const staleAt = maxLagMs > 0 ? req.endedAt + maxLagMs : Infinity;
-    const onStale = () => {
-      stats?.record({ type: 'stale', callKey: req.callKey, where: 'queue', ageMs: Math.round(performance.now() - req.endedAt) });
-      return staleError(req, maxLagMs);
-    };
-    if (performance.now() >= staleAt) throw onStale();
-    const release = await this.limiter.acquire(req.callKey, req.signal, staleAt, onStale);
-    stats?.record({ type: 'attempt', callKey: req.callKey });
-    try {
-      yield* this.inner.convert(req);
-    } finally {
-      release();
-    }
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}

@@ -17,6 +17,8 @@ export function bindResilienceMetrics(events: ResilienceStats, converter: string
         return void metrics.truncated.inc({ converter });
       case 'dropped':
         return void metrics.dropped.inc({ converter, kind: e.kind });
+      case 'concurrency-refused':
+        return void metrics.concurrencyRefusals.inc();
       case 'stalled':
         return void metrics.stalls.inc({ converter });
       case 'circuit':

@@ -16,6 +16,8 @@ export type ResilienceEvent =
   | { type: 'retry'; callKey: string; attempt: number; waitMs: number; kind: ConversionErrorKind; status?: number; code?: string }
   /** The phrase was given up on because it got too old (in the queue or before a retry). */
   | { type: 'stale'; callKey: string; where: 'queue' | 'retry'; ageMs: number }
+  /** A 429 too_many_concurrent_requests: the slot went back, the limit dropped to `limit` for a while, the phrase queues again. */
+  | { type: 'concurrency-refused'; callKey: string; limit: number }
   /** The phrase went to the fallback converter. */
   | { type: 'fallback'; callKey: string; reason: ConversionErrorKind; status?: number }
   /** cooldownMs: how long it stays open; cause: why ElevenLabs refused the key (401/403). */
@@ -38,6 +40,7 @@ export interface ResilienceCounters {
   stalled: number;
   dropped: number;
   successes: number;
+  concurrencyRefusals: number;
 }
 
 export interface ResilienceSnapshot extends ResilienceCounters {
@@ -56,11 +59,12 @@ const COUNTER: Record<ResilienceEvent['type'], keyof ResilienceCounters> = {
   stalled: 'stalled',
   dropped: 'dropped',
   success: 'successes',
+  'concurrency-refused': 'concurrencyRefusals',
 };
 
 /** Emits 'event' (every ResilienceEvent) and one event per type name. */
 export class ResilienceStats extends EventEmitter {
-  readonly counters: ResilienceCounters = { attempts: 0, retries: 0, stale: 0, fallbacks: 0, circuitChanges: 0, truncated: 0, stalled: 0, dropped: 0, successes: 0 };
+  readonly counters: ResilienceCounters = { attempts: 0, retries: 0, stale: 0, fallbacks: 0, circuitChanges: 0, truncated: 0, stalled: 0, dropped: 0, successes: 0, concurrencyRefusals: 0 };
   circuit: CircuitState = 'closed';
 
   record(ev: ResilienceEvent): void {

@@ -49,6 +49,16 @@ function start(env: Record<string, string>, nodeArgs: string[] = []): Proc {
   return { child, url, exit, output: () => out };
 }
 
+/** /readyz, polled until it answers 503 (a loaded machine may take a moment to handle the signal). */
+async function readyzTurns503(url: string): Promise<number> {
+  const end = Date.now() + 5000;
+  for (;;) {
+    const status = (await fetch(`${url}/readyz`)).status;
+    if (status === 503 || Date.now() > end) return status;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 const procs: Proc[] = [];
 afterAll(() => {
   for (const p of procs) p.child.kill('SIGKILL');
@@ -95,8 +105,7 @@ describe('the built server process', () => {
     const call = simulateCall({ url, audio: loadClipMulaw('libri8230'), realtime: true, tailMs: 500 });
     await new Promise((r) => setTimeout(r, 1500));
     p.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
-    expect((await fetch(`${url}/readyz`)).status).toBe(503);
+    expect(await readyzTurns503(url)).toBe(503);
     const webhook = await fetch(`${url}/twiml/inbound`, { method: 'POST', body: new URLSearchParams({}) });
     expect(webhook.status).toBe(503);
     await expect(simulateCall({ url, audio: new Uint8Array(1600).fill(0xff), realtime: false, tailMs: 0 })).rejects.toThrow(/503/);
@@ -119,8 +128,7 @@ describe('the built server process', () => {
     const call = simulateCall({ url, audio: loadClipMulaw('libri8230'), realtime: true, tailMs: 500 });
     await new Promise((r) => setTimeout(r, 1500));
     p.child.kill('SIGUSR2');
-    await new Promise((r) => setTimeout(r, 300));
-    expect((await fetch(`${url}/readyz`)).status).toBe(503);
+    expect(await readyzTurns503(url)).toBe(503);
     expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/voicemask_call_errors_total\{stage="uncaught-exception"\} 1/);
     await expect(simulateCall({ url, audio: new Uint8Array(1600).fill(0xff), realtime: false, tailMs: 0 })).rejects.toThrow(/503/);
     const r = await call;

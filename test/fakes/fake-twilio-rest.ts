@@ -51,6 +51,8 @@ export interface FakeTwilioRest {
   requests: RecordedRestRequest[];
   numbers: FakeNumber[];
   calls: FakeCall[];
+  /** Resolves with the first call (created by a REST request) matching `pred`, as soon as it exists: no polling. */
+  whenCall(pred: (c: FakeCall) => boolean): Promise<FakeCall>;
   /** Script an answer; checked before the built-in routes, last registered first. Return undefined to fall through. */
   on(method: string, path: RegExp, handler: RestHandler): void;
   close(): Promise<void>;
@@ -80,6 +82,7 @@ export async function startFakeTwilioRest(o: {
   }));
   const calls: FakeCall[] = [];
   const scripted: Array<{ method: string; path: RegExp; handler: RestHandler }> = [];
+  const waiters = new Set<() => void>();
   const acct = `/2010-04-01/Accounts/${accountSid}`;
   const now = () => new Date().toUTCString();
 
@@ -200,6 +203,7 @@ export async function startFakeTwilioRest(o: {
         }
         res.writeHead(answer.status ?? 200, { 'content-type': 'application/json' });
         res.end(JSON.stringify(answer.body));
+        for (const w of [...waiters]) w();
       })().catch((err: unknown) => {
         res.writeHead(500, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ message: String(err) }));
@@ -214,6 +218,17 @@ export async function startFakeTwilioRest(o: {
     requests,
     numbers,
     calls,
+    whenCall: (pred) =>
+      new Promise<FakeCall>((resolve) => {
+        const check = () => {
+          const c = calls.find(pred);
+          if (!c) return;
+          waiters.delete(check);
+          resolve(c);
+        };
+        waiters.add(check);
+        check();
+      }),
     on: (method, path, handler) => scripted.push({ method: method.toUpperCase(), path, handler }),
     close: () => new Promise<void>((r) => server.close(() => r())),
   };

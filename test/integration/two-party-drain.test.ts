@@ -28,12 +28,10 @@ describe('two-party line during a drain', () => {
         form: { To: LINE },
       });
       customer.catch(() => {});
-      let dial;
-      for (let i = 0; i < 200 && !(dial = fake.calls.find((c) => c.to === AGENT)); i++) await new Promise((r) => setTimeout(r, 25));
-      expect(dial?.url).toBeDefined();
+      const dial = await fake.whenCall((c) => c.to === AGENT);
+      expect(dial.url).toBeDefined();
 
-      const drained = b.shutdown(30_000);
-      await new Promise((r) => setTimeout(r, 100));
+      const drained = b.shutdown(30_000); // stops accepting at once
       expect((await fetch(`${b.url}/readyz`)).status).toBe(503);
       await expect(simulateCall({ url: b.url, authToken: fake.authToken, audio: new Uint8Array(160).fill(0xff), realtime: false, tailMs: 0 })).rejects.toThrow(/503/);
 

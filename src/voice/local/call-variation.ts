@@ -7,30 +7,29 @@
 import { SeededNoise } from './noise.js';
 import type { LocalVoicePreset } from './presets.js';
 
-/** Largest change of each formant target (F1, F2, F3 independently), +-6% at amount 1. */
+/** Largest change of the formant target (all formants together), +-6% at amount 1. */
 const FORMANT_SPAN = 0.06;
-/** Largest change of the median pitch target, +-2.5% (presets stay within 5% of their F0). */
-const F0_SPAN = 0.025;
+/** Largest change of the median pitch target, +-2% (presets stay within 5% of their F0). */
+const F0_SPAN = 0.02;
 /** Largest relative change of the intonation exponent, +-15%. */
 const INTONATION_SPAN = 0.15;
 
 export interface CallVariation {
-  /** Multipliers of the F1..F3 targets. */
-  readonly formantScale: readonly [number, number, number];
+  /** Multiplier of the formant target. */
+  readonly formantScale: number;
   readonly f0Scale: number;
   readonly intonationScale: number;
 }
 
-export const NO_VARIATION: CallVariation = Object.freeze({ formantScale: [1, 1, 1] as const, f0Scale: 1, intonationScale: 1 });
+export const NO_VARIATION: CallVariation = Object.freeze({ formantScale: 1, f0Scale: 1, intonationScale: 1 });
 
 export function callVariation(seed: number, amount: number): CallVariation {
   if (!(amount > 0)) return NO_VARIATION;
   // A stream of its own (not the excitation noise's): a different offset into mulberry32.
   const rng = new SeededNoise((seed ^ 0x5bd1e995) >>> 0);
   const u = () => 2 * rng.uniform() - 1;
-  const f = (): number => Math.exp(amount * FORMANT_SPAN * u());
   return {
-    formantScale: [f(), f(), f()],
+    formantScale: Math.exp(amount * FORMANT_SPAN * u()),
     f0Scale: Math.exp(amount * F0_SPAN * u()),
     intonationScale: Math.max(0, 1 + amount * INTONATION_SPAN * u()),
   };

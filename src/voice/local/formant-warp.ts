@@ -110,23 +110,16 @@ export class FormantWarper {
 
   /**
    * From the analysis predictor a[0..p] to the warped synthesis predictor b[0..p].
-   * ratio 1 copies a. Returns false (and copies a) when the roots could not be found.
+   * Returns false (and copies a) when the roots could not be found. After a successful call,
+   * poles() lists the analysis poles that were found (none at ratio 1, which copies a).
    */
   warp(a: Float64Array, ratio: number, b: Float64Array): boolean {
-    if (ratio === 1) {
-      b.set(a.subarray(0, this.order + 1));
-      return true;
-    }
-    return this.warpWith(a, (phi) => phi * ratio, b);
-  }
-
-  /**
-   * As warp, with every complex pole angle phi (radians, 0..pi) moved to map(phi); map must be
-   * increasing. After a successful call, poles() lists the analysis poles that were found.
-   */
-  warpWith(a: Float64Array, map: (phi: number) => number, b: Float64Array): boolean {
     const n = this.order;
     this.found = 0;
+    if (ratio === 1) {
+      b.set(a.subarray(0, n + 1));
+      return true;
+    }
     let allZero = true;
     for (let k = 1; k <= n; k++) if (a[k] !== 0) allZero = false;
     if (allZero) {
@@ -162,7 +155,7 @@ export class FormantWarper {
         const ang = Math.atan2(zi, zr);
         this.poleAngle[this.found] = ang;
         this.poleRadius[this.found++] = r;
-        const phi = Math.min(MAX_ANGLE, map(ang));
+        const phi = Math.min(MAX_ANGLE, ang * ratio);
         const c1 = -2 * r * Math.cos(phi);
         const c2 = r * r;
         if (deg + 2 > n) break;
@@ -180,7 +173,7 @@ export class FormantWarper {
     return true;
   }
 
-  /** The complex analysis poles of the last warpWith (upper half plane): angle (rad) and radius. */
+  /** The complex analysis poles of the last warp (upper half plane): angle (rad) and radius. */
   poles(): { count: number; angle: Float64Array; radius: Float64Array } {
     return { count: this.found, angle: this.poleAngle, radius: this.poleRadius };
   }

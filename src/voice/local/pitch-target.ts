@@ -96,10 +96,46 @@ export class PitchReference {
   }
 }
 
-/** Output F0 for one voiced frame of input F0 f0, given the speaker's running median. */
-export function targetF0(preset: LocalVoicePreset, f0: number, median: number): number {
+/** Typical mean absolute deviation of ln(f0 / reference) in speech (calibrated on the clips). */
+export const TYPICAL_SPREAD = 0.13;
+const SPREAD_MEMORY = 400;
+const SPREAD_PRIOR = 100;
+
+/**
+ * Pitch-range normalisation: the speaker's running mean absolute deviation of ln(f0 / reference)
+ * (a lively speaker swings further than a flat one: a cue to identity), and the factor that
+ * scales it to TYPICAL_SPREAD. It starts from the typical spread, held as if seen SPREAD_PRIOR times.
+ */
+export class PitchSpread {
+  private spread = TYPICAL_SPREAD;
+  private weight = SPREAD_PRIOR;
+  private readonly decay = 1 - 1 / SPREAD_MEMORY;
+
+  add(f0: number, reference: number): void {
+    if (!(f0 > 0 && reference > 0)) return;
+    const w = this.weight * this.decay;
+    this.spread = (w * this.spread + Math.abs(Math.log(f0 / reference))) / (w + 1);
+    this.weight = Math.min(SPREAD_MEMORY, w + 1);
+  }
+
+  /** The speaker's spread so far. */
+  get value(): number {
+    return this.spread;
+  }
+
+  /** Multiplier of the intonation exponent that brings the speaker to the typical spread (0.5..1.6). */
+  factor(): number {
+    return Math.max(0.5, Math.min(1.6, TYPICAL_SPREAD / Math.max(1e-3, this.spread)));
+  }
+}
+
+/**
+ * Output F0 for one voiced frame of input F0 f0, given the speaker's running median;
+ * rangeFactor scales the intonation exponent (pitch-range normalisation; target presets only).
+ */
+export function targetF0(preset: LocalVoicePreset, f0: number, median: number, rangeFactor = 1): number {
   let out: number;
-  if (preset.targetF0Hz !== undefined && median > 0) out = preset.targetF0Hz * (f0 / median) ** preset.intonation;
+  if (preset.targetF0Hz !== undefined && median > 0) out = preset.targetF0Hz * (f0 / median) ** (preset.intonation * rangeFactor);
   else out = f0 * 2 ** ((preset.pitchSemitones ?? 0) / 12);
   return Math.max(f0 * MIN_RATIO, Math.min(f0 * MAX_RATIO, out));
 }

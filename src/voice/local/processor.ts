@@ -14,7 +14,7 @@ import { FormantWarper } from './formant-warp.js';
 import { HOP, HopTrack, LPC_ORDER, SAMPLE_RATE } from './hop-track.js';
 import { allPoleGain, hann, lagWindow, levinson, windowedAutocorr } from './lpc.js';
 import { MAX_HALF, RESIDUAL_AHEAD, ResidualPsola } from './excitation.js';
-import { PitchReference, targetF0 } from './pitch-target.js';
+import { PitchReference, PitchSpread, targetF0 } from './pitch-target.js';
 import { HALFBAND, YinTracker } from './pitch-tracker.js';
 import type { LocalVoicePreset } from './presets.js';
 import { FormantNormaliser } from './speaker-norm.js';
@@ -98,6 +98,8 @@ export class MaskProcessor {
   private readonly yin = new YinTracker();
   private readonly yinBuf: Float32Array;
   private readonly reference = new PitchReference();
+  private readonly spread = new PitchSpread();
+  private readonly normalise: number;
   private readonly warper = new FormantWarper(LPC_ORDER);
   private readonly win = hann(LPC_WIN);
   private readonly lag = lagWindow(LPC_ORDER, 16000);
@@ -133,7 +135,8 @@ export class MaskProcessor {
     this.variation = callVariation(seed, opts.variation ?? 0);
     this.preset = variedPreset(preset, this.variation);
     this.ratio = preset.formantRatio;
-    this.norm = new FormantNormaliser(this.variation.formantScale, opts.normalise ?? 1, WARP_EXPONENT);
+    this.normalise = Math.max(0, Math.min(1, opts.normalise ?? 1));
+    this.norm = new FormantNormaliser(this.variation.formantScale, this.normalise, WARP_EXPONENT);
     this.minPulse = Math.max(0, Math.min(1, opts.pulse ?? 0));
   }
 
@@ -145,6 +148,11 @@ export class MaskProcessor {
   /** The speaker's formant estimate (F1..F3, Hz) so far. */
   speakerFormantsHz(): number[] {
     return this.norm.formantsHz();
+  }
+
+  /** The speaker's pitch spread so far (mean absolute deviation of ln F0 from the reference). */
+  speakerPitchSpread(): number {
+    return this.spread.value;
   }
 
   /**
@@ -204,13 +212,15 @@ export class MaskProcessor {
 
     let f0Out = 0;
     if (f0 > 0) {
-      f0Out = targetF0(this.preset, f0, this.reference.add(f0));
+      const ref = this.reference.add(f0);
+      this.spread.add(f0, ref);
+      f0Out = targetF0(this.preset, f0, ref, this.spread.factor() ** this.normalise);
     }
     const want = this.preset.formantRatio;
     this.ratio += Math.max(-RATIO_SLEW, Math.min(RATIO_SLEW, want - this.ratio));
     if (Math.abs(want - this.ratio) < 1e-9) this.ratio = want;
     this.norm.setRatio(this.ratio);
-    if (this.warper.warpWith(a, this.norm.map, this.b) && f0 > 0) {
+    if (this.warper.warp(a, this.norm.ratio, this.b) && f0 > 0) {
       const p = this.warper.poles();
       this.norm.observe(p.count, p.angle, p.radius);
     }

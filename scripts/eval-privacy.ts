@@ -56,9 +56,15 @@ const MAX_TRIAL_SEGMENTS = 8;
 const asrVoices = opt('asr-voices') === 'all' ? voices : (opt('asr-voices')?.split(',') ?? voices.filter((v) => v === DEFAULT_VOICE));
 const SEED_A = 1001;
 const SEED_B = 2002;
-for (const v of voices) if (!LOCAL_VOICES.some((p) => p.id === v)) throw new Error(`unknown voice ${v}`);
-for (const m of modes) if (m !== 'streaming' && m !== 'phrase') throw new Error(`unknown mode ${m}`);
-for (const k of clipKeys) if (!CLIPS[k]) throw new Error(`unknown clip ${k}; clips: ${Object.keys(CLIPS).join(', ')}`);
+const usage = (msg: string): never => {
+  console.error(`eval:privacy: ${msg}`);
+  process.exit(2);
+};
+for (const v of voices) if (!LOCAL_VOICES.some((p) => p.id === v)) usage(`unknown voice "${v}"; presets: ${LOCAL_VOICES.map((p) => p.id).join(', ')}`);
+for (const m of modes) if (m !== 'streaming' && m !== 'phrase') usage(`unknown mode "${m}"; modes: streaming, phrase`);
+for (const k of clipKeys) if (!CLIPS[k]) usage(`unknown clip "${k}"; clips: ${Object.keys(CLIPS).join(', ')}`);
+if (new Set(clipKeys).size < 3) usage('--clips needs at least 3 clips (speakers) for verification trials');
+if (!(Number.isInteger(components) && components >= 2 && (components & (components - 1)) === 0)) usage('--components must be a power of two (e.g. 64)');
 
 await initLocalEngine();
 await initResampler();

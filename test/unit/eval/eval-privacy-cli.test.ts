@@ -1,0 +1,23 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, '../../..');
+const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
+const SCRIPT = path.join(ROOT, 'scripts/eval-privacy.ts');
+const fail = (p: Promise<unknown>) => p.then(() => ({ code: 0, stdout: '', stderr: '' }), (e: { code: number; stdout: string; stderr: string }) => e);
+
+describe('npm run eval:privacy', () => {
+  it('refuses a bad selection with a clear message before any work', async () => {
+    const voices = await fail(run(TSX, [SCRIPT, '--voices', 'nobody'], { cwd: ROOT }));
+    expect(voices.code).toBe(2);
+    expect(voices.stderr).toMatch(/unknown voice "nobody"; presets: deep-male/);
+    const clips = await fail(run(TSX, [SCRIPT, '--clips', 'jfk,p240'], { cwd: ROOT }));
+    expect(clips.code).toBe(2);
+    expect(clips.stderr).toMatch(/at least 3 clips/);
+    const k = await fail(run(TSX, [SCRIPT, '--components', '48'], { cwd: ROOT }));
+    expect(k.stderr).toMatch(/power of two/);
+  });
+});

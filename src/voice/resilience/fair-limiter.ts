@@ -48,7 +48,7 @@ export class FairLimiter implements ConcurrencyLimiter {
   private readonly fixed: number | (() => number);
   private liftTimer: NodeJS.Timeout | undefined;
 
-  /** max: a fixed cap, a function read at each grant (the fleet's fallback share), or an AccountLimit. */
+  /** max: a fixed cap, a function read at each grant (the fleet's fallback share; 0 holds every waiter), or an AccountLimit. */
   constructor(max: number | (() => number) | AccountLimit) {
     if (max instanceof AccountLimit) this.account = max;
     else if (typeof max === 'number' && !(max >= 1)) throw new RangeError('max concurrency must be at least 1');
@@ -57,7 +57,7 @@ export class FairLimiter implements ConcurrencyLimiter {
 
   get max(): number {
     if (this.account) return this.account.value;
-    return typeof this.fixed === 'number' ? this.fixed : Math.max(1, this.fixed());
+    return typeof this.fixed === 'number' ? this.fixed : Math.max(0, this.fixed());
   }
 
   get limit(): number {

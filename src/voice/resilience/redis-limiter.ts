@@ -80,6 +80,8 @@ export class RedisFairLimiter implements ConcurrencyLimiter {
   /** The fallback: this instance's share of the limit. */
   private readonly local: FairLimiter;
   private readonly held = new Set<string>();
+  /** Of those, granted by Redis (the rest came from the share). */
+  private viaRedis = 0;
   private readonly waiters = new Set<Waiter>();
   private liveInstances = 0;
   private poolLimit: number;
@@ -99,7 +101,8 @@ export class RedisFairLimiter implements ConcurrencyLimiter {
     this.timeoutMs = opts.timeoutMs ?? 25;
     this.account = new AccountLimit({ configured: opts.limit, lowerForMs: opts.lowerForMs ?? 30_000 });
     this.poolLimit = this.account.value;
-    this.local = new FairLimiter(() => this.share);
+    // Slots still held through Redis when it went away count against the share.
+    this.local = new FairLimiter(() => this.share - this.viaRedis);
     const prefix = `voicemask:limiter:{${opts.pool}}:`;
     this.keys = POOL_KEYS.map((k) => prefix + k);
     this.channel = `${prefix}freed`;
@@ -238,7 +241,7 @@ export class RedisFairLimiter implements ConcurrencyLimiter {
         this.pool(held, waiting, limit, expired);
         if (granted !== 1) return;
         if (w.settled) return void this.forget(w.id); // cancelled while the answer was on its way
-        w.grant(this.lease(w.id), 'redis');
+        w.grant(this.lease(w.id, true), 'redis');
       },
       (err: Error) => {
         w.polling = false;
@@ -253,14 +256,19 @@ export class RedisFairLimiter implements ConcurrencyLimiter {
   }
 
   /** A slot held through Redis. */
-  private lease(id: string): Release {
+  private lease(id: string, viaRedis: boolean): Release {
     this.held.add(id);
+    if (viaRedis) this.viaRedis++;
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.held.delete(id);
       this.forget(id);
+      if (viaRedis) {
+        this.viaRedis--;
+        this.local.poke();
+      }
     };
   }
 
@@ -276,7 +284,7 @@ export class RedisFairLimiter implements ConcurrencyLimiter {
     const inner = await this.local.acquire(key, signal, staleAt, onStale);
     metrics.slotWait.observe({ source: 'fallback' }, (performance.now() - since) / 1000);
     const id = `${this.instanceId}:${++this.seq}`;
-    const release = this.lease(id);
+    const release = this.lease(id, false);
     void this.renew(); // count it in the pool at once if Redis answers
     return () => {
       inner();

@@ -127,7 +127,7 @@ export class RedisFairLimiter implements ConcurrencyLimiter {
     this.sub.subscribe(this.channel).catch(() => {});
     this.redis.on('ready', () => void this.renew());
     this.redis.on('error', (err: Error) => this.setUp(false, err.message));
-    this.redis.on('end', () => this.setUp(false, 'connection closed'));
+    this.redis.on('close', () => this.setUp(false, 'connection closed'));
     this.renewTimer = setInterval(() => void this.renew(), Math.max(100, Math.floor(this.leaseMs / 3))).unref();
     this.pollTimer = setInterval(() => this.pollAll(), opts.pollMs ?? 100).unref();
     metrics.concurrencyLimit.set({ scope: 'pool' }, this.poolLimit);
@@ -281,6 +281,7 @@ export class RedisFairLimiter implements ConcurrencyLimiter {
   /** A slot from this instance's share, while Redis is away; recorded as a lease once Redis is back. */
   private async fromShare(key: string, signal: AbortSignal, staleAt: number, onStale: (() => Error) | undefined, since: number, reason: string): Promise<Release> {
     metrics.redisFallbacks.inc({ reason });
+    if (reason !== 'connecting') this.setUp(false, reason === 'down' ? `Redis is ${this.redis.status}` : 'a command failed');
     const inner = await this.local.acquire(key, signal, staleAt, onStale);
     metrics.slotWait.observe({ source: 'fallback' }, (performance.now() - since) / 1000);
     const id = `${this.instanceId}:${++this.seq}`;

@@ -323,14 +323,15 @@ describe('circuit breaker and fallback', () => {
   });
 
   it('a topped-up quota is noticed by the next live phrase after the auth cool-down', async () => {
-    const { conv } = make({}, { authCooldownsMs: [250] });
+    const { conv, events } = make({}, { authCooldownsMs: [250] });
     primaryFake.setFaults([{ type: 'status', status: 401, body: { detail: { status: 'quota_exceeded', message: 'You have 0 credits remaining' } } }]);
     await collect(conv, phrase(100));
-    expect(conv.stats().circuit).toBe('open');
-    await new Promise((r) => setTimeout(r, 270));
+    expect(events.find((e) => e.type === 'circuit' && e.to === 'open')).toMatchObject({ cause: 'quota_exceeded' });
+    while (conv.stats().circuit === 'open') await new Promise((r) => setTimeout(r, 20));
     const p2 = await collect(conv, phrase(100));
     expect(same(p2.bytes, expectedUlaw(100, PRIMARY_TONE))).toBe(true);
     expect(conv.stats().circuit).toBe('closed');
+    expect(primaryFake.requests).toHaveLength(2);
   });
 
   it('with FALLBACK=silence, drops phrases: the error, then circuit-open without calling ElevenLabs', async () => {

@@ -97,6 +97,7 @@ async function main(): Promise<void> {
     }
     const total = performance.now() - t0;
     lag.disable();
+    if (res.status !== 200) console.log(`  ${label}: ${res.status}`);
     console.log(
       `  ${label.padEnd(12)} -> ${format.padEnd(14)} status ${res.status}, first audio ${first.toFixed(0)} ms, total ${(total / 1000).toFixed(2)} s (RTF ${(total / 1000 / 300).toFixed(4)}), ` +
         `${(bytes / 1024).toFixed(0)} KB, event loop delay max ${(lag.max / 1e6).toFixed(1)} ms, p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms`,

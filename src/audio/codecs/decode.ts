@@ -58,6 +58,12 @@ const NAMES: Record<Container, string> = {
   unknown: 'unknown',
 };
 
+/**
+ * Audio this much past the limit still passes: encoders pad (LAME adds ~50 ms, Opus up to a
+ * packet), so a recording of exactly the limit comes out slightly longer once encoded.
+ */
+const LIMIT_GRACE_S = 0.5;
+
 /** Collects decoded slices as 16 kHz mono, enforcing the duration limit as it goes. */
 class Sink {
   private resampler?: Resampler;
@@ -84,7 +90,7 @@ class Sink {
       throw new AudioDecodeError('unsupported', `the ${this.label} file changes sample rate mid-stream (${this.rate} Hz to ${rate} Hz)`);
     }
     this.sourceSamples += mono.length;
-    if (this.sourceSamples / rate > this.maxSeconds) {
+    if (this.sourceSamples / rate > this.maxSeconds + LIMIT_GRACE_S) {
       throw new AudioDecodeError('too_long', `the audio is longer than ${this.maxSeconds} s, the longest this server accepts`);
     }
     this.add(this.resampler ? this.resampler.process(mono) : mono.slice());
@@ -313,7 +319,7 @@ async function decodeWavInto(bytes: Uint8Array, sink: Sink, signal?: AbortSignal
     throw new AudioDecodeError('corrupt', `the WAV file could not be read: ${(err as Error).message}`);
   }
   if (w.truncated) throw new AudioDecodeError('truncated', 'the WAV file is truncated: its data chunk is shorter than its header declares (was the upload complete?)');
-  if (w.frames / w.sampleRate > sink.maxSeconds) throw new AudioDecodeError('too_long', `the audio is longer than ${sink.maxSeconds} s, the longest this server accepts`);
+  if (w.frames / w.sampleRate > sink.maxSeconds + LIMIT_GRACE_S) throw new AudioDecodeError('too_long', `the audio is longer than ${sink.maxSeconds} s, the longest this server accepts`);
   sink.channels = w.channels;
   for (let o = 0; o < w.frames; o += PCM_SLICE) {
     sink.push(w.read(o, Math.min(w.frames, o + PCM_SLICE)), w.sampleRate);

@@ -43,6 +43,10 @@ describe('decoding', () => {
     expect((e as AudioDecodeError).kind).toBe('too_long');
   });
 
+  it('allows half a second over the limit: encoder padding must not refuse a recording of exactly the limit', async () => {
+    await expect(decodeToMono16k(fixture('jfk_3s.opus'), { maxSeconds: 2.6 })).resolves.toMatchObject({ container: 'ogg-opus' });
+  });
+
   it('an aborted request stops decoding', async () => {
     const ac = new AbortController();
     ac.abort(new Error('client gone'));

@@ -17,7 +17,8 @@ import { mulawDecode } from '../src/audio/mulaw.js';
 import { initResampler, resample } from '../src/audio/resampler.js';
 import { loadConfig } from '../src/config/env.js';
 import { parseInbound, serializeMedia } from '../src/twilio/messages.js';
-import { initVad, PhraseSegmenter, segmenterOptionsFromConfig } from '../src/vad/index.js';
+import { initVad, PhraseSegmenter } from '../src/vad/index.js';
+import { segmenterOptions } from '../src/config/masking-profile.js';
 import { initLocalEngine, LocalEngine } from '../src/voice/local/index.js';
 import { simulateCall } from '../tools/sim/index.js';
 import { startFakeElevenLabs } from '../test/fakes/fake-elevenlabs.js';
@@ -40,11 +41,12 @@ async function micro(): Promise<void> {
   const clip = loadClipMulaw('bush'); // 45 s of real speech with pauses
   const frames = Math.floor(clip.length / 160);
   const seconds = clip.length / 8000;
+  const pcm8k = mulawDecode(clip);
   console.log(`micro-benchmarks on ${seconds.toFixed(0)} s of real speech (${frames} frames), one core\n`);
 
   time('VAD phrase segmenter', frames, 'frame', () => {
-    const s = new PhraseSegmenter(segmenterOptionsFromConfig(loadConfig({})));
-    for (let i = 0; i < frames; i++) s.push(clip.subarray(i * 160, i * 160 + 160));
+    const s = new PhraseSegmenter(segmenterOptions(loadConfig({})));
+    for (let i = 0; i < frames; i++) s.push(pcm8k.subarray(i * 160, i * 160 + 160));
     s.close();
   }, seconds);
 
@@ -65,8 +67,8 @@ async function micro(): Promise<void> {
 
   const engine = new LocalEngine({ defaultVoiceId: args.voice!, seed: 1 });
   time(`engine streaming (${args.voice})`, frames, 'frame', () => {
-    const st = engine.openStream({ voiceId: args.voice!, seed: 1 });
-    for (let i = 0; i < frames; i++) st.push(clip.subarray(i * 160, i * 160 + 160));
+    const st = engine.openStream({ voiceId: args.voice! });
+    for (let i = 0; i < frames; i++) st.push(pcm8k.subarray(i * 160, i * 160 + 160));
     st.close();
   }, seconds);
   const pcm16k = resample(mulawDecode(clip), 8000, 16000);

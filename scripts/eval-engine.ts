@@ -95,7 +95,7 @@ async function evalClip(engine: LocalEngine, voiceId: string, clip: ClipAudio): 
 
   // Phrase mode, as the bridge calls it (mask, downsample, mu-law).
   let t0 = performance.now();
-  const phraseBytes = await collect(engine.convert({ pcm16k: x16, voiceId, seed: SEED, signal: new AbortController().signal, callKey: 'eval', endedAt: 0 }));
+  const phraseBytes = await collect(engine.convert({ pcm: x8, sampleRate: 8000, voiceId, signal: new AbortController().signal, callKey: 'eval', endedAt: 0 }));
   const rtfPhrase = (performance.now() - t0) / 1000 / seconds;
   const phrase8 = mulawDecode(phraseBytes);
 
@@ -117,11 +117,11 @@ async function evalClip(engine: LocalEngine, voiceId: string, clip: ClipAudio): 
   const formant = envelopeShiftRatio(averageEnvelope(x16, voiced), averageEnvelope(y16, voiced));
 
   // Streaming mode, frame by frame.
-  const stream = engine.openStream({ voiceId, seed: SEED });
+  const stream = engine.openStream({ voiceId });
   const parts: Uint8Array[] = [];
   let busy = 0;
   for (let i = 0; i + 160 <= clip.ulaw.length; i += 160) {
-    const f = clip.ulaw.subarray(i, i + 160);
+    const f = x8.subarray(i, i + 160);
     t0 = performance.now();
     const out = stream.push(f);
     busy += performance.now() - t0;

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseWav, wavToPcm16 } from '../src/audio/wav.js';
-import { mulawEncode, FRAME_BYTES_8K } from '../src/audio/mulaw.js';
+import { mulawDecode, mulawEncode, FRAME_BYTES_8K } from '../src/audio/mulaw.js';
 import { initResampler, resample } from '../src/audio/resampler.js';
 import { initVad, PhraseSegmenter, type SegmenterOptions } from '../src/vad/index.js';
 import { CLIPS, loadClipMulaw } from '../test/fixtures/clips.js';
@@ -58,7 +58,8 @@ for (const key of target === 'all' ? Object.keys(CLIPS) : [target]) {
       } else if (e.type === 'discarded') lines.push(`  discarded ${fmt(e.startMs)}-${fmt(e.endMs)}`);
     }
   };
-  for (let o = 0; o + FRAME_BYTES_8K <= mulaw.length; o += FRAME_BYTES_8K) show(seg.push(mulaw.subarray(o, o + FRAME_BYTES_8K)));
+  const pcm8 = mulawDecode(mulaw);
+  for (let o = 0; o + FRAME_BYTES_8K <= mulaw.length; o += FRAME_BYTES_8K) show(seg.push(pcm8.subarray(o, o + FRAME_BYTES_8K)));
   show(seg.flush());
   seg.close();
   const ref = CLIPS[key]?.phrases;

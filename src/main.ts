@@ -45,9 +45,9 @@ async function main(): Promise<void> {
     {
       url: running.url,
       publicUrl: config.PUBLIC_URL ?? '(derived from Host / X-Forwarded-* headers)',
-      engine: running.masking.engine,
-      mode: running.masking.mode().kind,
-      voice: running.masking.voices.defaultVoiceId,
+      engine: running.profile.engine,
+      mode: running.profile.mode,
+      voice: running.profile.voices.defaultVoiceId,
       fallback: config.converter === 'elevenlabs' ? config.FALLBACK : undefined,
     },
     config.converter === 'elevenlabs'

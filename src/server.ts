@@ -12,11 +12,12 @@ import { localStsEngine } from './api/engine.js';
 import { RateLimitStore } from './http/rate-limit.js';
 import { ConfigError, type Config } from './config/env.js';
 import { initResampler } from './audio/resampler.js';
-import { createApp, MEDIA_PATH, type VoiceCatalog } from './http/app.js';
+import { createApp, MEDIA_PATH } from './http/app.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { attachMediaStreams } from './twilio/upgrade.js';
 import { CallManager, type CallRoute } from './call/call-manager.js';
-import { createMasking, type Masking } from './call/masking.js';
+import { resolveMaskingProfile } from './config/masking-profile.js';
+import type { MaskingProfile } from './direction/profile.js';
 import { initVad } from './vad/index.js';
 import { initLocalEngine, isLocalVoice, LocalEngine, LOCAL_VOICES, voiceInfos } from './voice/local/index.js';
 import { createElevenLabsConverter } from './voice/elevenlabs/index.js';
@@ -31,7 +32,7 @@ export interface RunningServer {
   port: number;
   server: http.Server;
   calls: CallManager;
-  masking: Masking;
+  profile: MaskingProfile;
   local: LocalEngine;
   /** Stop taking calls, let active ones finish (up to drainMs), then close. */
   shutdown(drainMs?: number): Promise<{ remaining: number }>;
@@ -42,7 +43,7 @@ export interface RunningServer {
 export interface ServerExtras {
   logger?: Logger;
   /** Extra routers and stream routes (two-party lines). */
-  extend?: (ctx: { config: Config; log: Logger; masking: Masking; local: LocalEngine; isReady: () => boolean; rateLimit: RequestHandler }) => { routers?: Router[]; routes?: Record<string, CallRoute> };
+  extend?: (ctx: { config: Config; log: Logger; profile: MaskingProfile; local: LocalEngine; isReady: () => boolean; rateLimit: RequestHandler }) => { routers?: Router[]; routes?: Record<string, CallRoute> };
 }
 
 /** The embedded engine behind an ElevenLabs-compatible speech-to-speech API (/v1/...). */
@@ -79,8 +80,9 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   }
   const local = new LocalEngine({ defaultVoiceId: config.LOCAL_VOICE_ID, seed: config.LOCAL_SEED, denoise: config.LOCAL_DENOISE, log });
 
-  let phrase: PhraseConverter;
-  let voices: VoiceCatalog;
+  // Each backend masks with its own seed: ElevenLabs with ELEVENLABS_SEED, the embedded engine
+  // (also as ElevenLabs' fallback) with LOCAL_SEED.
+  let phrase: PhraseConverter = local;
   if (config.converter === 'elevenlabs') {
     const limiter = createLimiter({
       maxConcurrency: config.ELEVENLABS_MAX_CONCURRENCY,
@@ -108,19 +110,16 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
       fallbackMode: config.FALLBACK,
       log,
     });
-    voices = { defaultVoiceId: config.ELEVENLABS_VOICE_ID, isValid: () => true, describe: () => 'any ElevenLabs voice id' };
-  } else {
-    phrase = local;
-    voices = { defaultVoiceId: config.LOCAL_VOICE_ID, isValid: isLocalVoice, describe: () => LOCAL_VOICES.map((v) => v.id).join(', ') };
   }
-  const masking = createMasking({ config, phrase, streaming: local, voices, voiceCycle: config.converter === 'local' ? LOCAL_VOICES.map((v) => v.id) : [] });
+  const profile = resolveMaskingProfile(config, { phrase, local });
+  const voices = profile.voices;
   const extend = extras.extend ?? (config.LINES_CONFIG ? lineExtension() : undefined);
   // One store for every route: a client has one bucket (HTTP_RATE_LIMIT_PER_MIN) across webhooks and the API.
   const limits = new RateLimitStore(config.HTTP_RATE_LIMIT_PER_MIN);
-  const ext = extend?.({ config, log, masking, local, isReady: () => accepting && !calls.isDraining, rateLimit: limits.middleware }) ?? {};
+  const ext = extend?.({ config, log, profile, local, isReady: () => accepting && !calls.isDraining, rateLimit: limits.middleware }) ?? {};
   const routers = [...(ext.routers ?? [])];
   if (config.LOCAL_API === 'true' || (config.LOCAL_API === 'auto' && config.LOCAL_API_KEY)) routers.push(compatApi(config, log, limits));
-  const calls = new CallManager({ config, log, masking, routes: ext.routes });
+  const calls = new CallManager({ maxCalls: config.MAX_CALLS, log, profile, routes: ext.routes });
   let accepting = true;
   const app = createApp({ config, log, voices, rateLimit: limits.middleware, isReady: () => accepting && !calls.isDraining, routers });
   const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, app);
@@ -151,6 +150,7 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
     wss.close();
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
+    await profile.converter.close();
     await phrase.close();
     await local.close();
     limits.close();
@@ -160,7 +160,7 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
     port: addr.port,
     server,
     calls,
-    masking,
+    profile,
     local,
     async shutdown(drainMs = config.DRAIN_TIMEOUT * 1000) {
       accepting = false;

@@ -2,17 +2,17 @@
  * Accepts media streams, routes each to its call type on `start`, and tracks active calls
  * for readiness and draining. An unexpected error inside one call ends that call only.
  */
-import type { Config } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import type { MediaStreamConnection } from '../twilio/stream.js';
 import type { StartInfo } from '../twilio/messages.js';
+import type { MaskingProfile } from '../direction/profile.js';
+import type { AudioFrame } from '../voice/converter.js';
 import { HotlineCall } from './hotline.js';
-import type { Masking } from './masking.js';
 
 /** What the manager needs of any call type. */
 export interface ActiveCall {
-  onMedia(payload: Uint8Array): void;
+  onMedia(frame: AudioFrame): void;
   onMark(name: string): void;
   onDtmf(digit: string): void;
   close(): void;
@@ -27,7 +27,7 @@ export class CallManager {
   private readonly idleWaiters: Array<() => void> = [];
 
   constructor(
-    private readonly deps: { config: Config; log: Logger; masking: Masking; routes?: Record<string, CallRoute> },
+    private readonly deps: { maxCalls: number; log: Logger; profile: MaskingProfile; routes?: Record<string, CallRoute> },
   ) {}
 
   get activeCalls(): number {
@@ -49,12 +49,12 @@ export class CallManager {
    */
   admission(): { status: number; reason: string } | null {
     if (this.draining && !this.hasRoutes) return { status: 503, reason: 'draining' };
-    if (this.calls.size >= this.deps.config.MAX_CALLS) return { status: 503, reason: 'max-calls' };
+    if (this.calls.size >= this.deps.maxCalls) return { status: 503, reason: 'max-calls' };
     return null;
   }
 
   accept(conn: MediaStreamConnection): void {
-    const { log: rootLog, masking } = this.deps;
+    const { log: rootLog, profile } = this.deps;
     this.calls.add(conn);
     let call: ActiveCall | undefined;
     let log = rootLog;
@@ -97,14 +97,14 @@ export class CallManager {
             return;
           }
           const requested = start.customParameters.voice;
-          let voice = masking.voices.defaultVoiceId;
-          if (requested && masking.voices.isValid(requested)) voice = requested;
+          let voice = profile.voices.defaultVoiceId;
+          if (requested && profile.voices.isValid(requested)) voice = requested;
           else if (requested) log.warn({ requested, voice }, 'unknown voice parameter: using the default voice');
-          call = new HotlineCall(conn, start, voice, { config: this.deps.config, masking, log });
+          call = new HotlineCall(conn, start, voice, { profile, log });
           metrics.callsActive.inc();
-          log.info({ engine: masking.engine, voice, mode }, 'media stream started');
+          log.info({ engine: profile.engine, masking: profile.mode, voice, mode }, 'media stream started');
         }),
-      onMedia: (payload) => guard('media', () => call?.onMedia(payload)),
+      onMedia: (frame) => guard('media', () => call?.onMedia(frame)),
       onMark: (name) => guard('mark', () => call?.onMark(name)),
       onDtmf: (digit) => guard('dtmf', () => call?.onDtmf(digit)),
       onEnd: (reason) => {

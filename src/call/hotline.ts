@@ -1,65 +1,69 @@
 /**
- * Hotline mode: the caller hears their own phrases, masked. One stream, one pipeline whose
- * playout goes back into the same stream. The demo flow, and the flow every test can drive.
+ * Hotline mode: the caller hears their own phrases, masked. One stream, one masked direction
+ * whose playout goes back into the same stream. The demo flow, and the flow every test can drive.
+ *
+ * Barge-in: speaker and listener are one person, so continuing a turn never clears what is
+ * still playing; a new turn (after the profile's hotlineTurnGapMs of silence) clears a backlog
+ * longer than PLAYOUT_CLEAR_BACKLOG_MS.
  */
-import type { Config } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
-import { Playout, playoutOptionsFromConfig } from '../playout/playout.js';
+import { MaskedDirection } from '../direction/masked-direction.js';
+import type { MaskingProfile } from '../direction/profile.js';
 import type { MediaStreamConnection } from '../twilio/stream.js';
 import type { StartInfo } from '../twilio/messages.js';
-import { segmenterOptionsFromConfig } from '../vad/index.js';
-import type { Masking } from './masking.js';
-import { MaskingPipeline } from './masking-pipeline.js';
+import type { AudioFrame } from '../voice/converter.js';
+import type { ActiveCall } from './call-manager.js';
 import { VoiceKeys } from './voice-keys.js';
 
-export class HotlineCall {
-  readonly playout: Playout;
-  readonly pipeline: MaskingPipeline;
+export class HotlineCall implements ActiveCall {
+  readonly direction: MaskedDirection;
   private closed = false;
   private readonly keys: VoiceKeys;
-  private readonly log: Logger;
 
   constructor(
     private readonly conn: MediaStreamConnection,
     start: StartInfo,
     voiceId: string,
-    deps: { config: Config; masking: Masking; log: Logger },
+    private readonly deps: { profile: MaskingProfile; log: Logger },
   ) {
-    this.log = deps.log;
-    this.keys = new VoiceKeys(deps.masking.voiceCycle, voiceId);
-    this.playout = new Playout(conn, playoutOptionsFromConfig(deps.config), deps.log);
-    this.pipeline = new MaskingPipeline({
-      mode: deps.masking.mode(),
-      segmenter: segmenterOptionsFromConfig(deps.config),
-      playout: this.playout,
+    const { profile, log } = deps;
+    this.keys = new VoiceKeys(profile.voiceCycle, voiceId);
+    const turnGap = profile.hotlineTurnGapMs;
+    this.direction = new MaskedDirection({
+      converter: profile.converter,
+      sink: conn,
+      playout: profile.playout,
       voiceId,
-      seed: deps.config.converter === 'elevenlabs' ? deps.config.ELEVENLABS_SEED : deps.config.LOCAL_SEED,
       callKey: start.callSid,
-      log: deps.log,
+      log,
+      ...(turnGap > 0 && {
+        onSpeechStart: (ev) => {
+          if (ev.gapMs >= turnGap) this.direction.playout.bargeIn();
+        },
+      }),
     });
   }
 
-  onMedia(payload: Uint8Array): void {
-    this.pipeline.push(payload);
+  onMedia(frame: AudioFrame): void {
+    this.direction.push(frame);
   }
 
   onMark(name: string): void {
-    this.playout.onMarkEchoed(name);
+    this.direction.onMark(name);
   }
 
   /** '*' tries the next voice, '#' returns to the call's own (embedded engine presets). */
   onDtmf(digit: string): void {
-    const voice = this.keys.press(digit, this.pipeline.currentVoice);
+    const voice = this.keys.press(digit, this.direction.voiceId);
     if (!voice) return;
-    this.pipeline.setVoice(voice);
-    this.log.info({ voice }, 'caller changed voice');
+    this.direction.setVoice(voice);
+    this.deps.log.info({ voice }, 'caller changed voice');
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.pipeline.close();
-    this.playout.close();
+    this.direction.close();
     this.conn.close();
   }
 }

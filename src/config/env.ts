@@ -151,7 +151,14 @@ const schema = z.object({
   VAD_PREROLL_MS: int(200, 0, 1000),
   VAD_HANGOVER_MS: int(500, 100, 5000),
   VAD_MIN_PHRASE_MS: int(250, 0, 5000),
-  VAD_MAX_PHRASE_MS: int(10_000, 1000, 60_000),
+  /** Longest phrase or chunk sent for conversion: the delay of a long turn's first words is made of it. */
+  VAD_MAX_PHRASE_MS: int(2500, 1000, 60_000),
+  /** A long turn is cut into chunks at a micro-pause once a chunk holds this much audio (0: off). */
+  VAD_CHUNK_MIN_MS: int(1500, 0, 30_000),
+  /** Non-speech that counts as a micro-pause inside a turn (must be shorter than VAD_HANGOVER_MS). */
+  VAD_CHUNK_PAUSE_MS: int(160, 40, 2000),
+  /** Hotline mode: a new turn clears a long backlog only after this much silence (0: never clears). */
+  HOTLINE_TURN_GAP_MS: int(1500, 0, 60_000),
 
   PLAYOUT_CHUNK_MS: int(20, 20, 100).refine((v) => v % 20 === 0, { message: 'expected a multiple of 20 (20, 40, 60, 80 or 100)' }),
   PLAYOUT_CLEAR_BACKLOG_MS: int(2000, 0, 60_000),
@@ -188,6 +195,12 @@ export class ConfigError extends Error {
 /** Combinations of valid values that cannot work together: each names both variables and what to set. */
 function crossCheck(c: z.output<typeof schema>): string[] {
   const problems: string[] = [];
+  if (c.VAD_CHUNK_MIN_MS > 0 && c.VAD_CHUNK_MIN_MS >= c.VAD_MAX_PHRASE_MS) {
+    problems.push(`VAD_CHUNK_MIN_MS (${c.VAD_CHUNK_MIN_MS}) must be below VAD_MAX_PHRASE_MS (${c.VAD_MAX_PHRASE_MS}), or 0 to turn micro-pause chunks off`);
+  }
+  if (c.VAD_CHUNK_MIN_MS > 0 && c.VAD_CHUNK_PAUSE_MS >= c.VAD_HANGOVER_MS) {
+    problems.push(`VAD_CHUNK_PAUSE_MS (${c.VAD_CHUNK_PAUSE_MS}) must be shorter than VAD_HANGOVER_MS (${c.VAD_HANGOVER_MS}): a longer pause ends the phrase anyway`);
+  }
   if (c.PUBLIC_URL && c.INSTANCE_URL) {
     const pub = new URL(c.PUBLIC_URL).protocol;
     const inst = new URL(c.INSTANCE_URL).protocol;

@@ -17,7 +17,7 @@ import type { Config } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
 import { maskPhone } from '../observability/logger.js';
 import type { CallRoute } from '../call/call-manager.js';
-import type { Masking } from '../call/masking.js';
+import type { MaskingProfile } from '../direction/profile.js';
 import { MEDIA_PATH } from '../http/app.js';
 import { twilioSignatureGuard, webhookBody } from '../http/guards.js';
 import { publicBase, toWebSocketBase } from '../http/public-url.js';
@@ -42,15 +42,15 @@ export interface LineOptions {
   onRooms?: (rooms: ReadonlyMap<string, Room>) => void;
 }
 
-type ExtendCtx = { config: Config; log: Logger; masking: Masking; isReady?: () => boolean; rateLimit: RequestHandler };
+type ExtendCtx = { config: Config; log: Logger; profile: MaskingProfile; isReady?: () => boolean; rateLimit: RequestHandler };
 
 /** The `extend` hook of startServer for two-party lines. Throws at start-up on a bad lines file. */
 export function lineExtension(opts: LineOptions = {}) {
-  return ({ config, log: rootLog, masking, isReady = () => true, rateLimit }: ExtendCtx): { routers: Router[]; routes: Record<string, CallRoute> } => {
+  return ({ config, log: rootLog, profile, isReady = () => true, rateLimit }: ExtendCtx): { routers: Router[]; routes: Record<string, CallRoute> } => {
     const log = rootLog.child({ component: 'line' });
     if (!opts.lines && !config.LINES_CONFIG) throw new Error('lineExtension: LINES_CONFIG is not set');
     const lines = opts.lines ?? loadLinesFile(config.LINES_CONFIG!, { mask: config.MASK, dialTimeoutS: config.AGENT_DIAL_TIMEOUT });
-    checkLineVoices(lines, (id) => masking.voices.isValid(id), () => masking.voices.describe());
+    checkLineVoices(lines, (id) => profile.voices.isValid(id), () => profile.voices.describe());
     const control = opts.control ?? twilioCallControl(createTwilioClient(config), log);
     const tokens = new RoomTokens(config.LINE_ROOM_SECRET);
     const rooms = new Map<string, Room>();
@@ -94,11 +94,11 @@ export function lineExtension(opts: LineOptions = {}) {
       const hookToken = tokens.sign(id, 'agent-webhook');
       const qs = `room=${id}&token=${hookToken}`;
       const room = new Room(id, line, callSid, {
-        config,
-        masking,
+        profile,
         control,
         log,
-        voiceCycle: line.voices ?? masking.voiceCycle,
+        voiceCycle: line.voices ?? profile.voiceCycle,
+        agentVoiceKeys: config.AGENT_DTMF_VOICE_CYCLE,
         agentUrls: { url: `${base}/twiml/agent?${qs}`, statusCallback: `${base}/twiml/agent-status?${qs}` },
         noAnswerTwiml,
         onEnded: (r) => rooms.delete(r.id),

@@ -1,17 +1,21 @@
 /**
  * One Twilio Media Streams WebSocket: validates every inbound message, enforces the
  * per-connection limits (binary frames, message rate, outbound backlog, heartbeat) and
- * hands typed events to the call. Bad input is logged, counted and skipped; only abuse
- * that makes the connection useless closes it. Nothing here touches audio content.
+ * hands typed events to the call: the serializer. Media is decoded from mu-law to PCM once,
+ * here (media-frames.ts), on the clock of Twilio's timestamps. Bad input is logged, counted and
+ * skipped; only abuse that makes the connection useless closes it.
  */
 import type { WebSocket, RawData } from 'ws';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
+import type { AudioFrame } from '../voice/converter.js';
+import { MediaFramer } from './media-frames.js';
 import { parseInbound, ProtocolError, serializeClear, serializeMark, serializeMedia, type StartInfo } from './messages.js';
 
 export interface StreamHandlers {
   onStart(start: StartInfo): void;
-  onMedia(payload: Uint8Array, timestampMs: number | undefined): void;
+  /** The caller's audio, decoded once: 20 ms PCM frames on the stream's clock (gaps kept). */
+  onMedia(frame: AudioFrame): void;
   onDtmf(digit: string): void;
   onMark(name: string): void;
   /** Twilio's stop, or the socket closed: called once. */
@@ -38,6 +42,7 @@ export class MediaStreamConnection {
   private handlers: StreamHandlers | undefined;
   private started: StartInfo | undefined;
   private ended = false;
+  private readonly framer = new MediaFramer();
   /** Token bucket for the message rate: refills at maxMessagesPerSec, holds 2 s worth, so the
    *  bunched frames after a network stall pass while a flood does not. */
   private tokens: number;
@@ -203,7 +208,10 @@ export class MediaStreamConnection {
           this.close(1008, 'audio faster than real time');
           return;
         }
-        return h.onMedia(ev.payload, ev.timestampMs);
+        this.framer.push(ev.payload, ev.timestampMs, (frame) => {
+          if (!this.ended) h.onMedia(frame);
+        });
+        return;
       }
       case 'dtmf':
         return h.onDtmf(ev.digit);

@@ -1,5 +1,5 @@
 /**
- * Phrase segmenter: 20 ms frames of 8 kHz mu-law in, phrases out.
+ * Phrase segmenter: 20 ms frames of 8 kHz PCM in, phrases (and chunks of long turns) out.
  *
  * Frame decision = WebRTC VAD (fvad) AND an energy gate above an adaptive noise floor.
  * fvad alone calls broadband hiss and crowd noise speech (the 1961 JFK recording is ~100 %
@@ -20,8 +20,14 @@
  * 'speech-start' is emitted for it: the speaker never stopped, so it is not a new barge-in. If the
  * limit falls in a pause (no speech after the split point), the phrase closes as 'hangover'.
  * A continuation is sent whatever its length (it is the rest of real speech, not a click).
+ *
+ * Chunking long turns (chunkMinMs > 0): once the open phrase holds chunkMinMs of audio, the
+ * first micro-pause (chunkPauseMs of non-speech frames, shorter than the hangover) closes a
+ * chunk in the middle of the pause, reason 'pause'; the turn continues in the next chunk exactly
+ * as after a 'max-length' split (contiguous audio, no new 'speech-start'). maxPhraseMs is then the
+ * chunk limit: the max-length split searches only the part of the chunk past chunkMinMs.
  */
-import { FRAME_BYTES_8K, FRAME_MS, mulawDecode } from '../audio/mulaw.js';
+import { FRAME_BYTES_8K, FRAME_MS } from '../audio/mulaw.js';
 import { FvadInstance } from './fvad.js';
 
 export interface SegmenterOptions {
@@ -35,13 +41,17 @@ export interface SegmenterOptions {
   hangoverMs: number;
   /** Utterances with less speech than this are discarded (clicks, coughs). */
   minPhraseMs: number;
-  /** Longest phrase (audio, pre-roll included); longer speech is split. */
+  /** Longest phrase or chunk (audio, pre-roll included); longer speech is split. */
   maxPhraseMs: number;
+  /** A chunk may close at a micro-pause once it holds this much audio (0: no micro-pause cuts). */
+  chunkMinMs?: number;
+  /** Non-speech that counts as a micro-pause inside a turn (below hangoverMs). */
+  chunkPauseMs?: number;
 }
 
 export type SegmentEvent =
   | { type: 'speech-start'; atMs: number }
-  | { type: 'phrase'; mulaw: Uint8Array; startMs: number; endMs: number; reason: 'hangover' | 'max-length' | 'end-of-stream' }
+  | { type: 'phrase'; pcm: Int16Array; startMs: number; endMs: number; reason: 'hangover' | 'max-length' | 'pause' | 'end-of-stream' }
   | { type: 'discarded'; startMs: number; endMs: number; reason: 'too-short' };
 
 /** Silence kept after the last speech frame of a phrase. */
@@ -69,8 +79,6 @@ const FLOOR_BLOCK_FRAMES = 10;
 const FLOOR_BLOCKS = 15;
 
 const FRAME_SAMPLES = FRAME_BYTES_8K;
-/** mu-law byte -> linear sample, from the project's codec (one table, shared). */
-const DECODE = mulawDecode(Uint8Array.from({ length: 256 }, (_, i) => i));
 /** dBFS of a full-scale square wave is 0; 10*log10(mean square / 32768^2). */
 const FULL_SCALE_SQ = 32768 * 32768;
 
@@ -86,8 +94,9 @@ export class PhraseSegmenter {
   private readonly maxFrames: number;
   private readonly tailFrames: number;
   private readonly searchFrames: number;
+  private readonly chunkMinFrames: number;
+  private readonly pauseFrames: number;
 
-  private readonly pcm = new Int16Array(FRAME_SAMPLES);
   /** Stream frame counter: frame i covers [i*20, (i+1)*20) ms. */
   private frameNo = 0;
   private closed = false;
@@ -99,14 +108,14 @@ export class PhraseSegmenter {
   private blockMin = Infinity;
 
   // Ring of the most recent frames while idle (pre-roll + onset run).
-  private readonly ring: Uint8Array;
+  private readonly ring: Int16Array;
   private readonly ringEnergy: Float64Array;
   private readonly ringCap: number;
   private ringCount = 0;
   private ringHead = 0; // next write slot
 
   // Current phrase: audio and per-frame energy, bounded by maxFrames.
-  private readonly buf: Uint8Array;
+  private readonly buf: Int16Array;
   private readonly bufEnergy: Float64Array;
   private bufFrames = 0;
   /** Stream frame number of buf[0]. */
@@ -136,11 +145,15 @@ export class PhraseSegmenter {
       throw new RangeError(`maxPhraseMs (${opts.maxPhraseMs}) must exceed prerollMs + startMs (${opts.prerollMs} + ${opts.startMs})`);
     }
     this.tailFrames = Math.min(Math.ceil(TAIL_MS / FRAME_MS), this.hangoverFrames);
-    this.searchFrames = Math.min(Math.ceil(SPLIT_SEARCH_MS / FRAME_MS), this.maxFrames - 1);
+    this.chunkMinFrames = opts.chunkMinMs ? Math.min(frames(opts.chunkMinMs, 'chunkMinMs', 1), this.maxFrames - 1) : 0;
+    this.pauseFrames = this.chunkMinFrames ? Math.min(frames(opts.chunkPauseMs ?? 160, 'chunkPauseMs', 1), this.hangoverFrames - 1) : 0;
+    // With chunking the split looks past the minimum chunk only; without, up to SPLIT_SEARCH_MS back.
+    const search = this.chunkMinFrames ? Math.max(1, this.maxFrames - this.chunkMinFrames) : Math.ceil(SPLIT_SEARCH_MS / FRAME_MS);
+    this.searchFrames = Math.min(search, this.maxFrames - 1);
     this.ringCap = this.prerollFrames + this.startFrames;
-    this.ring = new Uint8Array(this.ringCap * FRAME_BYTES_8K);
+    this.ring = new Int16Array(this.ringCap * FRAME_BYTES_8K);
     this.ringEnergy = new Float64Array(this.ringCap);
-    this.buf = new Uint8Array(this.maxFrames * FRAME_BYTES_8K);
+    this.buf = new Int16Array(this.maxFrames * FRAME_BYTES_8K);
     this.bufEnergy = new Float64Array(this.maxFrames);
     this.vad = new FvadInstance(opts.mode, 8000);
   }
@@ -150,22 +163,21 @@ export class PhraseSegmenter {
     return this.frameNo * FRAME_MS;
   }
 
-  push(frame: Uint8Array): SegmentEvent[] {
+  push(frame: Int16Array): SegmentEvent[] {
     if (this.closed) throw new Error('PhraseSegmenter used after close()');
-    if (!(frame instanceof Uint8Array) || frame.length !== FRAME_BYTES_8K) {
+    if (!(frame instanceof Int16Array) || frame.length !== FRAME_SAMPLES) {
       throw new RangeError(
-        `PhraseSegmenter.push expects one 20 ms frame of 8 kHz mu-law (${FRAME_BYTES_8K} bytes), got ${frame instanceof Uint8Array ? `${frame.length} bytes` : typeof frame}`,
+        `PhraseSegmenter.push expects one 20 ms frame of 8 kHz PCM16 (${FRAME_SAMPLES} samples), got ${frame instanceof Int16Array ? `${frame.length} samples` : typeof frame}`,
       );
     }
     const events: SegmentEvent[] = [];
     const n = this.frameNo;
 
-    // Decode, level, noise floor, decision.
+    // Level, noise floor, decision.
     let sumSq = 0;
-    const pcm = this.pcm;
+    const pcm = frame;
     for (let i = 0; i < FRAME_SAMPLES; i++) {
-      const s = DECODE[frame[i]!]!;
-      pcm[i] = s;
+      const s = pcm[i]!;
       sumSq += s * s;
     }
     const meanSq = sumSq / FRAME_SAMPLES;
@@ -199,6 +211,8 @@ export class PhraseSegmenter {
       }
       if (this.silenceRun >= this.hangoverFrames) {
         this.endPhrase(events, 'hangover');
+      } else if (this.pauseFrames > 0 && this.silenceRun === this.pauseFrames && this.lastSpeechFrame >= this.bufStartFrame) {
+        this.cutAtPause(events);
       } else if (this.bufFrames >= this.maxFrames) {
         this.splitAtLimit(events);
       }
@@ -239,7 +253,7 @@ export class PhraseSegmenter {
     return floor === Infinity ? FLOOR_MIN_DBFS : floor;
   }
 
-  private ringPush(frame: Uint8Array, energy: number): void {
+  private ringPush(frame: Int16Array, energy: number): void {
     if (this.ringCap === 0) return;
     this.ring.set(frame, this.ringHead * FRAME_BYTES_8K);
     this.ringEnergy[this.ringHead] = energy;
@@ -260,7 +274,7 @@ export class PhraseSegmenter {
     this.ringCount = 0;
   }
 
-  private bufAppend(frame: Uint8Array, energy: number): void {
+  private bufAppend(frame: Int16Array, energy: number): void {
     this.buf.set(frame, this.bufFrames * FRAME_BYTES_8K);
     this.bufEnergy[this.bufFrames] = energy;
     this.bufFrames++;
@@ -269,7 +283,7 @@ export class PhraseSegmenter {
   private emitFrames(events: SegmentEvent[], frames: number, reason: Phrase['reason']): void {
     events.push({
       type: 'phrase',
-      mulaw: this.buf.slice(0, frames * FRAME_BYTES_8K),
+      pcm: this.buf.slice(0, frames * FRAME_BYTES_8K),
       startMs: this.bufStartFrame * FRAME_MS,
       endMs: (this.bufStartFrame + frames) * FRAME_MS,
       reason,
@@ -329,7 +343,20 @@ export class PhraseSegmenter {
       this.endPhrase(events, 'hangover');
       return;
     }
-    this.emitFrames(events, cut, 'max-length');
+    this.emitChunk(events, cut, 'max-length');
+  }
+
+  /** A micro-pause inside a long turn: close a chunk in the middle of the pause, if it is long enough. */
+  private cutAtPause(events: SegmentEvent[]): void {
+    const cut = this.bufFrames - Math.floor(this.pauseFrames / 2);
+    if (cut < this.chunkMinFrames) return;
+    this.emitChunk(events, cut, 'pause');
+  }
+
+  /** Emits frames [0, cut) as a chunk; the rest stays as the start of the next one. */
+  private emitChunk(events: SegmentEvent[], cut: number, reason: 'max-length' | 'pause'): void {
+    const len = this.bufFrames;
+    this.emitFrames(events, cut, reason);
     this.buf.copyWithin(0, cut * FRAME_BYTES_8K, len * FRAME_BYTES_8K);
     this.bufEnergy.copyWithin(0, cut, len);
     this.bufFrames = len - cut;

@@ -21,11 +21,11 @@ export function phrasePcm(ms: number): Int16Array {
   return out;
 }
 
-/** A phrase request: 16 kHz PCM, voice, abort signal, fair-queueing key, end time. */
+/** A phrase request: PCM at sampleRate, voice, abort signal, fair-queueing key, end time. */
 export interface TestPhrase {
-  pcm16k: Int16Array;
+  pcm: Int16Array;
+  sampleRate: number;
   voiceId: string;
-  seed?: number;
   signal: AbortSignal;
   callKey: string;
   endedAt: number;
@@ -33,7 +33,7 @@ export interface TestPhrase {
 }
 
 export function phrase(ms: number, over: Partial<TestPhrase> = {}): TestPhrase {
-  return { pcm16k: phrasePcm(ms), voiceId: 'voiceA', signal: new AbortController().signal, callKey: 'call-1', endedAt: performance.now(), ...over };
+  return { pcm: phrasePcm(ms), sampleRate: 16000, voiceId: 'voiceA', signal: new AbortController().signal, callKey: 'call-1', endedAt: performance.now(), ...over };
 }
 
 export interface Collected {

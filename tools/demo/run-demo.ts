@@ -172,12 +172,12 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   const summary = summarizeLatencies(call.phrases);
   const leakedFrames = findLeakedFrames(call.sentFrames, call.receivedAudio);
   const informativeFrames = toFrames(input).filter(isInformativeFrame).length;
-  const engine = server.masking.engine;
+  const engine = server.profile.engine;
   // What the report and the result both tell.
   const facts = {
     engine,
     engineLabel: ENGINE_LABELS[engine] ?? engine,
-    mode: server.masking.mode().kind,
+    mode: server.profile.mode,
     voice: { id: preset.id, name: preset.name, description: preset.description },
     realtime,
     phrases: call.phrases,

@@ -15,7 +15,8 @@ import { performance } from 'node:perf_hooks';
 import { FormData, Pool } from 'undici';
 import type { Config } from '../../config/env.js';
 import type { Logger } from '../../observability/logger.js';
-import type { PhraseConverter, PhraseRequest } from '../converter.js';
+import { phraseMs as durationMs, type PhraseConverter, type PhraseRequest } from '../converter.js';
+import { resample } from '../../audio/resampler.js';
 import { ConversionError, STALLED } from '../errors.js';
 import { asMasked, type MaskedAudio } from '../masked.js';
 import { errorFromResponse, errorFromTransport, readConcurrencyHeaders, type AccountConcurrency } from './http-errors.js';
@@ -103,7 +104,7 @@ export class ElevenLabsConverter implements PhraseConverter {
     if (this.closed) throw new ConversionError('ElevenLabs converter is closed', 'internal', false);
     if (req.signal.aborted) throw aborted();
     const log = req.log ?? this.log;
-    const phraseMs = req.pcm16k.length / 16;
+    const phraseMs = durationMs(req);
     const { firstByteTimeoutMs, idleTimeoutMs = 1200 } = this.opts;
     const totalMs = Math.max(this.opts.minTotalTimeoutMs ?? 5000, firstByteTimeoutMs + 2 * phraseMs);
 
@@ -197,13 +198,13 @@ export class ElevenLabsConverter implements PhraseConverter {
 
   private form(req: PhraseRequest): FormData {
     const o = this.opts;
-    const pcm = req.pcm16k;
+    // ElevenLabs takes pcm_s16le_16: 16 kHz mono PCM16, so the call's 8 kHz is upsampled here.
+    const pcm = req.sampleRate === 16000 ? req.pcm : resample(req.pcm, req.sampleRate, 16000);
     const form = new FormData();
     form.append('audio', new Blob([new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength)], { type: 'application/octet-stream' }), 'phrase.pcm');
     form.append('model_id', o.modelId);
     if (o.voiceSettings !== undefined) form.append('voice_settings', o.voiceSettings);
-    const seed = req.seed ?? o.seed;
-    if (seed !== undefined) form.append('seed', String(seed));
+    if (o.seed !== undefined) form.append('seed', String(o.seed));
     form.append('remove_background_noise', String(o.removeBackgroundNoise));
     form.append('file_format', 'pcm_s16le_16');
     return form;

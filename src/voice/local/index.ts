@@ -10,11 +10,12 @@
  */
 import { createHash, randomInt } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { FrameStream, PhraseConverter, PhraseRequest, StreamingConverter, VoiceInfo } from '../converter.js';
+import type { Converter, FrameStream, PhraseConverter, PhraseRequest, VoiceInfo } from '../converter.js';
+import { frameConverter } from '../frame-converter.js';
 import { ConversionError } from '../errors.js';
 import { asMasked, type MaskedAudio } from '../masked.js';
 import { mulawEncode } from '../../audio/mulaw.js';
-import { initResampler, Resampler } from '../../audio/resampler.js';
+import { initResampler, resample, Resampler } from '../../audio/resampler.js';
 import type { Logger } from '../../observability/logger.js';
 import { denoisePrefilter, denoiseReady, initDenoise } from './denoise.js';
 import { concatChunks, maskBlocks, type MaskProcessorOptions } from './processor.js';
@@ -55,7 +56,12 @@ export interface MaskOptions {
   denoise?: boolean;
 }
 
-export class LocalEngine implements PhraseConverter, StreamingConverter {
+/**
+ * The engine as a phrase backend (convert: a whole phrase, PCM at any rate) and as a frame
+ * backend (openStream: 20 ms of 8 kHz PCM in, 20 ms of masked mu-law out; `streaming` wraps it
+ * as a Converter). The maskPcm16k* entry points serve the ElevenLabs-compatible API.
+ */
+export class LocalEngine implements PhraseConverter {
   readonly name = 'local' as const;
   readonly delayMs = STREAM_DELAY_8K / 8;
   private readonly defaultVoiceId: string;
@@ -136,14 +142,16 @@ export class LocalEngine implements PhraseConverter, StreamingConverter {
     }
     let steps: Generator<Int16Array, void, undefined>;
     let down: Resampler;
+    let pcm16k: Int16Array;
     try {
+      pcm16k = req.sampleRate === 16000 ? req.pcm : resample(req.pcm, req.sampleRate, 16000);
       // One seed per call: the phrases of a call share it (and so the call's variation).
-      steps = this.blocks(req.pcm16k, { voiceId: req.voiceId }, req.seed ?? this.seed ?? callSeed(req.callKey));
+      steps = this.blocks(pcm16k, { voiceId: req.voiceId }, this.seed ?? callSeed(req.callKey));
       down = new Resampler(16000, 8000);
     } catch (err) {
       throw fail(err);
     }
-    const want = Math.round(req.pcm16k.length / 2);
+    const want = Math.round(pcm16k.length / 2);
     let sent = 0;
     try {
       for (;;) {
@@ -173,11 +181,14 @@ export class LocalEngine implements PhraseConverter, StreamingConverter {
     }
   }
 
-  openStream(opts: { voiceId: string; seed?: number; log?: Logger }): FrameStream {
+  openStream(opts: { voiceId: string; log?: Logger; callKey?: string }): FrameStream {
     if (this.closed) throw new Error('local engine closed');
-    const seed = opts.seed ?? this.seed ?? randomInt(0x1_0000_0000);
+    const seed = this.seed ?? (opts.callKey !== undefined ? callSeed(opts.callKey) : randomInt(0x1_0000_0000));
     return new LocalFrameStream(opts.voiceId || this.defaultVoiceId, seed, opts.log ?? this.log, this.dsp);
   }
+
+  /** Streaming mode: the frame stream as a Converter (one live slot per call). */
+  readonly streaming: Converter = frameConverter('local', (o) => this.openStream(o));
 
   async close(): Promise<void> {
     this.closed = true;

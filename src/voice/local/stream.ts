@@ -1,11 +1,11 @@
 /**
- * Streaming mode: one LocalFrameStream per call. 160-byte 8 kHz mu-law frames in, the same out,
- * a fixed delay behind: mu-law -> PCM -> 16 kHz -> MaskProcessor -> 8 kHz -> mu-law.
+ * Streaming mode: one LocalFrameStream per call. 20 ms frames of 8 kHz PCM in (160 samples),
+ * 160 bytes of masked mu-law out, a fixed delay behind: 16 kHz -> MaskProcessor -> 8 kHz -> mu-law.
  * Every buffer is allocated once here; the per-frame work is the DSP itself.
  */
 import type { FrameStream } from '../converter.js';
 import { asMasked, type MaskedAudio } from '../masked.js';
-import { FRAME_BYTES_8K, mulawDecode, mulawEncode } from '../../audio/mulaw.js';
+import { FRAME_BYTES_8K, mulawEncode } from '../../audio/mulaw.js';
 import { Resampler } from '../../audio/resampler.js';
 import type { Logger } from '../../observability/logger.js';
 import { HOP } from './hop-track.js';
@@ -54,7 +54,7 @@ export class LocalFrameStream implements FrameStream {
     this.size = STREAM_DELAY_8K;
   }
 
-  push(frame: Uint8Array): MaskedAudio {
+  push(frame: Int16Array): MaskedAudio {
     if (this.closed) throw new Error('frame stream used after close');
     if (frame.length <= FRAME_BYTES_8K) return this.pushFrame(frame);
     // Longer input in 20 ms pieces: procOut and the FIFO are sized for one frame (the output
@@ -64,8 +64,8 @@ export class LocalFrameStream implements FrameStream {
     return asMasked(out);
   }
 
-  private pushFrame(frame: Uint8Array): MaskedAudio {
-    const x16 = this.up.process(mulawDecode(frame));
+  private pushFrame(frame: Int16Array): MaskedAudio {
+    const x16 = this.up.process(frame);
     const n = this.proc.process(x16, this.procOut, 0);
     if (n > 0) this.enqueue(this.down.process(this.procOut.subarray(0, n)));
     return this.dequeue(frame.length);
@@ -74,7 +74,7 @@ export class LocalFrameStream implements FrameStream {
   flush(): MaskedAudio {
     if (this.closed) throw new Error('frame stream used after close');
     const frames = Math.ceil(STREAM_DELAY_8K / FRAME_BYTES_8K);
-    const silence = new Uint8Array(FRAME_BYTES_8K).fill(0xff);
+    const silence = new Int16Array(FRAME_BYTES_8K);
     const out = new Uint8Array(frames * FRAME_BYTES_8K);
     for (let i = 0; i < frames; i++) out.set(this.push(silence), i * FRAME_BYTES_8K);
     return asMasked(out);

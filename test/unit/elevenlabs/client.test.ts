@@ -49,7 +49,7 @@ describe('ElevenLabs client: wire format', () => {
     });
     const c = createElevenLabsConverter(cfg, silentLog);
     extra.push(c);
-    const req = phrase(300, { voiceId: 'JBFqnCBsd6RMkjVDRZzb', seed: 4294967295 });
+    const req = phrase(300, { voiceId: 'JBFqnCBsd6RMkjVDRZzb' });
     const out = await collect(c, req);
     expect(out.error).toBeUndefined();
 
@@ -63,7 +63,7 @@ describe('ElevenLabs client: wire format', () => {
     expect(r.fields).toEqual({
       model_id: 'eleven_english_sts_v2',
       voice_settings: '{"stability":0.4,"similarity_boost":0.9}',
-      seed: '4294967295', // the request's seed wins over ELEVENLABS_SEED
+      seed: '77', // ELEVENLABS_SEED: each backend has its own seed
       remove_background_noise: 'true',
       file_format: 'pcm_s16le_16',
     });
@@ -71,7 +71,7 @@ describe('ElevenLabs client: wire format', () => {
     expect(r.audioContentType).toBe('application/octet-stream');
     // the exact PCM16LE bytes of the phrase
     const sent = r.parsed!.audio.bytes;
-    expect(Buffer.from(sent).equals(Buffer.from(req.pcm16k.buffer, req.pcm16k.byteOffset, req.pcm16k.byteLength))).toBe(true);
+    expect(Buffer.from(sent).equals(Buffer.from(req.pcm.buffer, req.pcm.byteOffset, req.pcm.byteLength))).toBe(true);
     expect(r.parsed!.voiceSettings!.value).toEqual({ stability: 0.4, similarity_boost: 0.9 });
 
     // the answer is the fake's 300 ms tone, byte for byte

@@ -2,6 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { mulawDbfs } from '../../../tools/sim/index.js';
 import { holdToneCycle, HOLD_TONE_CYCLE_MS, HOLD_TONE_ON_MS } from '../../../src/voice/hold-tone.js';
 import { passthroughConverter } from '../../../src/voice/passthrough.js';
+import { mulawDecode } from '../../../src/audio/mulaw.js';
+import { createLogger } from '../../../src/observability/logger.js';
+
+const silentLog = createLogger('silent');
 
 describe('hold tone', () => {
   it('is a 6 s ringback cycle: 2 s of tone at a moderate level, then mu-law silence', () => {
@@ -17,17 +21,28 @@ describe('hold tone', () => {
 });
 
 describe('passthrough converter', () => {
-  it('returns each frame unchanged, with no delay, and pads a short one with silence', () => {
-    expect(passthroughConverter.delayMs).toBe(0);
-    const s = passthroughConverter.openStream({ voiceId: 'ignored' });
-    const frame = Uint8Array.from({ length: 160 }, (_, i) => i);
-    expect([...s.push(frame)]).toEqual([...frame]);
-    const short = s.push(Uint8Array.of(1, 2, 3));
-    expect(short.length).toBe(160);
-    expect([...short.subarray(0, 3)]).toEqual([1, 2, 3]);
-    expect(short.subarray(3).every((b) => b === 0xff)).toBe(true);
-    expect(s.flush().length).toBe(0);
+  it('writes each frame unchanged into one live slot, with no delay, and stops at close', () => {
+    const writes: Uint8Array[] = [];
+    const ended: string[] = [];
+    const ctl = new AbortController();
+    const output = {
+      openSlot: (prefix = 'phrase') => ({
+        name: prefix,
+        signal: ctl.signal,
+        write: (a: Uint8Array) => writes.push(a.slice()),
+        end: () => ended.push('end'),
+        fail: () => ended.push('fail'),
+      }),
+    };
+    const s = passthroughConverter.open({ voiceId: 'ignored', callKey: 'c', output, signal: new AbortController().signal, log: silentLog });
+    // Every mu-law byte but 0x7f (negative zero, re-encoded as 0xff: both silence) survives.
+    const frame = Uint8Array.from({ length: 160 }, (_, i) => (i === 127 ? 0 : i));
+    s.push({ pcm: mulawDecode(frame), timestampMs: 0 });
+    expect(writes).toHaveLength(1);
+    expect([...writes[0]!]).toEqual([...frame]);
     s.close();
-    expect(s.push(frame).length).toBe(0);
+    s.push({ pcm: mulawDecode(frame), timestampMs: 20 });
+    expect(writes).toHaveLength(1);
+    expect(ended).toEqual(['fail']);
   });
 });

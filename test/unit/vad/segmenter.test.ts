@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FRAME_BYTES_8K, MULAW_SILENCE, mulawEncode } from '../../../src/audio/mulaw.js';
+import { FRAME_BYTES_8K, MULAW_SILENCE, mulawDecode, mulawEncode } from '../../../src/audio/mulaw.js';
+import { segmenterOptions } from '../../../src/config/masking-profile.js';
 import { loadConfig } from '../../../src/config/env.js';
 import {
   initVad,
   PhraseSegmenter,
-  segmenterOptionsFromConfig,
   TAIL_MS,
   SPLIT_SEARCH_MS,
   type SegmentEvent,
@@ -12,7 +12,10 @@ import {
 } from '../../../src/vad/index.js';
 import { CLIPS, loadClipMulaw } from '../../fixtures/clips.js';
 
-const DEFAULTS: SegmenterOptions = segmenterOptionsFromConfig(loadConfig({}));
+/** Phrase segmentation without chunking (the long-turn chunking has its own tests below). */
+const DEFAULTS: SegmenterOptions = segmenterOptions(loadConfig({ VAD_CHUNK_MIN_MS: '0', VAD_MAX_PHRASE_MS: '10000' }));
+/** The shipped defaults: long turns cut into chunks. */
+const CHUNKED: SegmenterOptions = segmenterOptions(loadConfig({}));
 type Phrase = Extract<SegmentEvent, { type: 'phrase' }>;
 
 beforeAll(async () => {
@@ -23,7 +26,8 @@ beforeAll(async () => {
 function run(mulaw: Uint8Array, opts: SegmenterOptions = DEFAULTS, flush = true): SegmentEvent[] {
   const seg = new PhraseSegmenter(opts);
   const events: SegmentEvent[] = [];
-  for (let o = 0; o + FRAME_BYTES_8K <= mulaw.length; o += FRAME_BYTES_8K) events.push(...seg.push(mulaw.subarray(o, o + FRAME_BYTES_8K)));
+  const pcm = mulawDecode(mulaw);
+  for (let o = 0; o + FRAME_BYTES_8K <= pcm.length; o += FRAME_BYTES_8K) events.push(...seg.push(pcm.subarray(o, o + FRAME_BYTES_8K)));
   if (flush) events.push(...seg.flush());
   seg.close();
   seg.close(); // idempotent
@@ -48,7 +52,7 @@ function checkGrammar(ev: SegmentEvent[]): void {
     } else {
       expect(open, `${e.type} without a preceding speech-start`).toBe(true);
       if (e.type === 'phrase') {
-        expect(e.mulaw.length).toBe(((e.endMs - e.startMs) * 8000) / 1000);
+        expect(e.pcm.length).toBe(((e.endMs - e.startMs) * 8000) / 1000);
         expect(e.startMs).toBeGreaterThanOrEqual(lastEnd);
         lastEnd = e.endMs;
         open = e.reason === 'max-length';
@@ -92,7 +96,7 @@ function coverage(ref: Array<[number, number]>, phrases: Phrase[]): number {
 
 describe('segmentation of real speech at the default config', () => {
   it('uses the config defaults', () => {
-    expect(DEFAULTS).toEqual({ mode: 3, startMs: 60, prerollMs: 200, hangoverMs: 500, minPhraseMs: 250, maxPhraseMs: 10_000 });
+    expect(CHUNKED).toEqual({ mode: 3, startMs: 60, prerollMs: 200, hangoverMs: 500, minPhraseMs: 250, maxPhraseMs: 2500, chunkMinMs: 1500, chunkPauseMs: 160 });
   });
 
   for (const key of ['bush', 'ljspeech', 'jfk'] as const) {
@@ -229,7 +233,7 @@ describe('phrase shaping', () => {
         expect(ps[i + 1]!.startMs).toBe(p.endMs); // contiguous: no gap, no overlap
       }
     });
-    const joined = concat(...ps.map((p) => p.mulaw));
+    const joined = mulawEncode(concatPcm(...ps.map((p) => p.pcm)));
     const span = input.subarray(ps[0]!.startMs * 8, ps[ps.length - 1]!.endMs * 8);
     expect(Buffer.compare(Buffer.from(joined), Buffer.from(span))).toBe(0);
     // Only the leading and trailing silence (< 0.3 s each) is left out.
@@ -254,9 +258,10 @@ describe('silence and noise', () => {
 describe('API contract', () => {
   it('rejects frames that are not 160 bytes', () => {
     const seg = new PhraseSegmenter(DEFAULTS);
-    for (const n of [0, 159, 161, 320]) expect(() => seg.push(new Uint8Array(n))).toThrow(/160 bytes/);
+    for (const n of [0, 159, 161, 320]) expect(() => seg.push(new Int16Array(n))).toThrow(/160 samples/);
+    expect(() => seg.push(new Uint8Array(160) as unknown as Int16Array)).toThrow(/8 kHz PCM16/);
     seg.close();
-    expect(() => seg.push(new Uint8Array(160))).toThrow(/close/);
+    expect(() => seg.push(new Int16Array(160))).toThrow(/close/);
   });
 
   it('rejects options it cannot honour', () => {
@@ -274,6 +279,16 @@ describe('API contract', () => {
 });
 
 // --- helpers ---
+
+function concatPcm(...parts: Int16Array[]): Int16Array {
+  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
 
 function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -303,3 +318,30 @@ function hiss(seconds: number, dbfs: number, seed: number): Uint8Array {
   }
   return mulawEncode(pcm);
 }
+
+describe('chunking long turns (the shipped defaults)', () => {
+  it('cuts a long real-speech turn into chunks no longer than the limit, contiguous, losing nothing', () => {
+    for (const key of ['bush', 'ljspeech', 'jfk'] as const) {
+      const input = loadClipMulaw(key);
+      const ev = run(input, CHUNKED);
+      const ps = phrasesOf(ev);
+      expect(ps.length, key).toBeGreaterThan(3);
+      for (const [i, p] of ps.entries()) {
+        expect(p.endMs - p.startMs, `${key} chunk ${i}`).toBeLessThanOrEqual(CHUNKED.maxPhraseMs);
+        expect(p.pcm.length).toBe((p.endMs - p.startMs) * 8);
+        if (p.reason === 'pause' || p.reason === 'max-length') {
+          // A chunk cut inside a turn holds at least the minimum (pause) and the next one continues it.
+          if (p.reason === 'pause') expect(p.endMs - p.startMs).toBeGreaterThanOrEqual(CHUNKED.chunkMinMs! - 20);
+          const next = ps[i + 1];
+          if (next) expect(next.startMs).toBeGreaterThanOrEqual(p.endMs); // never overlapping
+        }
+        if (i > 0) expect(p.startMs).toBeGreaterThanOrEqual(ps[i - 1]!.endMs);
+      }
+      // Audio sent for conversion stays close to the speech: no repeats.
+      const sent = ps.reduce((n, p) => n + p.endMs - p.startMs, 0);
+      expect(sent / 1000, key).toBeLessThanOrEqual((input.length / 8000) * 1.05);
+      // Micro-pauses do the cutting on natural speech, not the hard limit.
+      expect(ps.filter((p) => p.reason === 'pause').length, key).toBeGreaterThan(0);
+    }
+  });
+});

@@ -3,10 +3,14 @@
  * spoken, even when conversions overlap, paced by a deadline clock a little ahead of real
  * time (EXAMPLES.md #7) so that a barge-in can still drop what Twilio has not received.
  *
+ * Writers only enqueue (slot.write/end/fail, bargeIn); one clock task sends, on its own turn of
+ * the event loop: nothing is sent from inside an inbound message handler, so a send that ends
+ * the call (a slow consumer) never re-enters the code that was handling the caller's audio.
+ *
  * It accepts only MaskedAudio (see src/voice/masked.ts): raw caller audio cannot be queued.
  */
-import type { Config } from '../config/env.js';
 import type { MaskedAudio } from '../voice/masked.js';
+import type { MaskedOutput, OutputSlot } from '../voice/converter.js';
 import { MULAW_SILENCE } from '../audio/mulaw.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
@@ -26,13 +30,8 @@ export interface PlayoutOptions {
    * backlog sits in Twilio's buffer rather than ours.
    */
   leadMs?: number;
-  /** A new phrase clears the queue when more than this much audio is waiting (0 = never). */
+  /** A barge-in clears the queue only when more than this much audio is waiting (0 = never). */
   clearBacklogMs: number;
-}
-
-/** The configured playout for a call leg (clearBacklogMs overridable: hold tones never clear). */
-export function playoutOptionsFromConfig(c: Config, over: Partial<PlayoutOptions> = {}): PlayoutOptions {
-  return { chunkMs: c.PLAYOUT_CHUNK_MS, leadMs: c.PLAYOUT_LEAD_MS, clearBacklogMs: c.PLAYOUT_CLEAR_BACKLOG_MS, ...over };
 }
 
 type Item = { kind: 'audio'; bytes: Uint8Array } | { kind: 'mark'; name: string };
@@ -45,13 +44,12 @@ type Item = { kind: 'audio'; bytes: Uint8Array } | { kind: 'mark'; name: string 
 export const MAX_QUEUED_MS = 120_000;
 
 /** One phrase's place in the playout order. Written by its conversion, read by the clock. */
-export class PlayoutSlot {
+export class PlayoutSlot implements OutputSlot {
   /** @internal */ items: Item[] = [];
   /** @internal */ offset = 0;
   /** @internal */ queuedBytes = 0;
   /** @internal */ ended = false;
   /** @internal */ dropped = false;
-  /** @internal */ sentBytes = 0;
   private readonly ctl = new AbortController();
 
   constructor(
@@ -104,11 +102,17 @@ export class PlayoutSlot {
   }
 }
 
-export class Playout {
+export class Playout implements MaskedOutput {
   private readonly slots: PlayoutSlot[] = [];
   private readonly chunkBytes: number;
   private readonly leadMs: number;
   private timer: NodeJS.Timeout | undefined;
+  private scheduled: NodeJS.Immediate | undefined;
+  /** A barge-in asked for Twilio's buffer to be cleared: the clock sends it first. */
+  private clearPending = false;
+  /** Marks sent and not echoed yet; after a clear they belong to cleared audio. */
+  private readonly unechoed = new Set<string>();
+  private readonly cleared = new Set<string>();
   /** Deadline clock: when Twilio will have played everything sent so far. */
   private playedThrough = 0;
   private closed = false;
@@ -116,9 +120,6 @@ export class Playout {
   private readonly partial: Uint8Array;
   private partialLen = 0;
   private overflowed = false;
-  /** Sent-but-unechoed marks, for diagnostics. */
-  readonly pendingMarks = new Set<string>();
-  bytesSent = 0;
 
   constructor(
     private readonly sink: PlayoutSink,
@@ -147,18 +148,22 @@ export class Playout {
   }
 
   /**
-   * The speaker started a new phrase. If a long backlog is waiting, drop it and tell Twilio
-   * to clear its buffer (barge-in). Returns whether anything was cleared.
+   * The listener started speaking. If a long backlog is waiting, drop it (its conversions are
+   * cancelled through the slots' signals) and have the clock tell Twilio to clear its buffer.
+   * Returns whether anything was cleared.
    */
   bargeIn(): boolean {
-    if (this.opts.clearBacklogMs <= 0 || this.backlogMs() <= this.opts.clearBacklogMs) return false;
+    if (this.closed || this.opts.clearBacklogMs <= 0 || this.backlogMs() <= this.opts.clearBacklogMs) return false;
     const dropped = this.slots.filter((s) => !s.dropped).length;
     for (const s of this.slots.splice(0)) s.drop();
     this.partialLen = 0;
     this.playedThrough = this.now();
-    this.sink.sendClear();
+    for (const m of this.unechoed) this.cleared.add(m);
+    this.unechoed.clear();
+    this.clearPending = true;
     metrics.clears.inc();
-    this.log.info({ droppedPhrases: dropped }, 'caller spoke over a long backlog: playback cleared');
+    this.log.info({ droppedPhrases: dropped }, 'listener spoke over a long backlog: playback cleared');
+    this.wake();
     return true;
   }
 
@@ -174,33 +179,52 @@ export class Playout {
     return false;
   }
 
-  onMarkEchoed(name: string): void {
-    this.pendingMarks.delete(name);
+  /**
+   * Twilio echoed a mark: the audio before it was played, unless a clear came in between
+   * (Twilio echoes the marks of cleared audio too). Returns whether the mark means "played".
+   */
+  onMarkEchoed(name: string): boolean {
+    if (this.cleared.delete(name)) {
+      this.log.debug({ mark: name }, 'mark echoed for cleared audio');
+      return false;
+    }
+    return this.unechoed.delete(name);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.timer);
+    if (this.scheduled) clearImmediate(this.scheduled);
     this.timer = undefined;
+    this.scheduled = undefined;
     for (const s of this.slots.splice(0)) s.drop();
   }
 
-  /** @internal Something was written: make sure the clock is running. */
+  /** @internal Something was written: the clock runs on its next turn (never on the writer's stack). */
   wake(): void {
-    if (this.closed) return;
-    clearTimeout(this.timer);
-    this.tick();
+    if (this.closed || this.scheduled) return;
+    this.scheduled = setImmediate(() => {
+      this.scheduled = undefined;
+      clearTimeout(this.timer);
+      this.tick();
+    });
   }
 
   private tick(): void {
     this.timer = undefined;
     if (this.closed) return;
+    if (this.clearPending) {
+      this.clearPending = false;
+      this.sink.sendClear();
+      if (this.closed) return;
+    }
     const now = this.now();
     if (this.playedThrough < now) this.playedThrough = now; // underrun: re-anchor to now
     while (this.playedThrough - now < this.leadMs) {
-      if (!this.sendOne()) break;
+      if (!this.sendOne() || this.closed) break;
     }
+    if (this.closed) return;
     if (this.hasWork()) {
       const wait = Math.max(5, this.playedThrough - this.now() - this.leadMs + this.opts.chunkMs);
       this.timer = setTimeout(() => this.tick(), Math.min(wait, 100));
@@ -226,7 +250,7 @@ export class Playout {
       if (item.kind === 'mark') {
         this.flushPartial();
         head.items.shift();
-        this.pendingMarks.add(item.name);
+        this.unechoed.add(item.name);
         this.sink.sendMark(item.name);
         continue;
       }
@@ -266,7 +290,6 @@ export class Playout {
     const out = this.partial.slice(0, bytes);
     this.partialLen = 0;
     this.sink.sendMedia(out);
-    this.bytesSent += bytes;
     metrics.framesOut.inc(bytes / 160);
     this.playedThrough += bytes / 8;
   }

@@ -78,8 +78,9 @@ describe('hotline call through ElevenLabs (fake server)', () => {
     });
   });
 
-  it.concurrent('the caller speaking over a long backlog clears it (barge-in)', async () => {
-    await withBridge({ PLAYOUT_CLEAR_BACKLOG_MS: '1000' }, async (b, fake) => {
+  it.concurrent('the caller starting a new turn over a long backlog clears it (barge-in)', async () => {
+    // Hotline: a new turn is speech after HOTLINE_TURN_GAP_MS of silence (JFK pauses about 0.5-1.5 s).
+    await withBridge({ PLAYOUT_CLEAR_BACKLOG_MS: '1000', HOTLINE_TURN_GAP_MS: '400' }, async (b, fake) => {
       // At 3x real time the caller's next phrase starts while earlier answers are still queued.
       const r = await simulateCall({ url: b.url, audio: loadClipMulaw('jfk'), realtime: false, fastSpeedup: 3, tailMs: 12_000, endWhenIdleMs: 1500 });
       expect(r.clears.length).toBeGreaterThanOrEqual(1);

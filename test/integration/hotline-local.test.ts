@@ -20,7 +20,7 @@ function correlation(input: Uint8Array, heard: Uint8Array): number {
 const nonSilent = (a: Uint8Array) => a.filter((x) => x !== 0xff && x !== 0x7f).length;
 
 describe('hotline call with the embedded engine', () => {
-  it.concurrent('streaming mode: masked audio follows the speaker within a few frames, one mark per phrase', async () => {
+  it.concurrent('streaming mode: masked audio follows the speaker within a few frames', async () => {
     const b = await startBridge({ LOCAL_VOICE_ID: 'deep-male' });
     try {
       const audio = loadClipMulaw('p260');
@@ -35,7 +35,8 @@ describe('hotline call with the embedded engine', () => {
       const firstSpeechIn = r.sentFrames.findIndex((f) => f.some((x) => x < 0x70 || (x > 0x80 && x < 0xf0))) * 20;
       const firstHeard = r.received.find((m) => m.payload.some((x) => x < 0x70 || (x > 0x80 && x < 0xf0)))!.atMs;
       expect(firstHeard - firstSpeechIn).toBeLessThan(300);
-      expect(r.marks.length).toBeGreaterThanOrEqual(1);
+      // One continuous stream: no phrase marks (the VAD does not run for nothing).
+      expect(r.marks).toEqual([]);
       expect(r.protocolErrors).toEqual([]);
     } finally {
       await b.close();

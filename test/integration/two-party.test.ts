@@ -174,7 +174,6 @@ describe('two-party masked line', () => {
     expect(findLeakedFrames(agent.sentFrames, cust.receivedAudio)).toBe(0);
     const masked = voiceFrames(cust);
     expect(masked.length).toBeGreaterThan(150); // of ~230 frames of speech
-    expect(cust.marks.map((m) => m.name)).toContain('phrase-1'); // the agent's phrase was detected and its masked audio played
 
     // Agent: the customer's speech, frame for frame (passthrough with mask: agent).
     const informative = cust.sentFrames.filter(isInformativeFrame).length;

@@ -6,7 +6,7 @@
  * Outputs are aligned with the input (the stream's delay removed; silence between phrases).
  */
 import { FRAME_BYTES_8K, MULAW_SILENCE } from '../../src/audio/mulaw.js';
-import { mulawDecode } from '../../src/audio/mulaw.js';
+import { mulawDecode, mulawEncode } from '../../src/audio/mulaw.js';
 import { resample } from '../../src/audio/resampler.js';
 import type { LocalEngine } from '../../src/voice/local/index.js';
 
@@ -24,7 +24,7 @@ export function maskStreaming(engine: LocalEngine, ulaw: Uint8Array, voiceId: st
     for (let o = 0; o < ulaw.length; o += FRAME_BYTES_8K) {
       const frame = new Uint8Array(FRAME_BYTES_8K).fill(MULAW_SILENCE);
       frame.set(ulaw.subarray(o, o + FRAME_BYTES_8K));
-      const y = s.push(frame);
+      const y = s.push(mulawDecode(frame));
       out.set(y, w);
       w += y.length;
     }
@@ -52,12 +52,10 @@ export async function maskPhrases(
     const to = Math.min(ulaw.length, Math.round(Math.min(e + HANGOVER_S, (e + next) / 2) * 8000));
     prevEnd = to;
     const pcm16k = resample(mulawDecode(ulaw.subarray(from, to)), 8000, 16000);
-    const ac = new AbortController();
-    let w = from;
-    for await (const chunk of engine.convert({ pcm16k, voiceId, seed, signal: ac.signal, callKey: 'eval', endedAt: performance.now() })) {
-      out.set(chunk.subarray(0, Math.max(0, to - w)), w);
-      w += chunk.length;
-    }
+    // The engine's phrase path (convert) is maskPcm16k, downsampled and mu-law encoded, with the
+    // engine's seed; here each evaluated call takes its own seed explicitly.
+    const y = mulawEncode(resample(await engine.maskPcm16kAsync(pcm16k, { voiceId, seed }), 16000, 8000));
+    out.set(y.subarray(0, Math.max(0, to - from)), from);
   }
   return out;
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ESLint } from 'eslint';
 import { beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import type { PlayoutSlot } from '../../src/playout/playout.js';
+import type { PlayoutSlot } from '../../src/direction/playout.js';
 import * as masked from '../../src/voice/masked.js';
 import { BRAND_FUNCTIONS } from '../../tools/lint/eslint.config.js';
 

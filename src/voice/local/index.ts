@@ -181,9 +181,10 @@ export class LocalEngine implements PhraseConverter {
     }
   }
 
-  openStream(opts: { voiceId: string; log?: Logger; callKey?: string }): FrameStream {
+  /** `seed` overrides the engine's (evaluation tools); else LOCAL_SEED, else one drawn per call. */
+  openStream(opts: { voiceId: string; log?: Logger; callKey?: string; seed?: number }): FrameStream {
     if (this.closed) throw new Error('local engine closed');
-    const seed = this.seed ?? (opts.callKey !== undefined ? callSeed(opts.callKey) : randomInt(0x1_0000_0000));
+    const seed = opts.seed ?? this.seed ?? (opts.callKey !== undefined ? callSeed(opts.callKey) : randomInt(0x1_0000_0000));
     return new LocalFrameStream(opts.voiceId || this.defaultVoiceId, seed, opts.log ?? this.log, this.dsp);
   }
 

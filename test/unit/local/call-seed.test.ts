@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initLocalEngine, LocalEngine } from '../../../src/voice/local/index.js';
-import { mulawEncode } from '../../../src/audio/mulaw.js';
+import { mulawDecode, mulawEncode } from '../../../src/audio/mulaw.js';
 import { resample } from '../../../src/audio/resampler.js';
 import { syntheticVowel } from './helpers.js';
 
@@ -17,14 +17,14 @@ beforeAll(() => {
 function stream(e: LocalEngine, seed?: number): Buffer {
   const s = e.openStream({ voiceId: 'neutral-male', ...(seed !== undefined && { seed }) });
   const out: Uint8Array[] = [];
-  for (let o = 0; o + 160 <= ulaw.length; o += 160) out.push(s.push(ulaw.subarray(o, o + 160)).slice());
+  for (let o = 0; o + 160 <= ulaw.length; o += 160) out.push(s.push(mulawDecode(ulaw.subarray(o, o + 160))).slice());
   s.close();
   return Buffer.concat(out);
 }
 
 async function phrase(e: LocalEngine, callKey: string): Promise<Buffer> {
   const out: Uint8Array[] = [];
-  for await (const c of e.convert({ pcm16k: vowel, voiceId: 'neutral-male', signal: new AbortController().signal, callKey, endedAt: 0 })) out.push(c);
+  for await (const c of e.convert({ pcm: vowel, sampleRate: 16000, voiceId: 'neutral-male', signal: new AbortController().signal, callKey, endedAt: 0 })) out.push(c);
   return Buffer.concat(out);
 }
 

@@ -166,7 +166,9 @@ export class RedisFairLimiter implements ConcurrencyLimiter {
   }
 
   refused(): void {
-    this.account.lower(this.held.size);
+    // Locally (the share while Redis is away): one fewer than this instance holds, as a share.
+    const live = Math.max(1, this.liveInstances);
+    this.account.lower(this.held.size * live - (live - 1));
     if (!this.ready()) return;
     this.redis.vmLower(...this.keys, this.opts.limit, this.opts.lowerForMs ?? 30_000).then(
       (v) => {

@@ -174,7 +174,8 @@ for (const mode of modes) {
   for (const voice of voices) {
     const a = `${mode}/${voice}/${SEED_A}`;
     const b = `${mode}/${voice}/${SEED_B}`;
-    const others = voices.filter((v) => v !== voice).map((v) => `${mode}/${v}/${SEED_A}`);
+    // Enrolled under this preset, tested under every other (whatever --voices selects).
+    const others = LOCAL_VOICES.filter((v) => v.id !== voice).map((v) => `${mode}/${v.id}/${SEED_A}`);
     const r = {
       ignorant: skip.has('ignorant') ? undefined : await run('orig', [a]),
       lazy: await run(a, [a]),
@@ -186,12 +187,12 @@ for (const mode of modes) {
     results[`${mode}/${voice}`] = r;
     const cell = (x: EerResult | undefined) => (x ? pct(x) : '-');
     rows.push([mode, voice, cell(r.ignorant), cell(r.lazy), cell(r.crossCall), cell(r.crossPreset), cell(r.semiInformed)]);
-    console.log(`${mode} ${voice}: done (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    console.log(`${rows[rows.length - 1]!.join(' | ')}   (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   }
 }
 const trialLine = (() => {
   const any = results[`${modes[0]}/${voices[0]}`] as { lazy: EerResult } | undefined;
-  return any ? `${any.lazy.targets} target / ${any.lazy.nonTargets} non-target trials per cell (cross-preset: x${voices.length - 1})` : '';
+  return any ? `${any.lazy.targets} target / ${any.lazy.nonTargets} non-target trials per cell (cross-preset: x${LOCAL_VOICES.length - 1})` : '';
 })();
 
 console.log('\nEER % [95% speaker-bootstrap interval]; higher is more private (50 = chance). ' + trialLine);

@@ -69,6 +69,40 @@ type Scripted = Redis & {
   vmLower(...args: Array<string | number>): Promise<number>;
 };
 
+/**
+ * p, or a rejection after ms. The deadline is checked after the event loop has read the sockets
+ * (setImmediate runs after the poll phase): an answer that arrived while this process was busy
+ * counts as in time, so a stalled event loop is not mistaken for a slow Redis.
+ */
+export function timed<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(
+      () =>
+        setImmediate(() => {
+          if (settled) return;
+          settled = true;
+          reject(new Error(`Redis did not answer within ${ms} ms`));
+        }),
+      ms,
+    );
+    p.then(
+      (v) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
 export class RedisFairLimiter implements ConcurrencyLimiter {
   readonly kind = 'redis';
   readonly instanceId: string;
@@ -111,7 +145,8 @@ export class RedisFairLimiter implements ConcurrencyLimiter {
       retryStrategy: (n) => Math.min(100 * n, 1000),
       ...opts.redis,
     };
-    this.redis = new Redis(opts.url, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: this.timeoutMs }) as Scripted;
+    // Timeouts are ours (timed below), not ioredis' commandTimeout: see timed().
+    this.redis = new Redis(opts.url, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 0 }) as Scripted;
     for (const [name, lua] of [
       ['vmAcquire', ACQUIRE],
       ['vmRenew', RENEW],
@@ -235,7 +270,10 @@ export class RedisFairLimiter implements ConcurrencyLimiter {
     if (w.polling || w.settled) return;
     if (!this.ready()) return w.degrade();
     w.polling = true;
-    this.redis.vmAcquire(...this.keys, this.opts.limit, w.id, w.key, this.leaseMs, 1000).then(
+    const asked = this.redis.vmAcquire(...this.keys, this.opts.limit, w.id, w.key, this.leaseMs, 1000);
+    // An answer after the timeout may still be a grant: give that slot straight back.
+    asked.then((r) => void (w.settled && Number(r[0]) === 1 && this.forget(w.id)), () => {});
+    timed(asked, this.timeoutMs).then(
       (r) => {
         w.polling = false;
         this.setUp(true);
@@ -299,7 +337,7 @@ export class RedisFairLimiter implements ConcurrencyLimiter {
   private async renew(): Promise<void> {
     if (this.closed || this.redis.status !== 'ready') return;
     try {
-      const r = await this.redis.vmRenew(...this.keys, this.opts.limit, this.instanceId, this.leaseMs, this.leaseMs, ...this.held);
+      const r = await timed(this.redis.vmRenew(...this.keys, this.opts.limit, this.instanceId, this.leaseMs, this.leaseMs, ...this.held), Math.max(this.timeoutMs, this.leaseMs / 3));
       const [live, held, waiting, limit, expired] = r.map(Number) as [number, number, number, number, number];
       this.setUp(true);
       this.degradedUntil = 0;
@@ -328,7 +366,8 @@ export class RedisFairLimiter implements ConcurrencyLimiter {
 
   /** A command failed or timed out: phrases use the local share for a moment. */
   private trouble(err: Error): void {
-    this.degradedUntil = performance.now() + 1000;
+    // connected but slow: try again soon; disconnected: ioredis reconnects meanwhile
+    this.degradedUntil = performance.now() + (this.redis.status === 'ready' ? 250 : 1000);
     this.setUp(false, err.message);
   }
 

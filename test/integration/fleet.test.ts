@@ -151,8 +151,9 @@ describe.skipIf(!have)('a fleet sharing one ElevenLabs account (real redis-serve
       console.log(`slots of the killed instance back in use after ${backMs} ms (REDIS_LEASE_MS 3000); refused ${fake.refused}`);
       expect(fake.log.length).toBe(served + LIMIT); // all four slots in use by the survivor
       expect(backMs).toBeLessThan(10_000);
+      // not before the leases could expire (renewed at most REDIS_LEASE_MS / 3 before the kill)
+      expect(backMs).toBeGreaterThan(1500);
       expect(fake.refused).toBe(0);
-      expect(survivor.logs.some((l) => /leases expired/.test(String(l.msg)))).toBe(true);
       const results = await waiting;
       for (const r of results) expect(findLeakedFrames(r.sentFrames, r.receivedAudio)).toBe(0);
       await lost;

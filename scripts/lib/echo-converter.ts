@@ -16,6 +16,11 @@ export interface EchoRequest {
   pcm8k: Int16Array;
   reply: Uint8Array;
   receivedAt: number;
+  /** The status answered (200, or the injected failure). */
+  status: number;
+  /** The client went away before the answer was complete (a cancelled request). */
+  cancelled: boolean;
+  closedAt?: number;
 }
 
 export interface EchoConverter {
@@ -24,7 +29,13 @@ export interface EchoConverter {
   close(): Promise<void>;
 }
 
-export async function startEchoConverter(opts: { ttfbMs: number }): Promise<EchoConverter> {
+export interface EchoOptions {
+  ttfbMs: number;
+  /** Fault injection: the status to answer request n (0-based) with instead of 200. */
+  failStatus?: (n: number) => number | undefined;
+}
+
+export async function startEchoConverter(opts: EchoOptions): Promise<EchoConverter> {
   const requests: EchoRequest[] = [];
   const server = http.createServer((req, res) => {
     const parts: Buffer[] = [];
@@ -40,12 +51,24 @@ export async function startEchoConverter(opts: { ttfbMs: number }): Promise<Echo
       const pcm8k = new Int16Array(pcm16.length >> 1);
       for (let i = 0; i < pcm8k.length; i++) pcm8k[i] = pcm16[2 * i]!;
       const reply = mulawEncode(pcm8k);
-      requests.push({ pcm8k, reply, receivedAt: performance.now() });
+      const status = opts.failStatus?.(requests.length) ?? 200;
+      const rec: EchoRequest = { pcm8k, reply: status === 200 ? reply : new Uint8Array(0), receivedAt: performance.now(), status, cancelled: false };
+      requests.push(rec);
+      let done = false;
       const t = setTimeout(() => {
+        done = true;
+        if (status !== 200) {
+          res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ detail: { status: 'internal_error', message: 'injected failure' } }));
+          return;
+        }
         res.writeHead(200, { 'content-type': 'audio/basic' });
         res.end(Buffer.from(reply));
       }, opts.ttfbMs);
-      res.on('close', () => clearTimeout(t));
+      res.on('close', () => {
+        clearTimeout(t);
+        rec.closedAt = performance.now();
+        if (!done) rec.cancelled = true;
+      });
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));

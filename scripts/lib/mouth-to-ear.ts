@@ -14,6 +14,8 @@ export interface DelayReport {
   speechFrames: number;
   heardFrames: number;
   delaysMs: number[];
+  /** Each heard speech frame: when it was said and when it was heard (ms), in speaking order. */
+  frames: Array<{ saidMs: number; heardMs: number }>;
   requests: number;
   /** Seconds of audio sent for conversion. */
   sentS: number;
@@ -67,7 +69,10 @@ function locate(whole: Int16Array, envWhole: Float64Array, part: Int16Array, fro
   return bestOff;
 }
 
-export function mouthToEar(input: Int16Array, phrases: ReadonlyArray<readonly [number, number]>, requests: ReadonlyArray<{ pcm8k: Int16Array; reply: Uint8Array }>, heard: Uint8Array): DelayReport {
+export function mouthToEar(said: Int16Array, phrases: ReadonlyArray<readonly [number, number]>, requests: ReadonlyArray<{ pcm8k: Int16Array; reply: Uint8Array }>, heard: Uint8Array): DelayReport {
+  // What the caller sent after the speech (the tail) is silence: a last chunk may reach into it.
+  const input = new Int16Array(said.length + 10 * 8000);
+  input.set(said);
   const env = envelope(input);
   const heardBuf = Buffer.from(heard.buffer, heard.byteOffset, heard.byteLength);
   // Where each request came from (input samples) and where its answer played (heard samples).
@@ -95,6 +100,7 @@ export function mouthToEar(input: Int16Array, phrases: ReadonlyArray<readonly [n
     spans.push({ from, to: from + r.pcm8k.length, reply: r.reply, heardAt });
   }
   const delaysMs: number[] = [];
+  const frames: DelayReport['frames'] = [];
   let speechFrames = 0;
   for (const [s, e] of phrases) {
     for (let f = Math.ceil((s * 1000) / 20); f < Math.floor((e * 1000) / 20); f++) {
@@ -107,10 +113,11 @@ export function mouthToEar(input: Int16Array, phrases: ReadonlyArray<readonly [n
       if (h < 0 || h + 160 > heard.length) continue;
       if (!heardBuf.subarray(h, h + 160).equals(Buffer.from(span.reply.subarray(j, j + 160)))) continue;
       delaysMs.push((h - at) / 8);
+      frames.push({ saidMs: at / 8, heardMs: h / 8 });
     }
   }
   const speechS = phrases.reduce((n, [s, e]) => n + e - s, 0);
-  return { speechFrames, heardFrames: delaysMs.length, delaysMs, requests: requests.length, sentS: requests.reduce((n, r) => n + r.pcm8k.length / 8000, 0), speechS };
+  return { speechFrames, heardFrames: delaysMs.length, delaysMs, frames, requests: requests.length, sentS: requests.reduce((n, r) => n + r.pcm8k.length / 8000, 0), speechS };
 }
 
 export function percentile(xs: number[], p: number): number {

@@ -152,9 +152,9 @@ const schema = z.object({
   VAD_HANGOVER_MS: int(500, 100, 5000),
   VAD_MIN_PHRASE_MS: int(250, 0, 5000),
   /** Longest phrase or chunk sent for conversion: the delay of a long turn's first words is made of it. */
-  VAD_MAX_PHRASE_MS: int(2500, 1000, 60_000),
+  VAD_MAX_PHRASE_MS: int(2200, 1000, 60_000),
   /** A long turn is cut into chunks at a micro-pause once a chunk holds this much audio (0: off). */
-  VAD_CHUNK_MIN_MS: int(1500, 0, 30_000),
+  VAD_CHUNK_MIN_MS: int(1200, 0, 30_000),
   /** Non-speech that counts as a micro-pause inside a turn (must be shorter than VAD_HANGOVER_MS). */
   VAD_CHUNK_PAUSE_MS: int(160, 40, 2000),
   /** Hotline mode: a new turn clears a long backlog only after this much silence (0: never clears). */

@@ -20,7 +20,7 @@ describe('loadConfig', () => {
     expect(c.VAD_PREROLL_MS).toBe(200);
     expect(c.VAD_HANGOVER_MS).toBe(500);
     expect(c.VAD_MIN_PHRASE_MS).toBe(250);
-    expect(c.VAD_MAX_PHRASE_MS).toBe(2500);
+    expect(c.VAD_MAX_PHRASE_MS).toBe(2200);
     expect(c.converter).toBe('local');
     expect(Object.isFrozen(c)).toBe(true);
   });

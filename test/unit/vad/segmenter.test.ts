@@ -96,7 +96,7 @@ function coverage(ref: Array<[number, number]>, phrases: Phrase[]): number {
 
 describe('segmentation of real speech at the default config', () => {
   it('uses the config defaults', () => {
-    expect(CHUNKED).toEqual({ mode: 3, startMs: 60, prerollMs: 200, hangoverMs: 500, minPhraseMs: 250, maxPhraseMs: 2500, chunkMinMs: 1500, chunkPauseMs: 160 });
+    expect(CHUNKED).toEqual({ mode: 3, startMs: 60, prerollMs: 200, hangoverMs: 500, minPhraseMs: 250, maxPhraseMs: 2200, chunkMinMs: 1200, chunkPauseMs: 160 });
   });
 
   for (const key of ['bush', 'ljspeech', 'jfk'] as const) {

@@ -16,6 +16,7 @@ import { createApp, MEDIA_PATH } from './http/app.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { attachMediaStreams } from './twilio/upgrade.js';
 import { CallManager, type CallRoute } from './call/call-manager.js';
+import { elevenLabsOptions } from './config/elevenlabs-options.js';
 import { resolveMaskingProfile } from './config/masking-profile.js';
 import type { MaskingProfile } from './direction/profile.js';
 import { initVad } from './vad/index.js';
@@ -92,7 +93,7 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
       log,
     });
     phrase = createResilientConverter({
-      primary: createElevenLabsConverter(config, log, {
+      primary: createElevenLabsConverter(elevenLabsOptions(config), log, {
         // ElevenLabs says the account's limit on its answers: the limiter follows it.
         onConcurrency: (c) => {
           if (c.max !== undefined) {
@@ -121,10 +122,19 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   if (config.LOCAL_API === 'true' || (config.LOCAL_API === 'auto' && config.LOCAL_API_KEY)) routers.push(compatApi(config, log, limits));
   const calls = new CallManager({ maxCalls: config.MAX_CALLS, log, profile, routes: ext.routes });
   let accepting = true;
-  const app = createApp({ config, log, voices, rateLimit: limits.middleware, isReady: () => accepting && !calls.isDraining, routers });
+  const app = createApp({ twilio: { authToken: config.TWILIO_AUTH_TOKEN, publicUrl: config.PUBLIC_URL, instanceUrl: config.INSTANCE_URL }, log, voices, rateLimit: limits.middleware, isReady: () => accepting && !calls.isDraining, routers });
   const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, app);
   const wss = attachMediaStreams(server, {
-    config,
+    authToken: config.TWILIO_AUTH_TOKEN,
+    publicUrl: config.PUBLIC_URL,
+    instanceUrl: config.INSTANCE_URL,
+    maxMessageBytes: config.WS_MAX_MESSAGE_BYTES,
+    limits: {
+      maxMessagesPerSec: config.WS_MAX_MESSAGES_PER_SEC,
+      maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
+      heartbeatMs: config.WS_HEARTBEAT_MS,
+      maxAudioAheadMs: config.WS_MAX_AUDIO_AHEAD_MS,
+    },
     log,
     path: MEDIA_PATH,
     admission: () => calls.admission(),

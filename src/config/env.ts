@@ -2,6 +2,7 @@
  * Configuration: read once from the environment (and .env), validated, frozen.
  * An invalid value stops start-up with a message naming the variable and what it expects.
  */
+import { VOICE_ID_PATTERN } from '../voice/converter.js';
 import { z } from 'zod';
 
 const bool = (def: boolean) =>
@@ -77,7 +78,7 @@ const seed = optionalString.transform((v, ctx) => {
 });
 
 /** ElevenLabs voice ids and local preset ids share this shape. */
-export const VOICE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export { VOICE_ID_PATTERN };
 
 const schema = z.object({
   PORT: int(8080, 0, 65535),

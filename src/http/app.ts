@@ -4,8 +4,7 @@
  * /media is handled beside it on the same HTTP server (src/twilio/upgrade.ts).
  */
 import express, { type Router, type ErrorRequestHandler, type RequestHandler } from 'express';
-import type { Config } from '../config/env.js';
-import { VOICE_ID_PATTERN } from '../config/env.js';
+import { VOICE_ID_PATTERN, type VoiceCatalog } from '../voice/converter.js';
 import type { Logger } from '../observability/logger.js';
 import { maskPhone } from '../observability/logger.js';
 import { registry } from '../observability/metrics.js';
@@ -15,16 +14,11 @@ import { connectStream, TwimlTemplate } from './twiml.js';
 
 export const MEDIA_PATH = '/media';
 
-/** Which voices this deployment can use (ElevenLabs voice ids, or the engine's presets). */
-export interface VoiceCatalog {
-  readonly defaultVoiceId: string;
-  isValid(id: string): boolean;
-  /** For error messages. */
-  describe(): string;
-}
+export type { VoiceCatalog };
 
 export interface AppDeps {
-  config: Config;
+  /** Webhook signatures: TWILIO_AUTH_TOKEN and the public URLs they are computed over. */
+  twilio: { authToken: string | undefined; publicUrl: string | undefined; instanceUrl: string | undefined };
   log: Logger;
   voices: VoiceCatalog;
   /** The port's one rate-limit store (see ./rate-limit.ts). */
@@ -35,7 +29,7 @@ export interface AppDeps {
 }
 
 export function createApp(deps: AppDeps): express.Express {
-  const { config, log, voices } = deps;
+  const { twilio, log, voices } = deps;
   const inbound = TwimlTemplate.load('inbound', ['stream']);
   const app = express();
   app.disable('x-powered-by');
@@ -53,7 +47,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.type(registry.contentType).send(await registry.metrics());
   });
 
-  app.post('/twiml/inbound', ...twilioWebhook({ rateLimit: deps.rateLimit, authToken: config.TWILIO_AUTH_TOKEN, publicUrl: config.PUBLIC_URL, instanceUrl: config.INSTANCE_URL, log }), (req, res) => {
+  app.post('/twiml/inbound', ...twilioWebhook({ rateLimit: deps.rateLimit, ...twilio, log }), (req, res) => {
     const voiceParam = typeof req.query.voice === 'string' ? req.query.voice : undefined;
     if (req.query.voice !== undefined && (voiceParam === undefined || !VOICE_ID_PATTERN.test(voiceParam) || !voices.isValid(voiceParam))) {
       res.status(400).type('text/plain').send(`Bad request: unknown voice. Use one of: ${voices.describe()}\n`);
@@ -65,7 +59,7 @@ export function createApp(deps: AppDeps): express.Express {
     }
     const voice = voiceParam ?? voices.defaultVoiceId;
     const body = (req.body ?? {}) as Record<string, string | undefined>;
-    const streamUrl = toWebSocketBase(publicBase(req, config.PUBLIC_URL)) + MEDIA_PATH;
+    const streamUrl = toWebSocketBase(publicBase(req, twilio.publicUrl)) + MEDIA_PATH;
     log.info({ callSid: body.CallSid, from: maskPhone(body.From), to: maskPhone(body.To), voice }, 'incoming call: answering with a media stream');
     const twiml = inbound.render({ voice }, { stream: connectStream(streamUrl, { mode: 'hotline', voice }, 'voice-mask') });
     res.type('text/xml').send(twiml);

@@ -6,15 +6,21 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import type { Config } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { signatureBases, toWebSocketBase } from '../http/public-url.js';
 import { isValidUpgradeSignature } from '../http/signature.js';
-import { MediaStreamConnection } from './stream.js';
+import { MediaStreamConnection, type StreamLimits } from './stream.js';
 
 export interface UpgradeDeps {
-  config: Config;
+  /** TWILIO_AUTH_TOKEN: without it upgrades are not authenticated. */
+  authToken: string | undefined;
+  /** The public bases the stream URL may name (PUBLIC_URL, INSTANCE_URL; else the request's host). */
+  publicUrl: string | undefined;
+  instanceUrl: string | undefined;
+  /** Largest inbound WebSocket message (WS_MAX_MESSAGE_BYTES). */
+  maxMessageBytes: number;
+  limits: StreamLimits;
   log: Logger;
   path: string;
   /** Null when a new stream may open; otherwise the status and reason to refuse with. */
@@ -23,10 +29,10 @@ export interface UpgradeDeps {
 }
 
 export function attachMediaStreams(server: Server, deps: UpgradeDeps): WebSocketServer {
-  const { config, log } = deps;
+  const { log } = deps;
   const wss = new WebSocketServer({
     noServer: true,
-    maxPayload: config.WS_MAX_MESSAGE_BYTES,
+    maxPayload: deps.maxMessageBytes,
     perMessageDeflate: false,
     clientTracking: true,
   });
@@ -40,12 +46,12 @@ export function attachMediaStreams(server: Server, deps: UpgradeDeps): WebSocket
     socket.on('error', () => socket.destroy());
     const path = (req.url ?? '/').split('?')[0];
     if (path !== deps.path) return refuse(404, 'not-found', 'Not Found');
-    if (config.TWILIO_AUTH_TOKEN) {
+    const token = deps.authToken;
+    if (token) {
       // Hotline streams name the public base, two-party streams INSTANCE_URL: either may be signed.
       const raw = req.headers['x-twilio-signature'];
       const sig = Array.isArray(raw) ? raw[0] : raw;
-      const token = config.TWILIO_AUTH_TOKEN;
-      const bases = signatureBases(req, { publicUrl: config.PUBLIC_URL, instanceUrl: config.INSTANCE_URL });
+      const bases = signatureBases(req, { publicUrl: deps.publicUrl, instanceUrl: deps.instanceUrl });
       if (!bases.some((b) => isValidUpgradeSignature(token, sig, toWebSocketBase(b) + path))) {
         log.debug({ checked: bases.map((b) => toWebSocketBase(b) + path), hasSignature: Boolean(sig) }, 'upgrade signature matches none of the public URLs');
         return refuse(403, 'bad-signature', 'Forbidden');
@@ -54,16 +60,7 @@ export function attachMediaStreams(server: Server, deps: UpgradeDeps): WebSocket
     const denied = deps.admission();
     if (denied) return refuse(denied.status, denied.reason, denied.status === 503 ? 'Service Unavailable' : 'Refused');
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = new MediaStreamConnection(
-        ws,
-        {
-          maxMessagesPerSec: config.WS_MAX_MESSAGES_PER_SEC,
-          maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
-          heartbeatMs: config.WS_HEARTBEAT_MS,
-          maxAudioAheadMs: config.WS_MAX_AUDIO_AHEAD_MS,
-        },
-        log,
-      );
+      const conn = new MediaStreamConnection(ws, deps.limits, log);
       deps.onConnection(conn, req);
     });
   });

@@ -13,7 +13,6 @@
  */
 import { performance } from 'node:perf_hooks';
 import { FormData, Pool } from 'undici';
-import type { Config } from '../../config/env.js';
 import type { Logger } from '../../observability/logger.js';
 import { phraseMs as durationMs, type PhraseConverter, type PhraseRequest } from '../converter.js';
 import { resample } from '../../audio/resampler.js';
@@ -42,21 +41,6 @@ export interface ElevenLabsOptions {
   onConcurrency?: (c: AccountConcurrency) => void;
 }
 
-export function optionsFromConfig(config: Config): ElevenLabsOptions {
-  if (!config.ELEVENLABS_API_KEY) throw new Error('ELEVENLABS_API_KEY is required for the ElevenLabs converter');
-  return {
-    apiKey: config.ELEVENLABS_API_KEY,
-    baseUrl: config.ELEVENLABS_BASE_URL,
-    modelId: config.ELEVENLABS_MODEL_ID,
-    ...(config.ELEVENLABS_VOICE_SETTINGS !== undefined && { voiceSettings: config.ELEVENLABS_VOICE_SETTINGS }),
-    ...(config.ELEVENLABS_SEED !== undefined && { seed: config.ELEVENLABS_SEED }),
-    removeBackgroundNoise: config.ELEVENLABS_REMOVE_BACKGROUND_NOISE,
-    ...(config.ELEVENLABS_ENABLE_LOGGING !== undefined && { enableLogging: config.ELEVENLABS_ENABLE_LOGGING }),
-    connectTimeoutMs: config.ELEVENLABS_CONNECT_TIMEOUT_MS,
-    firstByteTimeoutMs: config.ELEVENLABS_FIRST_BYTE_TIMEOUT_MS,
-    idleTimeoutMs: config.ELEVENLABS_IDLE_TIMEOUT_MS,
-  };
-}
 
 /**
  * The request URL for a base URL (with or without a trailing slash or a path prefix).
@@ -231,6 +215,6 @@ async function readText(body: AsyncIterable<Buffer>, limit: number): Promise<str
   return Buffer.concat(parts).toString('utf8');
 }
 
-export function createElevenLabsConverter(config: Config, log: Logger, extra: Pick<ElevenLabsOptions, 'onConcurrency'> = {}): PhraseConverter {
-  return new ElevenLabsConverter({ ...optionsFromConfig(config), ...extra }, log.child({ converter: 'elevenlabs' }));
+export function createElevenLabsConverter(opts: ElevenLabsOptions, log: Logger, extra: Pick<ElevenLabsOptions, 'onConcurrency'> = {}): PhraseConverter {
+  return new ElevenLabsConverter({ ...opts, ...extra }, log.child({ converter: 'elevenlabs' }));
 }

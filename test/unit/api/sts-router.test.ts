@@ -3,6 +3,7 @@
  * driven by the official SDK (@elevenlabs/elevenlabs-js) with its default options, by plain
  * fetch, and by our own ElevenLabs client. Output is decoded back with third-party decoders.
  */
+import { elevenLabsOptions } from '../../../src/config/elevenlabs-options.js';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { ElevenLabsClient, ElevenLabsError } from '@elevenlabs/elevenlabs-js';
@@ -419,7 +420,7 @@ describe('ElevenLabs-compatible STS API: listings (official SDK)', () => {
   });
 
   it('serves our own ElevenLabs client too (the bridge can point ELEVENLABS_BASE_URL here)', async () => {
-    const conv = createElevenLabsConverter(testConfig(baseUrl, { ELEVENLABS_API_KEY: KEY, ELEVENLABS_VOICE_ID: VOICE }), silentLog);
+    const conv = createElevenLabsConverter(elevenLabsOptions(testConfig(baseUrl, { ELEVENLABS_API_KEY: KEY, ELEVENLABS_VOICE_ID: VOICE })), silentLog);
     try {
       const out = await collect(conv, phrase(300, { voiceId: VOICE }));
       expect(out.error).toBeUndefined();

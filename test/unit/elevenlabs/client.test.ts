@@ -1,3 +1,4 @@
+import { elevenLabsOptions } from '../../../src/config/elevenlabs-options.js';
 import { performance } from 'node:perf_hooks';
 import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +8,6 @@ import {
   ElevenLabsConverter,
   buildStsUrl,
   createElevenLabsConverter,
-  optionsFromConfig,
   parseErrorBody,
   parseRetryAfter,
 } from '../../../src/voice/elevenlabs/index.js';
@@ -21,7 +21,7 @@ const extra: Array<{ close(): Promise<void> }> = [];
 
 beforeAll(async () => {
   fake = await startFakeElevenLabs();
-  conv = createElevenLabsConverter(testConfig(fake.baseUrl), silentLog);
+  conv = createElevenLabsConverter(elevenLabsOptions(testConfig(fake.baseUrl)), silentLog);
 });
 afterAll(async () => {
   await conv.close();
@@ -47,7 +47,7 @@ describe('ElevenLabs client: wire format', () => {
       ELEVENLABS_REMOVE_BACKGROUND_NOISE: 'true',
       ELEVENLABS_ENABLE_LOGGING: 'false',
     });
-    const c = createElevenLabsConverter(cfg, silentLog);
+    const c = createElevenLabsConverter(elevenLabsOptions(cfg), silentLog);
     extra.push(c);
     const req = phrase(300, { voiceId: 'JBFqnCBsd6RMkjVDRZzb' });
     const out = await collect(c, req);
@@ -79,7 +79,7 @@ describe('ElevenLabs client: wire format', () => {
   });
 
   it('sends only what is configured: no voice_settings, the config seed, no enable_logging', async () => {
-    const c = createElevenLabsConverter(testConfig(fake.baseUrl, { ELEVENLABS_SEED: '12' }), silentLog);
+    const c = createElevenLabsConverter(elevenLabsOptions(testConfig(fake.baseUrl, { ELEVENLABS_SEED: '12' })), silentLog);
     extra.push(c);
     await collect(c, phrase(100));
     const r = fake.requests[0]!;
@@ -101,7 +101,7 @@ describe('ElevenLabs client: wire format', () => {
   it('reaches a server mounted under a path prefix, base URL given with a trailing slash', async () => {
     const prefixed = await startFakeElevenLabs({ pathPrefix: '/proxy/el' });
     extra.push(prefixed);
-    const c = new ElevenLabsConverter({ ...optionsFromConfig(testConfig(prefixed.baseUrl)), baseUrl: `${prefixed.baseUrl}/` }, silentLog);
+    const c = new ElevenLabsConverter({ ...elevenLabsOptions(testConfig(prefixed.baseUrl)), baseUrl: `${prefixed.baseUrl}/` }, silentLog);
     extra.push(c);
     const out = await collect(c, phrase(200));
     expect(out.error).toBeUndefined();
@@ -114,7 +114,7 @@ describe('ElevenLabs client: streaming', () => {
   it('yields the first chunk before the server has finished the answer', async () => {
     const slow = await startFakeElevenLabs({ chunkMs: 100, chunkDelayMs: 60 });
     extra.push(slow);
-    const c = createElevenLabsConverter(testConfig(slow.baseUrl), silentLog);
+    const c = createElevenLabsConverter(elevenLabsOptions(testConfig(slow.baseUrl)), silentLog);
     extra.push(c);
     const out = await collect(c, phrase(800));
     expect(out.error).toBeUndefined();
@@ -129,7 +129,7 @@ describe('ElevenLabs client: streaming', () => {
   it('stops the request when the consumer stops reading', async () => {
     const slow = await startFakeElevenLabs({ chunkMs: 50, chunkDelayMs: 50 });
     extra.push(slow);
-    const c = createElevenLabsConverter(testConfig(slow.baseUrl), silentLog);
+    const c = createElevenLabsConverter(elevenLabsOptions(testConfig(slow.baseUrl)), silentLog);
     extra.push(c);
     for await (const chunk of c.convert(phrase(2000))) {
       expect(chunk.length).toBeGreaterThan(0);
@@ -164,7 +164,7 @@ describe('ElevenLabs client: errors', () => {
     expect(e1.status).toBe(401);
     expect(e1.opts.code).toBe('invalid_api_key');
 
-    const wrong = createElevenLabsConverter(testConfig(fake.baseUrl, { ELEVENLABS_API_KEY: 'sk_wrong' }), silentLog);
+    const wrong = createElevenLabsConverter(elevenLabsOptions(testConfig(fake.baseUrl, { ELEVENLABS_API_KEY: 'sk_wrong' })), silentLog);
     extra.push(wrong);
     const e2 = asError((await collect(wrong, phrase(100))).error);
     expect(e2.status).toBe(401);
@@ -236,7 +236,7 @@ describe('ElevenLabs client: errors', () => {
   it('fails with a non-retryable timeout when the total deadline passes mid-stream', async () => {
     const slow = await startFakeElevenLabs({ chunkMs: 20, chunkDelayMs: 150 });
     extra.push(slow);
-    const c = new ElevenLabsConverter({ ...optionsFromConfig(testConfig(slow.baseUrl)), firstByteTimeoutMs: 200, minTotalTimeoutMs: 300 }, silentLog);
+    const c = new ElevenLabsConverter({ ...elevenLabsOptions(testConfig(slow.baseUrl)), firstByteTimeoutMs: 200, minTotalTimeoutMs: 300 }, silentLog);
     extra.push(c);
     const out = await collect(c, phrase(100)); // total = max(300, 200 + 2×100) = 400 ms; the answer takes ~600 ms
     const e = asError(out.error);
@@ -261,7 +261,7 @@ describe('ElevenLabs client: errors', () => {
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     const port = (srv.address() as { port: number }).port;
     await new Promise<void>((r) => srv.close(() => r()));
-    const c = createElevenLabsConverter(testConfig(`http://127.0.0.1:${port}`), silentLog);
+    const c = createElevenLabsConverter(elevenLabsOptions(testConfig(`http://127.0.0.1:${port}`)), silentLog);
     extra.push(c);
     const e = asError((await collect(c, phrase(100))).error);
     expect(e).toMatchObject({ kind: 'network', retryable: true });

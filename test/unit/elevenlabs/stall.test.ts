@@ -4,6 +4,7 @@
  * arrived kept; a truncated body (the connection closes short of Content-Length) ends at once.
  * Neither is retried (the audio already delivered would repeat).
  */
+import { elevenLabsOptions } from '../../../src/config/elevenlabs-options.js';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConversionError, STALLED } from '../../../src/voice/errors.js';
@@ -22,7 +23,7 @@ let conv: PhraseConverter;
 beforeAll(async () => {
   fake = await startFakeElevenLabs();
   proxy = await startFaultProxy(fake.baseUrl);
-  conv = createElevenLabsConverter(testConfig(proxy.baseUrl, { ELEVENLABS_IDLE_TIMEOUT_MS: '600' }), silentLog);
+  conv = createElevenLabsConverter(elevenLabsOptions(testConfig(proxy.baseUrl, { ELEVENLABS_IDLE_TIMEOUT_MS: '600' })), silentLog);
 });
 afterAll(async () => {
   await conv.close();
@@ -65,7 +66,7 @@ describe('ElevenLabs client: stalls and truncated bodies', () => {
     proxy.setPlan(() => ({ type: 'stall', afterBytes: 1600 }));
     const config = testConfig(proxy.baseUrl, { ELEVENLABS_IDLE_TIMEOUT_MS: '400', FALLBACK: 'silence' });
     const resilient = createResilientConverter({
-      primary: createElevenLabsConverter(config, silentLog),
+      primary: createElevenLabsConverter(elevenLabsOptions(config), silentLog),
       maxLagMs: config.ELEVENLABS_MAX_LAG_MS,
       maxConcurrency: 2,
       fallbackMode: 'silence',

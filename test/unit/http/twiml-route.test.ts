@@ -18,7 +18,7 @@ const rateLimit = new RateLimitStore(600).middleware;
 
 function app(env: Record<string, string> = {}, ready = true) {
   const config = loadConfig(env);
-  return createApp({ config, log, voices, rateLimit: new RateLimitStore(config.HTTP_RATE_LIMIT_PER_MIN).middleware, isReady: () => ready });
+  return createApp({ twilio: { authToken: config.TWILIO_AUTH_TOKEN, publicUrl: config.PUBLIC_URL, instanceUrl: config.INSTANCE_URL }, log, voices, rateLimit: new RateLimitStore(config.HTTP_RATE_LIMIT_PER_MIN).middleware, isReady: () => ready });
 }
 
 describe('POST /twiml/inbound', () => {
@@ -115,7 +115,7 @@ describe('route scoping', () => {
     extra.get('/extra', (_req, res) => {
       res.send('open');
     });
-    const a = createApp({ config: loadConfig({ TWILIO_AUTH_TOKEN: TOKEN }), log, voices, rateLimit, isReady: () => true, routers: [extra] });
+    const a = createApp({ twilio: { authToken: TOKEN, publicUrl: undefined, instanceUrl: undefined }, log, voices, rateLimit, isReady: () => true, routers: [extra] });
     expect((await request(a).get('/extra')).text).toBe('open');
     expect((await request(a).post('/twiml/inbound').type('form').send({})).status).toBe(403);
   });

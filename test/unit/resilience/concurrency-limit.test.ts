@@ -3,6 +3,7 @@
  * they and a 429 too_many_concurrent_requests set, and a concurrency 429 that requeues the
  * phrase instead of counting against the service (no circuit opening, no fallback).
  */
+import { elevenLabsOptions } from '../../../src/config/elevenlabs-options.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConversionError } from '../../../src/voice/errors.js';
 import { createElevenLabsConverter, readConcurrencyHeaders, type AccountConcurrency } from '../../../src/voice/elevenlabs/index.js';
@@ -34,7 +35,7 @@ describe('concurrency headers', () => {
 
   it('the client reports them from every answer that has them', async () => {
     const seen: AccountConcurrency[] = [];
-    const c = createElevenLabsConverter(testConfig(fake.baseUrl), silentLog, { onConcurrency: (h) => seen.push(h) });
+    const c = createElevenLabsConverter(elevenLabsOptions(testConfig(fake.baseUrl)), silentLog, { onConcurrency: (h) => seen.push(h) });
     open.push(c);
     expect((await collect(c, phrase(100))).error).toBeUndefined();
     expect(seen).toEqual([{ max: 15, current: 1 }]); // what the fake sends
@@ -86,8 +87,8 @@ describe('a 429 too_many_concurrent_requests', () => {
     const fallback = await startFakeElevenLabs({ toneHz: 500 });
     open.push(fallback);
     const conv: ResilientConverter = createResilientConverter({
-      primary: createElevenLabsConverter(config, silentLog),
-      fallback: createElevenLabsConverter(testConfig(fallback.baseUrl), silentLog),
+      primary: createElevenLabsConverter(elevenLabsOptions(config), silentLog),
+      fallback: createElevenLabsConverter(elevenLabsOptions(testConfig(fallback.baseUrl)), silentLog),
       maxLagMs: 10_000,
       maxConcurrency: 2,
       fallbackMode: 'local',

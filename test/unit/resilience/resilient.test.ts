@@ -3,6 +3,7 @@
  * The fallback is a second fake answering a 500 Hz tone (the primary answers 300 Hz), reached
  * by a second client: what the listener hears tells which converter masked the phrase.
  */
+import { elevenLabsOptions } from '../../../src/config/elevenlabs-options.js';
 import { performance } from 'node:perf_hooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PhraseConverter } from '../../../src/voice/converter.js';
@@ -48,8 +49,8 @@ function make(env: Record<string, string> = {}, tuning: { failureThreshold?: num
   const config = testConfig(primaryFake.baseUrl, { FALLBACK: 'local', ...env });
   const events: ResilienceEvent[] = [];
   const conv: ResilientConverter = createResilientConverter({
-    primary: createElevenLabsConverter(config, silentLog),
-    fallback: createElevenLabsConverter(testConfig(fallbackFake.baseUrl), silentLog),
+    primary: createElevenLabsConverter(elevenLabsOptions(config), silentLog),
+    fallback: createElevenLabsConverter(elevenLabsOptions(testConfig(fallbackFake.baseUrl)), silentLog),
     fallbackVoiceId: 'neutral-male',
     ...resolved(config),
     log: silentLog,
@@ -353,7 +354,7 @@ describe('circuit breaker and fallback', () => {
     await initLocalEngine();
     const config = testConfig(primaryFake.baseUrl, { FALLBACK: 'local', LOCAL_VOICE_ID: 'neutral-male' });
     const conv = createResilientConverter({
-      primary: createElevenLabsConverter(config, silentLog),
+      primary: createElevenLabsConverter(elevenLabsOptions(config), silentLog),
       fallback: new LocalEngine({ defaultVoiceId: config.LOCAL_VOICE_ID }),
       fallbackVoiceId: config.LOCAL_VOICE_ID,
       ...resolved(config),

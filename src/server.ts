@@ -17,6 +17,7 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { attachMediaStreams } from './twilio/upgrade.js';
 import { CallManager, type CallRoute } from './call/call-manager.js';
 import { elevenLabsOptions } from './config/elevenlabs-options.js';
+import { lineSettings } from './config/line-settings.js';
 import { resolveMaskingProfile } from './config/masking-profile.js';
 import type { MaskingProfile } from './direction/profile.js';
 import { initVad } from './vad/index.js';
@@ -114,7 +115,7 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   }
   const profile = resolveMaskingProfile(config, { phrase, local });
   const voices = profile.voices;
-  const extend = extras.extend ?? (config.LINES_CONFIG ? lineExtension() : undefined);
+  const extend = extras.extend ?? (config.LINES_CONFIG ? lineExtension(lineSettings(config)) : undefined);
   // One store for every route: a client has one bucket (HTTP_RATE_LIMIT_PER_MIN) across webhooks and the API.
   const limits = new RateLimitStore(config.HTTP_RATE_LIMIT_PER_MIN);
   const ext = extend?.({ config, log, profile, local, isReady: () => accepting && !calls.isDraining, rateLimit: limits.middleware }) ?? {};

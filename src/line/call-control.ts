@@ -9,7 +9,6 @@
  * and return false: a leg that is already gone is not an error worth more than a warning.
  */
 import type twilio from 'twilio';
-import type { Config } from '../config/env.js';
 import { ConfigError } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
 import { maskPhonesIn } from '../observability/logger.js';
@@ -41,12 +40,12 @@ type TwilioClient = twilio.Twilio;
 type CallContextUpdateOptions = Parameters<ReturnType<TwilioClient['calls']>['update']>[0];
 
 /** The REST client, pointed at TWILIO_API_BASE_URL when set (the same redirect the simulator's tools use). */
-export function createTwilioClient(config: Config): TwilioClient {
+export function createTwilioClient(rest: { accountSid: string | undefined; authToken: string | undefined; baseUrl: string | undefined }): TwilioClient {
   const problems: string[] = [];
-  if (!config.TWILIO_ACCOUNT_SID) problems.push('TWILIO_ACCOUNT_SID: required when LINES_CONFIG is set (the bridge places the agent calls)');
-  if (!config.TWILIO_AUTH_TOKEN) problems.push('TWILIO_AUTH_TOKEN: required when LINES_CONFIG is set (REST calls and webhook signatures)');
-  if (problems.length || !config.TWILIO_ACCOUNT_SID || !config.TWILIO_AUTH_TOKEN) throw new ConfigError(problems);
-  return createTwilioRestClient({ accountSid: config.TWILIO_ACCOUNT_SID, authToken: config.TWILIO_AUTH_TOKEN, baseUrl: config.TWILIO_API_BASE_URL });
+  if (!rest.accountSid) problems.push('TWILIO_ACCOUNT_SID: required when LINES_CONFIG is set (the bridge places the agent calls)');
+  if (!rest.authToken) problems.push('TWILIO_AUTH_TOKEN: required when LINES_CONFIG is set (REST calls and webhook signatures)');
+  if (problems.length || !rest.accountSid || !rest.authToken) throw new ConfigError(problems);
+  return createTwilioRestClient({ accountSid: rest.accountSid, authToken: rest.authToken, baseUrl: rest.baseUrl });
 }
 
 const describe = (err: unknown) => {

@@ -13,7 +13,6 @@
  * See docs/two-party.md.
  */
 import express, { type Request, type RequestHandler, type Router } from 'express';
-import type { Config } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
 import { maskPhone } from '../observability/logger.js';
 import type { CallRoute } from '../call/call-manager.js';
@@ -33,6 +32,22 @@ export { loadLinesFile, parseLines, LinesConfigError, type LineConfig, type Line
 
 export const LINE_MODE = 'line';
 
+/** What the two-party lines need of the configuration, resolved in the root (src/config/line-settings.ts). */
+export interface LineSettings {
+  /** LINES_CONFIG: the lines file. */
+  linesFile: string | undefined;
+  mask: 'agent' | 'both';
+  dialTimeoutS: number;
+  roomSecret: string | undefined;
+  authToken: string | undefined;
+  publicUrl: string | undefined;
+  instanceUrl: string | undefined;
+  maxCalls: number;
+  agentVoiceKeys: boolean;
+  /** The REST client's credentials (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_API_BASE_URL). */
+  rest: { accountSid: string | undefined; authToken: string | undefined; baseUrl: string | undefined };
+}
+
 export interface LineOptions {
   /** Already-loaded lines (tests); default: LINES_CONFIG. */
   lines?: LinesConfig;
@@ -42,17 +57,18 @@ export interface LineOptions {
   onRooms?: (rooms: ReadonlyMap<string, Room>) => void;
 }
 
-type ExtendCtx = { config: Config; log: Logger; profile: MaskingProfile; isReady?: () => boolean; rateLimit: RequestHandler };
+type ExtendCtx = { log: Logger; profile: MaskingProfile; isReady?: () => boolean; rateLimit: RequestHandler };
 
 /** The `extend` hook of startServer for two-party lines. Throws at start-up on a bad lines file. */
-export function lineExtension(opts: LineOptions = {}) {
-  return ({ config, log: rootLog, profile, isReady = () => true, rateLimit }: ExtendCtx): { routers: Router[]; routes: Record<string, CallRoute> } => {
+export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
+  return ({ log: rootLog, profile, isReady = () => true, rateLimit }: ExtendCtx): { routers: Router[]; routes: Record<string, CallRoute> } => {
     const log = rootLog.child({ component: 'line' });
-    if (!opts.lines && !config.LINES_CONFIG) throw new Error('lineExtension: LINES_CONFIG is not set');
-    const lines = opts.lines ?? loadLinesFile(config.LINES_CONFIG!, { mask: config.MASK, dialTimeoutS: config.AGENT_DIAL_TIMEOUT });
+    const s = settings;
+    if (!opts.lines && !s.linesFile) throw new Error('lineExtension: LINES_CONFIG is not set');
+    const lines = opts.lines ?? loadLinesFile(s.linesFile!, { mask: s.mask, dialTimeoutS: s.dialTimeoutS });
     checkLineVoices(lines, (id) => profile.voices.isValid(id), () => profile.voices.describe());
-    const control = opts.control ?? twilioCallControl(createTwilioClient(config), log);
-    const tokens = new RoomTokens(config.LINE_ROOM_SECRET);
+    const control = opts.control ?? twilioCallControl(createTwilioClient(s.rest), log);
+    const tokens = new RoomTokens(s.roomSecret);
     const rooms = new Map<string, Room>();
     opts.onRooms?.(rooms);
     log.info({ file: lines.file, lines: [...lines.lines.keys()].map(maskPhone) }, 'two-party lines loaded');
@@ -67,7 +83,7 @@ export function lineExtension(opts: LineOptions = {}) {
     };
     const noAnswerTwiml = templates.noAnswer.render({}).replace(/^<\?xml[^>]*\?>\s*/, '').trim();
 
-    const instanceBase = (req: Request) => publicBase(req, config.INSTANCE_URL ?? config.PUBLIC_URL);
+    const instanceBase = (req: Request) => publicBase(req, s.instanceUrl ?? s.publicUrl);
     const form = (req: Request) => (req.body ?? {}) as Record<string, string | undefined>;
     const twiml = (res: express.Response, body: string) => res.type('text/xml').send(body);
 
@@ -78,14 +94,14 @@ export function lineExtension(opts: LineOptions = {}) {
     ]);
     // The customer's webhook may arrive through a load balancer (PUBLIC_URL or the request's host);
     // the agent's webhooks come to this instance's own URL.
-    router.post('/twiml/line', twilioSignatureGuard(config.TWILIO_AUTH_TOKEN, config.PUBLIC_URL, log), (req, res) => {
+    router.post('/twiml/line', twilioSignatureGuard(s.authToken, s.publicUrl, log), (req, res) => {
       const { CallSid: callSid, To: to, From: from } = form(req);
       const line = lines.get(to);
       if (!line || !callSid || !/^CA[0-9a-zA-Z]{1,64}$/.test(callSid)) {
         log.warn({ callSid, to: maskPhone(to) }, 'call to a number with no line configured: answering "not in service"');
         return twiml(res, templates.unknown.render({ line: to ?? '' }));
       }
-      if (!isReady() || rooms.size * 2 >= config.MAX_CALLS) {
+      if (!isReady() || rooms.size * 2 >= s.maxCalls) {
         log.warn({ callSid, rooms: rooms.size, draining: !isReady() }, 'draining or at capacity: answering "try again later"');
         return twiml(res, templates.busy.render({}));
       }
@@ -98,7 +114,7 @@ export function lineExtension(opts: LineOptions = {}) {
         control,
         log,
         voiceCycle: line.voices ?? profile.voiceCycle,
-        agentVoiceKeys: config.AGENT_DTMF_VOICE_CYCLE,
+        agentVoiceKeys: s.agentVoiceKeys,
         agentUrls: { url: `${base}/twiml/agent?${qs}`, statusCallback: `${base}/twiml/agent-status?${qs}` },
         noAnswerTwiml,
         onEnded: (r) => rooms.delete(r.id),
@@ -113,7 +129,7 @@ export function lineExtension(opts: LineOptions = {}) {
       twiml(res, templates.line.render({ line: line.number }, { stream, notice: line.notice ? `<Say>${xmlEscape(line.notice)}</Say>` : '' }));
     });
 
-    const agentGuard = twilioSignatureGuard(config.TWILIO_AUTH_TOKEN, config.INSTANCE_URL ?? config.PUBLIC_URL, log);
+    const agentGuard = twilioSignatureGuard(s.authToken, s.instanceUrl ?? s.publicUrl, log);
     /** The room a signed agent webhook names, or undefined (and 403 sent) when its token is wrong. */
     const agentRoom = (req: Request, res: express.Response): Room | null | undefined => {
       const { room: id, token } = req.query;

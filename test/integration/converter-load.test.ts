@@ -13,7 +13,7 @@ const nonSilent = (a: Uint8Array) => a.filter((x) => x !== 0xff).length;
 describe('converter faults across calls', () => {
   it.concurrent('three concurrent calls share one ElevenLabs slot: never more in flight, every phrase served', async () => {
     const fake = await startFakeElevenLabs({ apiKey: 'k', chunkDelayMs: 40 });
-    const b = await startBridge({ ELEVENLABS_API_KEY: 'k', ELEVENLABS_BASE_URL: fake.baseUrl, ELEVENLABS_MAX_CONCURRENCY: '1', ELEVENLABS_MAX_LAG_MS: '10000', FALLBACK: 'silence' });
+    const b = await startBridge({ ELEVENLABS_API_KEY: 'k', ELEVENLABS_BASE_URL: fake.baseUrl, ELEVENLABS_MAX_CONCURRENCY: '1', ELEVENLABS_MAX_LAG_MS: '10000', FALLBACK: 'silence', VAD_CHUNK_MIN_MS: '0', VAD_MAX_PHRASE_MS: '10000' });
     try {
       const clips = ['p240', 'libri3575', 'libri6829'];
       const results = await Promise.all(

@@ -42,7 +42,8 @@ const nonSilent = (a: Uint8Array) => a.filter((x) => x !== 0xff).length;
 describe('hotline call through ElevenLabs (fake server)', () => {
   it.concurrent('converts each spoken phrase once and plays the answers back in order, with marks', async () => {
     const audio = loadClipMulaw('jfk');
-    await withBridge({ PLAYOUT_CLEAR_BACKLOG_MS: '0' }, async (b, fake) => {
+    // Phrases whole (long-turn chunking off: test/integration/long-turn.test.ts covers chunks).
+    await withBridge({ PLAYOUT_CLEAR_BACKLOG_MS: '0', VAD_CHUNK_MIN_MS: '0', VAD_MAX_PHRASE_MS: '10000' }, async (b, fake) => {
       const r = await simulateCall({ url: b.url, audio, realtime: false, tailMs: 15_000, endWhenIdleMs: 1500 });
       // jfk: 5 reference phrases; two are 0.30 s apart, under the 500 ms hangover, so they are one phrase.
       expect(fake.requests.length).toBeGreaterThanOrEqual(4);

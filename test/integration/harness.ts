@@ -75,3 +75,14 @@ export function postForm(url: string, headers: Record<string, string>, form: Rec
     req.end(new URLSearchParams(form).toString());
   });
 }
+
+/** Polls `get` every 20 ms until it gives a value; fails naming `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, get: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = get();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

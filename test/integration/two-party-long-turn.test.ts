@@ -10,7 +10,7 @@ import { startFakeTwilioRest, type FakeCall, type FakeTwilioRest } from '../fake
 import { CLIPS, loadClipMulaw } from '../fixtures/clips.js';
 import { startEchoConverter, type EchoConverter } from '../../scripts/lib/echo-converter.js';
 import { mouthToEar } from '../../scripts/lib/mouth-to-ear.js';
-import { startLineBridge, type Bridge } from './harness.js';
+import { startLineBridge, type Bridge, waitFor } from './harness.js';
 
 const LINE = '+15005550700';
 const AGENT = '+15005550711';
@@ -37,16 +37,6 @@ afterAll(async () => {
   await twilio?.close();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor<T>(what: string, get: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = get();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** One call on `line`: the customer dials, the agent answers, both speak in real time. */
 async function call(line: string, agentNumber: string, agentAudio: Uint8Array, customerAudio: Uint8Array, tailMs: number) {

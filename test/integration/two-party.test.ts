@@ -10,7 +10,7 @@ import { WebSocket } from 'ws';
 import { holdToneCycle } from '../../src/voice/hold-tone.js';
 import { startFakeTwilioRest, type FakeCall, type FakeTwilioRest } from '../fakes/fake-twilio-rest.js';
 import { loadClipMulaw } from '../fixtures/clips.js';
-import { postForm, startLineBridge, type Bridge } from './harness.js';
+import { postForm, startLineBridge, type Bridge, waitFor } from './harness.js';
 
 const LINE = '+15005550100'; // mask: agent, one agent
 const LINE_BOTH = '+15005550200'; // mask: both
@@ -60,15 +60,6 @@ afterAll(async () => {
 // ---------------------------------------------------------------- helpers
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor<T>(what: string, get: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = get();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 function deferred() {
   let resolve!: () => void;
   const promise = new Promise<void>((r) => (resolve = r));

@@ -16,7 +16,8 @@ export interface BridgeProcess {
   stop(): void;
 }
 
-function freePort(): Promise<number> {
+/** A free loopback TCP port (bound, read, released). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);

@@ -34,6 +34,7 @@ export class MaskedDirection {
   private readonly stream: ConverterStream;
   private readonly ctl = new AbortController();
   private readonly onsets: PhraseSegmenter | undefined;
+  private readonly onSpeechStart: ((ev: SpeechStart) => void) | undefined;
   private lastEndMs = Number.NEGATIVE_INFINITY;
   private closed = false;
 
@@ -52,8 +53,6 @@ export class MaskedDirection {
     }
     this.onSpeechStart = opts.onSpeechStart;
   }
-
-  private readonly onSpeechStart: ((ev: SpeechStart) => void) | undefined;
 
   get voiceId(): string {
     return this.stream.voiceId;

@@ -43,6 +43,14 @@ type Item = { kind: 'audio'; bytes: Uint8Array } | { kind: 'mark'; name: string 
  */
 export const MAX_QUEUED_MS = 120_000;
 
+/** Marks remembered while unechoed (a peer that never echoes cannot grow them without bound). */
+const MAX_TRACKED_MARKS = 256;
+
+function remember(set: Set<string>, name: string): void {
+  set.add(name);
+  if (set.size > MAX_TRACKED_MARKS) set.delete(set.values().next().value!);
+}
+
 /** One phrase's place in the playout order. Written by its conversion, read by the clock. */
 export class PlayoutSlot implements OutputSlot {
   /** @internal */ items: Item[] = [];
@@ -158,7 +166,7 @@ export class Playout implements MaskedOutput {
     for (const s of this.slots.splice(0)) s.drop();
     this.partialLen = 0;
     this.playedThrough = this.now();
-    for (const m of this.unechoed) this.cleared.add(m);
+    for (const m of this.unechoed) remember(this.cleared, m);
     this.unechoed.clear();
     this.clearPending = true;
     metrics.clears.inc();
@@ -250,7 +258,7 @@ export class Playout implements MaskedOutput {
       if (item.kind === 'mark') {
         this.flushPartial();
         head.items.shift();
-        this.unechoed.add(item.name);
+        remember(this.unechoed, item.name);
         this.sink.sendMark(item.name);
         continue;
       }

@@ -137,6 +137,21 @@ describe('Playout', () => {
     p.close();
   });
 
+  it('remembers a bounded number of unechoed marks (a peer that never echoes grows nothing)', async () => {
+    const sink = recorder();
+    const p = new Playout(sink, { chunkMs: 20, leadMs: 1_000_000, clearBacklogMs: 0 }, log, clock().now);
+    for (let i = 0; i < 2000; i++) {
+      const s = p.openSlot();
+      s.write(audio(1, 160));
+      s.end();
+    }
+    await turn();
+    expect(sink.sent.filter((x) => x.kind === 'mark')).toHaveLength(2000);
+    expect(p.onMarkEchoed('phrase-1')).toBe(false); // long forgotten
+    expect(p.onMarkEchoed('phrase-2000')).toBe(true); // the recent ones still count as played
+    p.close();
+  });
+
   it('holds at most MAX_QUEUED_MS however fast audio is written (a peer sending faster than real time)', async () => {
     const sink = recorder();
     const c = clock();

@@ -2,7 +2,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { OggOpusDecoder } from 'ogg-opus-decoder';
 import { AudioDecodeError, decodeToMono16k } from '../../../src/audio/codecs/decode.js';
-import { loadMp3Encoder, Mp3EncoderUnavailable } from '../../../src/audio/codecs/mp3-encoder.js';
+import { loadMp3Encoder, Mp3EncoderUnavailable, Mp3StreamEncoder, mp3RateForced, withOutputRate } from '../../../src/audio/codecs/mp3-encoder.js';
 import { OggOpusEncoder } from '../../../src/audio/codecs/ogg-opus-encoder.js';
 import { sniffContainer } from '../../../src/audio/codecs/sniff.js';
 import { demuxWebmAudio } from '../../../src/audio/codecs/webm.js';
@@ -84,5 +84,28 @@ describe('encoders', () => {
     expect((e as Error).message).toMatch(/npm install @example\/no-such-mp3-encoder/);
     expect((e as Error).message).toMatch(/opus_48000_/);
     await expect(loadMp3Encoder()).resolves.toBeTypeOf('function'); // installed here (npm ci installs optional deps)
+  });
+
+  it('MP3: 32 kbps at 44.1 kHz stays at 44.1 kHz (LAME would pick 22.05 kHz itself)', async () => {
+    const Lame = await loadMp3Encoder();
+    expect(mp3RateForced).toBe(true);
+    const { MPEGDecoder } = await import('mpg123-decoder');
+    for (const [rate, kbps] of [[44100, 32], [22050, 32], [44100, 128]] as const) {
+      const enc = new Mp3StreamEncoder(Lame, rate, kbps);
+      const pcm = new Int16Array(rate).map((_, i) => Math.round(6000 * Math.sin((2 * Math.PI * 440 * i) / rate)));
+      const mp3 = Buffer.concat([...enc.push(pcm), ...enc.end()]);
+      const d = new MPEGDecoder();
+      await d.ready;
+      const r = d.decode(mp3);
+      d.free();
+      expect(r.sampleRate, `${rate}/${kbps}`).toBe(rate);
+      expect(r.samplesDecoded / rate, `${rate}/${kbps}`).toBeGreaterThan(0.95);
+      const kbit = (mp3.length * 8) / 1000; // 1 s of audio, plus the encoder's last frames
+      expect(Math.abs(kbit / kbps - 1), `${rate}/${kbps}: ${kbit} kbit in 1 s`).toBeLessThan(0.15);
+    }
+  });
+
+  it('MP3: a build of the port that no longer matches is left as published', () => {
+    expect(withOutputRate('var lamejs=function(){}({});')).toBeUndefined();
   });
 });

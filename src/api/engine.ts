@@ -5,7 +5,8 @@
  * sends audio while the conversion runs and a long file never stalls calls.
  */
 import { denoisePrefilter, denoiseReady, initDenoise } from '../voice/local/denoise.js';
-import { getPreset, LOCAL_VOICES } from '../voice/local/presets.js';
+import { ELEVENLABS_PREMADE_VOICES } from '../voice/local/premade-voices.js';
+import { getPreset, LOCAL_VOICES, type LocalVoicePreset } from '../voice/local/presets.js';
 import { maskBlocks } from '../voice/local/processor.js';
 import { applyGain, applyVoiceSettings, frameEnergies, speakerBoostGain, type TimbreParams, type VoiceSettings } from './voice-settings.js';
 import { apiTurn } from './turns.js';
@@ -16,6 +17,9 @@ export interface EngineVoice {
   description: string;
   /** The preset's own parameters (reported in listings). */
   params: TimbreParams;
+  /** For an ElevenLabs premade voice id: the preset that serves it, and ElevenLabs' labels. */
+  servedBy?: string;
+  labels?: { gender: string; age: string; description: string; use_case: string };
 }
 
 export interface MaskRequest {
@@ -42,17 +46,26 @@ export interface LocalStsEngineOptions {
 
 /** The embedded engine's presets as an StsEngine. */
 export function localStsEngine(opts: LocalStsEngineOptions = {}): StsEngine {
-  const voices = LOCAL_VOICES.map((p) => ({
-    id: p.id,
-    name: p.name,
-    description: p.description,
-    params: {
-      ...(p.targetF0Hz !== undefined && { targetF0Hz: p.targetF0Hz }),
-      ...(p.pitchSemitones !== undefined && { pitchSemitones: p.pitchSemitones }),
-      intonation: p.intonation,
-      formantRatio: p.formantRatio,
-    },
-  }));
+  const params = (p: LocalVoicePreset): TimbreParams => ({
+    ...(p.targetF0Hz !== undefined && { targetF0Hz: p.targetF0Hz }),
+    ...(p.pitchSemitones !== undefined && { pitchSemitones: p.pitchSemitones }),
+    intonation: p.intonation,
+    formantRatio: p.formantRatio,
+  });
+  const voices: EngineVoice[] = [
+    ...LOCAL_VOICES.map((p) => ({ id: p.id, name: p.name, description: p.description, params: params(p) })),
+    ...ELEVENLABS_PREMADE_VOICES.map((v) => {
+      const p = getPreset(v.preset);
+      return {
+        id: v.id,
+        name: v.name,
+        description: `ElevenLabs' premade voice ${v.name}, served here by the ${p.id} preset: ${p.description}`,
+        params: params(p),
+        servedBy: p.id,
+        labels: { gender: v.gender, age: v.age, description: v.description, use_case: v.useCase },
+      };
+    }),
+  ];
   return {
     voices,
     async *mask(pcm16k, req) {

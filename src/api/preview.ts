@@ -45,7 +45,9 @@ export function previewMaker(engine: StsEngine): (voiceId: string) => Promise<Pr
     }
     return { bytes: Buffer.concat(parts), contentType: enc.contentType };
   };
-  return (voiceId) => {
+  return (id) => {
+    // an ElevenLabs premade id previews as the preset that serves it
+    const voiceId = engine.voices.find((v) => v.id === id)?.servedBy ?? id;
     let p = cache.get(voiceId);
     if (!p) {
       p = make(voiceId);

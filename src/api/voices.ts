@@ -2,7 +2,8 @@
  * The voice listings as ElevenLabs sends them: GET /v1/voices ({voices}), GET /v1/voices/{id}
  * (one Voice) and GET /v2/voices (search, sort, page_size, next_page_token, has_more,
  * total_count). The engine's presets are "premade" voices with labels, their default settings
- * and a preview_url the bridge serves itself.
+ * and a preview_url the bridge serves itself; after them ElevenLabs' own premade voice ids,
+ * each served by a preset (src/voice/local/premade-voices.ts).
  */
 import type { EngineVoice } from './engine.js';
 import { STS_MODELS } from './models.js';
@@ -25,12 +26,12 @@ const LABELS: Record<string, { gender: string; age: string; description: string 
 const CREATED_AT_UNIX = 1_764_547_200; // 2025-12-01
 
 export function voiceJson(v: EngineVoice, baseUrl: string) {
-  const l = LABELS[v.id] ?? { gender: 'neutral', age: 'middle_aged', description: 'masked' };
+  const l = v.labels ?? { use_case: 'voice masking', ...(LABELS[v.id] ?? { gender: 'neutral', age: 'middle_aged', description: 'masked' }) };
   return {
     voice_id: v.id,
     name: v.name,
     category: 'premade' as const,
-    labels: { accent: "speaker's own", age: l.age, gender: l.gender, description: l.description, use_case: 'voice masking' },
+    labels: { accent: "speaker's own", age: l.age, gender: l.gender, description: l.description, use_case: l.use_case },
     description: v.description,
     preview_url: `${baseUrl}/v1/voices/${encodeURIComponent(v.id)}/preview`,
     available_for_tiers: [] as string[],

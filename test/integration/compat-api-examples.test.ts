@@ -65,6 +65,9 @@ describe('ElevenLabs documented examples against the bridge', () => {
       const d = await decodeMp3(out);
       expect([d.sampleRate, Math.abs(d.seconds - 3) < 0.1]).toEqual([44100, true]);
     }
+    // the OpenAPI page's own SDK example: ElevenLabs' premade voice George, served by a preset
+    const george = new Uint8Array(await new Response(await client.speechToSpeech.convert('JBFqnCBsd6RMkjVDRZzb', { audio, outputFormat: 'mp3_44100_128' })).arrayBuffer());
+    expect((await decodeMp3(george)).sampleRate).toBe(44100);
   });
 
   it('the OpenAPI page multipart snippet (empty optional fields, model eleven_multilingual_sts_v2) with a real file', async () => {

@@ -11,6 +11,8 @@
  * - formantRatio: every LPC pole angle (formant frequency) is multiplied by this ratio, i.e. the
  *   spectral envelope moves by log2(formantRatio) octaves. < 1 sounds larger/darker, > 1 smaller/brighter.
  */
+import { ELEVENLABS_PREMADE_VOICES } from './premade-voices.js';
+
 export interface LocalVoicePreset {
   readonly id: string;
   readonly name: string;
@@ -94,8 +96,11 @@ export const LOCAL_VOICES: readonly LocalVoicePreset[] = Object.freeze(
   ].map((p) => Object.freeze(p)),
 );
 
-const BY_ID = new Map(LOCAL_VOICES.map((v) => [v.id, v]));
+const PRESETS = new Map(LOCAL_VOICES.map((v) => [v.id, v]));
+/** Preset ids, and ElevenLabs' premade voice ids served by a preset (./premade-voices.ts). */
+const BY_ID = new Map<string, LocalVoicePreset>([...PRESETS, ...ELEVENLABS_PREMADE_VOICES.map((v) => [v.id, PRESETS.get(v.preset)!] as const)]);
 
+/** A preset id, or an ElevenLabs premade voice id that a preset serves. */
 export function isLocalVoice(id: string): boolean {
   return BY_ID.has(id);
 }
@@ -103,6 +108,6 @@ export function isLocalVoice(id: string): boolean {
 /** The preset for an id; throws naming the valid ids. */
 export function getPreset(id: string): LocalVoicePreset {
   const p = BY_ID.get(id);
-  if (!p) throw new Error(`unknown local voice "${id}"; valid ids: ${LOCAL_VOICES.map((v) => v.id).join(', ')}`);
+  if (!p) throw new Error(`unknown local voice "${id}"; valid ids: ${LOCAL_VOICES.map((v) => v.id).join(', ')} (or an ElevenLabs premade voice id)`);
   return p;
 }

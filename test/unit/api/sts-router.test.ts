@@ -17,6 +17,7 @@ import { initResampler, resample } from '../../../src/audio/resampler.js';
 import { encodeWavMulaw, encodeWavPcm16, parseWav, wavToPcm16 } from '../../../src/audio/wav.js';
 import { createElevenLabsConverter } from '../../../src/voice/elevenlabs/index.js';
 import { voiceInfos } from '../../../src/voice/local/index.js';
+import { ELEVENLABS_PREMADE_VOICES } from '../../../src/voice/local/premade-voices.js';
 import { collect, phrase, phrasePcm, silentLog } from '../../fakes/sts-helpers.js';
 import { testConfig } from '../../helpers/config.js';
 import { decodeMp3, decodeOggOpus, envelopeCorrelation, fixture, fixturePcm16k } from './audio-check.js';
@@ -26,6 +27,8 @@ let server: Server;
 let baseUrl: string;
 let client: ElevenLabsClient;
 const VOICE = voiceInfos()[0]!.id;
+/** The presets, then ElevenLabs' premade voice ids that presets serve. */
+const ALL_IDS = [...voiceInfos().map((v) => v.id), ...ELEVENLABS_PREMADE_VOICES.map((v) => v.id)];
 
 async function listen(opts: Partial<Parameters<typeof createStsRouter>[0]> = {}): Promise<{ url: string; close: () => Promise<void> }> {
   const app = express();
@@ -284,10 +287,10 @@ describe('ElevenLabs-compatible STS API: validation and errors', () => {
     expect(auth.body).toMatchObject({ detail: { status: 'invalid_api_key' } });
     for (const p of [bad.voices.getAll(), bad.voices.get(VOICE), bad.voices.search(), bad.models.list()]) expect((await sdkError(p)).statusCode).toBe(401);
 
-    const voice = await sdkError(client.speechToSpeech.convert('JBFqnCBsd6RMkjVDRZzb', { audio: new Blob([fixture('jfk_3s.opus')]) }));
+    const voice = await sdkError(client.speechToSpeech.convert('NoSuchVoice0000000000', { audio: new Blob([fixture('jfk_3s.opus')]) }));
     expect(voice.statusCode).toBe(404);
     expect(voice.body).toMatchObject({ detail: { status: 'voice_not_found' } });
-    const unknown = await fetch(`${baseUrl}/v1/voices/JBFqnCBsd6RMkjVDRZzb`, { headers: { 'xi-api-key': KEY } });
+    const unknown = await fetch(`${baseUrl}/v1/voices/NoSuchVoice0000000000`, { headers: { 'xi-api-key': KEY } });
     expect([unknown.status, unknown.headers.get('content-type')]).toEqual([404, 'application/json']);
     const other = await fetch(`${baseUrl}/v1/history`, { headers: { 'xi-api-key': KEY } });
     expect([other.status, other.headers.get('content-type')]).toEqual([404, 'application/json']);
@@ -367,7 +370,7 @@ describe('ElevenLabs-compatible STS API: validation and errors', () => {
 describe('ElevenLabs-compatible STS API: listings (official SDK)', () => {
   it('voices.getAll lists the presets with every required field, settings and a preview_url the bridge serves', async () => {
     const { voices } = await client.voices.getAll();
-    expect(voices.map((v) => v.voiceId)).toEqual(voiceInfos().map((v) => v.id));
+    expect(voices.map((v) => v.voiceId)).toEqual(ALL_IDS);
     for (const v of voices) {
       expect(v.category).toBe('premade');
       expect(Object.keys(v.labels ?? {}).sort()).toEqual(['accent', 'age', 'description', 'gender', 'use_case']);
@@ -381,14 +384,31 @@ describe('ElevenLabs-compatible STS API: listings (official SDK)', () => {
     expect(d.seconds).toBeGreaterThan(2);
   });
 
+  it("ElevenLabs' premade voice ids of the documented examples work, each served by a preset", async () => {
+    const george = await client.voices.get('JBFqnCBsd6RMkjVDRZzb');
+    expect(george).toMatchObject({ name: 'George', category: 'premade', labels: { gender: 'male' } });
+    expect(george.description).toMatch(/deep-male preset/);
+    const audio = fixture('jfk_3s.opus');
+    const out = async (voice: string) =>
+      new Uint8Array(await new Response(await client.speechToSpeech.convert(voice, { audio: new Blob([audio]), outputFormat: 'pcm_16000', seed: 7 })).arrayBuffer());
+    // the same preset at the same seed: the same masked audio
+    expect(Buffer.compare(Buffer.from(await out('JBFqnCBsd6RMkjVDRZzb')), Buffer.from(await out('deep-male')))).toBe(0);
+    const rachel = await out('21m00Tcm4TlvDq8ikWAM');
+    expect(rachel.length).toBe((await out('deep-male')).length);
+    const preview = await fetch(george.previewUrl!);
+    expect([preview.status, preview.headers.get('content-type')]).toEqual([200, 'audio/mpeg']);
+    expect((await client.voices.search({ search: 'george' })).voices.map((v) => v.voiceId)).toEqual(['JBFqnCBsd6RMkjVDRZzb']);
+  });
+
   it('voices.get returns one voice; voices.search pages, searches and sorts', async () => {
     const v = await client.voices.get('bright-female');
     expect(v).toMatchObject({ voiceId: 'bright-female', name: 'Bright female', category: 'premade' });
 
     const page1 = await client.voices.search({ pageSize: 3, sort: 'name', sortDirection: 'asc' });
-    expect(page1.voices.map((x) => x.name)).toEqual([...voiceInfos().map((x) => x.name)].sort((a, b) => a.localeCompare(b)).slice(0, 3));
+    const names = (await client.voices.getAll()).voices.map((x) => x.name ?? '');
+    expect(page1.voices.map((x) => x.name)).toEqual(names.sort((a, b) => a.localeCompare(b)).slice(0, 3));
     expect(page1.hasMore).toBe(true);
-    expect(page1.totalCount).toBe(voiceInfos().length);
+    expect(page1.totalCount).toBe(ALL_IDS.length);
     const seen = [...page1.voices];
     let token = page1.nextPageToken;
     while (token) {
@@ -396,7 +416,7 @@ describe('ElevenLabs-compatible STS API: listings (official SDK)', () => {
       seen.push(...next.voices);
       token = next.hasMore ? next.nextPageToken : undefined;
     }
-    expect(seen.map((x) => x.voiceId).sort()).toEqual(voiceInfos().map((x) => x.id).sort());
+    expect(seen.map((x) => x.voiceId).sort()).toEqual([...ALL_IDS].sort());
 
     const female = await client.voices.search({ search: 'female' });
     expect(female.voices.length).toBeGreaterThan(0);

@@ -2,13 +2,15 @@
  * What the compatible API needs of a masking engine, and the thin adapter that serves it with
  * the embedded engine (src/voice/local): its presets with voice settings applied, masked block
  * by block (200 ms of input per step, the event loop handed back between steps), so /stream
- * sends audio while the conversion runs and a long file never stalls calls.
+ * sends audio while the conversion runs and a long file never stalls calls; speed other than 1
+ * changes the tempo of the masked output (../audio/time-stretch.ts), not its pitch.
  */
 import { denoisePrefilter, denoiseReady, initDenoise } from '../voice/local/denoise.js';
 import { ELEVENLABS_PREMADE_VOICES } from '../voice/local/premade-voices.js';
 import { getPreset, LOCAL_VOICES, type LocalVoicePreset } from '../voice/local/presets.js';
 import { maskBlocks } from '../voice/local/processor.js';
 import { applyGain, applyVoiceSettings, frameEnergies, speakerBoostGain, type TimbreParams, type VoiceSettings } from './voice-settings.js';
+import { TimeStretcher } from '../audio/time-stretch.js';
 import { apiTurn } from './turns.js';
 
 export interface EngineVoice {
@@ -33,8 +35,9 @@ export interface MaskRequest {
 export interface StsEngine {
   readonly voices: readonly EngineVoice[];
   /**
-   * 16 kHz mono PCM16 in; yields masked output as it becomes final. Joined, the chunks are as
-   * long as the input and aligned with it. Stops (throwing the signal's reason) when aborted.
+   * 16 kHz mono PCM16 in; yields masked output as it becomes final. Joined, the chunks are
+   * round(input length / settings.speed) samples long (at speed 1 as long as the input and
+   * aligned with it). Stops (throwing the signal's reason) when aborted.
    */
   mask(pcm16k: Int16Array, req: MaskRequest): AsyncIterable<Int16Array>;
 }
@@ -83,12 +86,16 @@ export function localStsEngine(opts: LocalStsEngineOptions = {}): StsEngine {
         gain = speakerBoostGain(energies);
       }
       const steps = maskBlocks(pcm16k, preset, req.seed ?? opts.seed ?? 0, req.denoise ? { prefilter: denoisePrefilter() } : {});
+      const tempo = new TimeStretcher(req.settings.speed);
       try {
         for (const chunk of steps) {
-          if (chunk.length > 0) yield applyGain(chunk, gain);
+          const out = chunk.length > 0 ? tempo.push(applyGain(chunk, gain)) : chunk;
+          if (out.length > 0) yield out;
           await apiTurn();
           req.signal.throwIfAborted();
         }
+        const rest = tempo.end();
+        if (rest.length > 0) yield rest;
       } finally {
         steps.return(undefined);
       }

@@ -164,7 +164,7 @@ export function createStsRouter(opts: StsRouterOptions): Router {
       const pcm = await input(r, gone.signal);
       if (!(pcm instanceof Int16Array)) return refuse(pcm);
       if (pcm.length === 0) return refuse(validationError([{ loc: ['body', 'audio'], msg: 'the audio is empty', type: 'value_error' }]));
-      encoder = await createOutputEncoder(r.outputFormat, pcm.length);
+      encoder = await createOutputEncoder(r.outputFormat, Math.round(pcm.length / vs.settings.speed));
       const headers: Record<string, string> = {
         'content-type': encoder.contentType,
         'request-id': requestId,

@@ -12,8 +12,8 @@
  *     Intonation is capped at 1.5x the speaker's own.
  *   use_speaker_boost (default true): levels the output to a steady speech loudness (about
  *     -20 dBFS RMS over the speech, gain between -6 and +12 dB, peaks limited).
- *   speed (0.7..1.2, default 1): accepted and validated; the voice changer keeps the input's
- *     timing, so it has no effect (as on ElevenLabs' voice changer).
+ *   speed (0.7..1.2, default 1): tempo. The masked output is 1/speed as long as the input, its
+ *     pitch unchanged (WSOLA, ../audio/time-stretch.ts); 1 keeps the input's timing exactly.
  */
 import type { ValidationIssue } from './sts-request.js';
 

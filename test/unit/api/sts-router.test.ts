@@ -234,6 +234,27 @@ describe('ElevenLabs-compatible STS API: voice settings', () => {
     }
   });
 
+  it('speed changes the tempo: the output is 1/speed as long, in every container, and still speech', async () => {
+    const plain = await run();
+    const pcm = (b: Buffer) => new Int16Array(b.buffer, b.byteOffset, b.length >> 1);
+    for (const speed of [0.7, 1.2]) {
+      const fast = pcm(await run({ speed }));
+      expect(fast.length, `speed ${speed}`).toBe(Math.round(plain.length / 2 / speed));
+      // the same speech in the same order: its loudness envelope is the plain output's, squeezed
+      const squeezed = Int16Array.from({ length: fast.length }, (_, i) => pcm(plain)[Math.min(plain.length / 2 - 1, Math.floor(i * speed))]!);
+      expect(envelopeCorrelation(fast, squeezed), `speed ${speed}`).toBeGreaterThan(0.8);
+    }
+    const wav = await post('/v1/speech-to-speech/neutral-male?output_format=wav_16000', {
+      audio: new Blob([fixture('jfk_3s_16k.flac')]),
+      voice_settings: JSON.stringify({ speed: 1.2 }),
+    });
+    const w = parseWav(wav.body);
+    expect(w.data.length / 2).toBe(Math.round(plain.length / 2 / 1.2));
+    const mp3 = await post('/v1/speech-to-speech/neutral-male/stream', { audio: new Blob([fixture('jfk_3s_16k.flac')]), voice_settings: JSON.stringify({ speed: 0.7 }) });
+    const d = await decodeMp3(mp3.body);
+    expect(Math.abs(d.seconds - plain.length / 2 / 16000 / 0.7)).toBeLessThan(0.1);
+  });
+
   it('speaker boost levels a quiet recording', async () => {
     const quiet = fixturePcm16k('jfk').map((x) => Math.round(x / 8));
     const rms = (b: Buffer) => {

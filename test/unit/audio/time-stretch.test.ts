@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TimeStretcher } from '../../../src/audio/time-stretch.js';
+import { concatChunks } from '../../../src/voice/local/processor.js';
 
 const RATE = 16000;
 const tone = (hz: number, seconds: number) => Int16Array.from({ length: RATE * seconds }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * hz * i) / RATE)));
@@ -22,13 +23,7 @@ function stretch(x: Int16Array, speed: number, piece: number): Int16Array {
   const parts: Int16Array[] = [];
   for (let o = 0; o < x.length; o += piece) parts.push(s.push(x.subarray(o, o + piece)));
   parts.push(s.end());
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatChunks(parts);
 }
 
 describe('TimeStretcher (WSOLA)', () => {

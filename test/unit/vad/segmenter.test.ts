@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { FRAME_BYTES_8K, MULAW_SILENCE, mulawDecode, mulawEncode } from '../../../src/audio/mulaw.js';
 import { segmenterOptions } from '../../../src/config/masking-profile.js';
 import { loadConfig } from '../../../src/config/env.js';
+import { concatChunks } from '../../../src/voice/local/processor.js';
 import {
   initVad,
   PhraseSegmenter,
@@ -280,15 +281,7 @@ describe('API contract', () => {
 
 // --- helpers ---
 
-function concatPcm(...parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const concatPcm = (...parts: Int16Array[]): Int16Array => concatChunks(parts);
 
 function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));

@@ -8,7 +8,7 @@
 import { denoisePrefilter, denoiseReady, initDenoise } from '../voice/local/denoise.js';
 import { ELEVENLABS_PREMADE_VOICES } from '../voice/local/premade-voices.js';
 import { getPreset, LOCAL_VOICES, type LocalVoicePreset } from '../voice/local/presets.js';
-import { maskBlocks } from '../voice/local/processor.js';
+import { BlockMasker, PHRASE_BLOCK } from '../voice/local/processor.js';
 import { applyGain, applyVoiceSettings, frameEnergies, speakerBoostGain, type TimbreParams, type VoiceSettings } from './voice-settings.js';
 import { TimeStretcher } from '../audio/time-stretch.js';
 import { apiTurn } from './turns.js';
@@ -32,19 +32,34 @@ export interface MaskRequest {
   signal: AbortSignal;
 }
 
+/**
+ * Input still being decoded: what is decoded so far (speaker boost measures its level there),
+ * then the rest as it comes.
+ */
+export interface ArrivingInput {
+  head: Int16Array;
+  rest: AsyncIterable<Int16Array>;
+}
+
 export interface StsEngine {
   readonly voices: readonly EngineVoice[];
   /**
-   * 16 kHz mono PCM16 in; yields masked output as it becomes final. Joined, the chunks are
-   * round(input length / settings.speed) samples long (at speed 1 as long as the input and
-   * aligned with it). Stops (throwing the signal's reason) when aborted.
+   * 16 kHz mono PCM16 in, whole or still arriving; yields masked output as it becomes final.
+   * Joined, the chunks are round(input length / settings.speed) samples long (at speed 1 as
+   * long as the input and aligned with it). Stops (throwing the signal's reason) when aborted,
+   * or with the error the arriving input throws.
    */
-  mask(pcm16k: Int16Array, req: MaskRequest): AsyncIterable<Int16Array>;
+  mask(input: Int16Array | ArrivingInput, req: MaskRequest): AsyncIterable<Int16Array>;
 }
 
 export interface LocalStsEngineOptions {
   /** Seed when a request gives none (LOCAL_SEED). */
   seed?: number;
+}
+
+/** A chunk cut into masking blocks (200 ms), so each step stays a few ms of work. */
+function* pieces(x: Int16Array): Generator<Int16Array> {
+  for (let o = 0; o < x.length; o += PHRASE_BLOCK) yield x.subarray(o, o + PHRASE_BLOCK);
 }
 
 /** The embedded engine's presets as an StsEngine. */
@@ -71,33 +86,43 @@ export function localStsEngine(opts: LocalStsEngineOptions = {}): StsEngine {
   ];
   return {
     voices,
-    async *mask(pcm16k, req) {
+    async *mask(input, req) {
       const preset = applyVoiceSettings(getPreset(req.voiceId), req.settings);
+      const { head, rest } = input instanceof Int16Array ? { head: input, rest: undefined } : input;
       if (req.denoise && !denoiseReady()) await initDenoise();
       req.signal.throwIfAborted();
       let gain = 1;
       if (req.settings.use_speaker_boost) {
         // measured in 10 s slices, the event loop handed back between them
         const energies: number[] = [];
-        for (let o = 0; o < pcm16k.length; o += 160_000) {
-          frameEnergies(pcm16k.subarray(o, o + 160_000), energies);
+        for (let o = 0; o < head.length; o += 160_000) {
+          frameEnergies(head.subarray(o, o + 160_000), energies);
           await apiTurn();
         }
         gain = speakerBoostGain(energies);
       }
-      const steps = maskBlocks(pcm16k, preset, req.seed ?? opts.seed ?? 0, req.denoise ? { prefilter: denoisePrefilter() } : {});
+      const masker = new BlockMasker(preset, req.seed ?? opts.seed ?? 0, req.denoise ? { prefilter: denoisePrefilter() } : {});
       const tempo = new TimeStretcher(req.settings.speed);
+      const out = (chunk: Int16Array) => (chunk.length > 0 ? tempo.push(applyGain(chunk, gain)) : chunk);
+      async function* blocks(): AsyncGenerator<Int16Array> {
+        yield* pieces(head);
+        if (rest) for await (const x of rest) yield* pieces(x);
+      }
       try {
-        for (const chunk of steps) {
-          const out = chunk.length > 0 ? tempo.push(applyGain(chunk, gain)) : chunk;
-          if (out.length > 0) yield out;
+        for await (const block of blocks()) {
+          const y = out(masker.push(block));
+          if (y.length > 0) yield y;
           await apiTurn();
           req.signal.throwIfAborted();
         }
-        const rest = tempo.end();
-        if (rest.length > 0) yield rest;
+        for (const chunk of masker.finish()) {
+          const y = out(chunk);
+          if (y.length > 0) yield y;
+        }
+        const tail = tempo.end();
+        if (tail.length > 0) yield tail;
       } finally {
-        steps.return(undefined);
+        masker.destroy();
       }
     },
   };

@@ -13,11 +13,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
-import { AudioDecodeError, decodeToMono16k } from '../audio/codecs/decode.js';
+import { AudioDecodeError, endsEarly, startDecode, truncatedMessage } from '../audio/codecs/decode.js';
+import { containerSeconds } from '../audio/codecs/duration.js';
+import { concatChunks } from '../audio/codecs/pcm.js';
 import { loadMp3Encoder, Mp3EncoderUnavailable } from '../audio/codecs/mp3-encoder.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
-import type { StsEngine } from './engine.js';
+import type { ArrivingInput, StsEngine } from './engine.js';
 import { checkModel, STS_MODELS } from './models.js';
 import { createOutputEncoder, type OutputEncoder } from './output-encoder.js';
 import { previewMaker } from './preview.js';
@@ -50,6 +52,8 @@ const RATE = 16000;
 /** Input to the output encoder per step: 40 ms (an MP3 step then takes a few ms). */
 const ENCODE_PIECE = 640;
 export const DEFAULT_MAX_INPUT_SECONDS = 300;
+/** Decoded audio /stream waits for before it answers a long encoded file (speaker boost's measure). */
+const STREAM_HEAD_SECONDS = 10;
 export const DEFAULT_MAX_CONCURRENT = 4;
 
 const EXPOSED_HEADERS = 'request-id, history-item-id, character-cost, current-concurrent-requests, maximum-concurrent-requests, x-trace-id';
@@ -98,22 +102,46 @@ export function createStsRouter(opts: StsRouterOptions): Router {
     return false;
   };
 
-  /** The request's audio as 16 kHz mono PCM16, or the 422 that explains why not. */
-  const input = async (r: StsRequest, signal: AbortSignal): Promise<Int16Array | StsErrorAnswer> => {
+  /**
+   * The request's audio as 16 kHz mono PCM16, or the 422 that explains why not. On /stream, a
+   * long file whose container states its duration is answered once its first
+   * STREAM_HEAD_SECONDS are decoded, the rest masked as it is decoded (an error found later
+   * then cuts the answer); otherwise the whole file is decoded first.
+   */
+  const input = async (r: StsRequest, signal: AbortSignal, stream: boolean): Promise<Int16Array | (ArrivingInput & { samples: number }) | StsErrorAnswer> => {
     const bad = (msg: string) => validationError([{ loc: ['body', 'audio'], msg, type: 'value_error' }]);
+    const tooLong = () => bad(`the audio is longer than ${maxSeconds} s, the longest this server accepts`);
     const bytes = r.audio.bytes;
     if (r.fileFormat === 'pcm_s16le_16') {
       if (bytes.byteLength % 2 !== 0) return bad('pcm_s16le_16 audio must have an even number of bytes (16-bit samples)');
       const pcm = new Int16Array(bytes.byteLength / 2);
       new Uint8Array(pcm.buffer).set(bytes);
-      if (pcm.length > maxSeconds * RATE) return bad(`the audio is longer than ${maxSeconds} s, the longest this server accepts`);
+      if (pcm.length > maxSeconds * RATE) return tooLong();
       return pcm;
     }
+    const stop = new AbortController();
+    const abort = () => stop.abort(signal.reason);
+    signal.addEventListener('abort', abort, { once: true });
+    const job = startDecode(bytes, { maxSeconds, signal: stop.signal, yieldTurn: apiTurn });
+    const refuse = (answer: StsErrorAnswer) => {
+      stop.abort(new Error('refused'));
+      return answer;
+    };
     try {
-      return (await decodeToMono16k(bytes, { maxSeconds, signal, yieldTurn: apiTurn })).pcm16k;
+      const seconds = stream ? containerSeconds(bytes, job.container) : undefined;
+      if (seconds !== undefined) {
+        if (seconds > maxSeconds + 0.5) return refuse(tooLong());
+        if (endsEarly(bytes, job.container)) return refuse(bad(truncatedMessage(job.container)));
+        await job.until(STREAM_HEAD_SECONDS * RATE);
+        if (!job.ended) return { head: concatChunks(job.take()), rest: job.rest(), samples: Math.round(seconds * RATE) };
+      }
+      await job.done;
+      return concatChunks(job.take());
     } catch (err) {
       if (err instanceof AudioDecodeError) return bad(err.message);
       throw err;
+    } finally {
+      if (job.ended) signal.removeEventListener('abort', abort);
     }
   };
 
@@ -161,14 +189,15 @@ export function createStsRouter(opts: StsRouterOptions): Router {
     let encoder: OutputEncoder | undefined;
     let bytesOut = 0;
     try {
-      const pcm = await input(r, gone.signal);
-      if (!(pcm instanceof Int16Array)) return refuse(pcm);
-      if (pcm.length === 0) return refuse(validationError([{ loc: ['body', 'audio'], msg: 'the audio is empty', type: 'value_error' }]));
-      encoder = await createOutputEncoder(r.outputFormat, Math.round(pcm.length / vs.settings.speed));
+      const pcm = await input(r, gone.signal, stream);
+      if ('status' in pcm) return refuse(pcm);
+      const samples = pcm instanceof Int16Array ? pcm.length : pcm.samples;
+      if (samples === 0) return refuse(validationError([{ loc: ['body', 'audio'], msg: 'the audio is empty', type: 'value_error' }]));
+      encoder = await createOutputEncoder(r.outputFormat, Math.round(samples / vs.settings.speed));
       const headers: Record<string, string> = {
         'content-type': encoder.contentType,
         'request-id': requestId,
-        'character-cost': String(characterCost(pcm.length)),
+        'character-cost': String(characterCost(samples)),
         'current-concurrent-requests': String(active),
         'maximum-concurrent-requests': String(maxConcurrent),
         // No history is kept (audio is never stored); the id names the generation in our logs.
@@ -210,7 +239,7 @@ export function createStsRouter(opts: StsRouterOptions): Router {
         res.end(body);
       }
       log?.info(
-        { requestId, voiceId, inMs: Math.round(pcm.length / 16), outputFormat: r.outputFormat, stream, bytesOut, ms: Math.round(performance.now() - started) },
+        { requestId, voiceId, inMs: Math.round(samples / 16), outputFormat: r.outputFormat, stream, bytesOut, ms: Math.round(performance.now() - started) },
         'sts request converted',
       );
     } catch (err) {

@@ -102,8 +102,9 @@ export function frameEnergies(x: Int16Array, out: number[] = []): number[] {
 }
 
 /**
- * The gain speaker boost applies, from the whole input's frame energies (the input is complete
- * before conversion): RMS over the frames within 30 dB of the loudest, so pauses do not count.
+ * The gain speaker boost applies, from the input's frame energies (the whole input; on /stream
+ * of a long encoded file, its first 10 s): RMS over the frames within 30 dB of the loudest, so
+ * pauses do not count.
  */
 export function speakerBoostGain(energies: readonly number[]): number {
   let peak = 0;

@@ -9,8 +9,9 @@
 import { setImmediate } from 'node:timers/promises';
 import OpusScript from 'opusscript';
 import { Resampler } from '../resampler.js';
-import { floatToMono16, interleaved16ToMono } from './pcm.js';
-import { isMpegFrameHeader, mpegFrameLength, sniffContainer, type Container } from './sniff.js';
+import { flacStreamInfo } from './duration.js';
+import { concatChunks, floatToMono16, interleaved16ToMono } from './pcm.js';
+import { id3Skip, isMpegFrameHeader, mpegFrameLength, sniffContainer, type Container } from './sniff.js';
 import { openWav } from './wav-decode.js';
 import { demuxWebmAudio } from './webm.js';
 
@@ -64,11 +65,11 @@ const NAMES: Record<Container, string> = {
  */
 const LIMIT_GRACE_S = 0.5;
 
-/** Collects decoded slices as 16 kHz mono, enforcing the duration limit as it goes. */
+/** Hands decoded slices on as 16 kHz mono, enforcing the duration limit as it goes. */
 class Sink {
   private resampler?: Resampler;
-  private readonly parts: Int16Array[] = [];
-  private length = 0;
+  /** 16 kHz samples handed on. */
+  length = 0;
   sourceSamples = 0;
   rate = 0;
   channels = 1;
@@ -77,7 +78,8 @@ class Sink {
     private readonly label: string,
     readonly maxSeconds: number,
     /** Hands the event loop back between slices. */
-    readonly turn: () => Promise<unknown> = () => setImmediate(),
+    readonly turn: () => Promise<unknown>,
+    private readonly emit: (pcm16k: Int16Array) => void,
   ) {}
 
   push(mono: Int16Array, rate: number): void {
@@ -96,26 +98,26 @@ class Sink {
     this.add(this.resampler ? this.resampler.process(mono) : mono.slice());
   }
 
-  private add(x: Int16Array): void {
-    this.parts.push(x);
-    this.length += x.length;
+  /** 16 kHz output is exactly round(source samples * 16000 / rate) long. */
+  private get want(): number {
+    return this.rate === 0 ? 0 : Math.round((this.sourceSamples * 16000) / this.rate);
   }
 
-  finish(): Int16Array {
+  private add(x: Int16Array): void {
+    const room = this.want - this.length;
+    const y = x.length > room ? x.subarray(0, Math.max(0, room)) : x;
+    if (y.length === 0) return;
+    this.length += y.length;
+    this.emit(y);
+  }
+
+  finish(): void {
     if (this.resampler) {
       this.add(this.resampler.flush());
       this.resampler.destroy();
       this.resampler = undefined;
     }
-    const want = this.rate === 0 ? 0 : Math.round((this.sourceSamples * 16000) / this.rate);
-    const out = new Int16Array(want);
-    let o = 0;
-    for (const p of this.parts) {
-      if (o >= want) break;
-      out.set(p.subarray(0, want - o), o);
-      o += Math.min(p.length, want - o);
-    }
-    return out;
+    if (this.length < this.want) this.add(new Int16Array(this.want - this.length));
   }
 
   destroy(): void {
@@ -196,18 +198,13 @@ function oggTruncated(b: Uint8Array): boolean {
 
 /** FLAC: fewer samples decoded than STREAMINFO declares. */
 function flacShort(b: Uint8Array, decoded: number): boolean {
-  let o = 0;
-  if (b[0] === 0x49 && b[1] === 0x44 && b[2] === 0x33) o = 10 + (((b[6]! & 0x7f) << 21) | ((b[7]! & 0x7f) << 14) | ((b[8]! & 0x7f) << 7) | (b[9]! & 0x7f));
-  if (o + 42 > b.length || b[o] !== 0x66 || (b[o + 4]! & 0x7f) !== 0) return false; // fLaC, then STREAMINFO
-  const s = o + 8;
-  const total = (b[s + 13]! & 0x0f) * 2 ** 32 + ((b[s + 14]! << 24) >>> 0) + (b[s + 15]! << 16) + (b[s + 16]! << 8) + b[s + 17]!;
-  return total > 0 && decoded < total - 4608;
+  const info = flacStreamInfo(b);
+  return info !== undefined && info.total > 0 && decoded < info.total - 4608;
 }
 
 /** The end of the last complete MPEG frame is past the end of the file: the upload was cut. */
 function mp3Truncated(b: Uint8Array): boolean {
-  let o = 0;
-  if (b[0] === 0x49 && b[1] === 0x44 && b[2] === 0x33) o = 10 + (((b[6]! & 0x7f) << 21) | ((b[7]! & 0x7f) << 14) | ((b[8]! & 0x7f) << 7) | (b[9]! & 0x7f));
+  let o = id3Skip(b);
   while (o < b.length && !isMpegFrameHeader(b, o)) o++;
   let frames = 0;
   while (o + 4 <= b.length && isMpegFrameHeader(b, o)) {
@@ -263,8 +260,16 @@ async function decodeBytes(c: Container, bytes: Uint8Array, sink: Sink, signal?:
   }
   if (sink.sourceSamples === 0) throw new AudioDecodeError('corrupt', `no ${label} audio could be decoded: the file is corrupt or empty`);
   if (errors > 0) throw new AudioDecodeError('corrupt', `the ${label} file is corrupt: ${errors} frame(s) failed to decode (${firstError})`);
-  const cut = c === 'mp3' ? mp3Truncated(bytes) : c === 'flac' ? flacShort(bytes, sink.sourceSamples) : oggTruncated(bytes);
-  if (cut) throw new AudioDecodeError('truncated', `the ${label} file is truncated: it ends before its last ${c === 'mp3' ? 'frame' : c === 'flac' ? 'declared sample' : 'page'} (was the upload complete?)`);
+  if (c === 'flac' ? flacShort(bytes, sink.sourceSamples) : endsEarly(bytes, c)) throw new AudioDecodeError('truncated', truncatedMessage(c));
+}
+
+/** MP3 or Ogg that ends inside its last frame or page: told from the bytes, before decoding. */
+export function endsEarly(bytes: Uint8Array, c: Container): boolean {
+  return c === 'mp3' ? mp3Truncated(bytes) : c.startsWith('ogg') ? oggTruncated(bytes) : false;
+}
+
+export function truncatedMessage(c: Container): string {
+  return `the ${NAMES[c]} file is truncated: it ends before its last ${c === 'mp3' ? 'frame' : c === 'flac' ? 'declared sample' : 'page'} (was the upload complete?)`;
 }
 
 async function decodeWebm(bytes: Uint8Array, sink: Sink, signal?: AbortSignal): Promise<void> {
@@ -328,9 +333,27 @@ async function decodeWavInto(bytes: Uint8Array, sink: Sink, signal?: AbortSignal
   }
 }
 
-/** Decodes an encoded audio file (container from its bytes) to 16 kHz mono PCM16. */
-export async function decodeToMono16k(bytes: Uint8Array, opts: DecodeOptions): Promise<DecodedAudio> {
-  const container = sniffContainer(bytes);
+/** What a finished decode learnt of the file. */
+export type DecodeFacts = Omit<DecodedAudio, 'pcm16k'>;
+
+/** A decode under way: its 16 kHz mono audio as it comes, and the file's facts at the end. */
+export interface DecodeJob {
+  readonly container: Container;
+  /** 16 kHz samples decoded and not yet taken. */
+  readonly pending: number;
+  /** Decoding has ended (done has settled). */
+  readonly ended: boolean;
+  /** Resolves once at least n samples are pending, or decoding has ended. */
+  until(n: number): Promise<void>;
+  /** Takes the pending audio. */
+  take(): Int16Array[];
+  /** The audio from here on, in order, as it is decoded; throws the decode's error at its point. */
+  rest(): AsyncGenerator<Int16Array>;
+  /** Resolves when the whole file is decoded; rejects with an AudioDecodeError. */
+  readonly done: Promise<DecodeFacts>;
+}
+
+function refuseUnsupported(container: Container, bytes: Uint8Array): void {
   if (bytes.length === 0) throw new AudioDecodeError('empty', 'the audio file is empty');
   if (container === 'mp4' || container === 'aac') {
     throw new AudioDecodeError('unsupported', `${NAMES[container]} (AAC) audio is not supported by this server; send ${ACCEPTED_INPUTS}`);
@@ -339,15 +362,81 @@ export async function decodeToMono16k(bytes: Uint8Array, opts: DecodeOptions): P
   if (container === 'unknown') {
     throw new AudioDecodeError('unsupported', `the audio is not in a format this server recognises; send ${ACCEPTED_INPUTS}, or raw 16 kHz mono PCM16 with file_format=pcm_s16le_16`);
   }
-  const sink = new Sink(NAMES[container], opts.maxSeconds, opts.yieldTurn);
-  try {
-    if (container === 'wav') await decodeWavInto(bytes, sink, opts.signal);
-    else if (container === 'webm') await decodeWebm(bytes, sink, opts.signal);
-    else await decodeBytes(container, bytes, sink, opts.signal);
-    const pcm16k = sink.finish();
-    if (pcm16k.length === 0) throw new AudioDecodeError('empty', `the ${NAMES[container]} file holds no audio`);
-    return { pcm16k, container, sampleRate: sink.rate, channels: sink.channels, seconds: sink.sourceSamples / sink.rate };
-  } finally {
-    sink.destroy();
-  }
+}
+
+/** Starts decoding an encoded audio file (container from its bytes) to 16 kHz mono PCM16. */
+export function startDecode(bytes: Uint8Array, opts: DecodeOptions): DecodeJob {
+  const container = sniffContainer(bytes);
+  let queue: Int16Array[] = [];
+  let pending = 0;
+  let ended = false;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const next = () => new Promise<void>((resolve) => (wake = resolve));
+  const done = (async (): Promise<DecodeFacts> => {
+    try {
+      refuseUnsupported(container, bytes);
+      const sink = new Sink(NAMES[container], opts.maxSeconds, opts.yieldTurn ?? (() => setImmediate()), (x) => {
+        queue.push(x);
+        pending += x.length;
+        notify();
+      });
+      try {
+        if (container === 'wav') await decodeWavInto(bytes, sink, opts.signal);
+        else if (container === 'webm') await decodeWebm(bytes, sink, opts.signal);
+        else await decodeBytes(container, bytes, sink, opts.signal);
+        sink.finish();
+        if (sink.length === 0) throw new AudioDecodeError('empty', `the ${NAMES[container]} file holds no audio`);
+        return { container, sampleRate: sink.rate, channels: sink.channels, seconds: sink.sourceSamples / sink.rate };
+      } finally {
+        sink.destroy();
+      }
+    } finally {
+      ended = true;
+      notify();
+    }
+  })();
+  done.catch(() => undefined); // the caller's await reports it
+  const take = () => {
+    const out = queue;
+    queue = [];
+    pending = 0;
+    return out;
+  };
+  return {
+    container,
+    get pending() {
+      return pending;
+    },
+    get ended() {
+      return ended;
+    },
+    async until(n) {
+      while (!ended && pending < n) await next();
+    },
+    take,
+    async *rest() {
+      for (;;) {
+        yield* take();
+        if (ended) {
+          yield* take();
+          await done;
+          return;
+        }
+        await next();
+      }
+    },
+    done,
+  };
+}
+
+/** Decodes an encoded audio file (container from its bytes) to 16 kHz mono PCM16. */
+export async function decodeToMono16k(bytes: Uint8Array, opts: DecodeOptions): Promise<DecodedAudio> {
+  const job = startDecode(bytes, opts);
+  const facts = await job.done;
+  return { pcm16k: concatChunks(job.take()), ...facts };
 }

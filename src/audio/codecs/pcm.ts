@@ -31,3 +31,14 @@ export function interleaved16ToMono(x: Int16Array, channels: number): Int16Array
 export function pcm16Bytes(x: Int16Array): Uint8Array {
   return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
 }
+
+/** Joins chunks into one array. */
+export function concatChunks(chunks: readonly Int16Array[]): Int16Array {
+  const out = new Int16Array(chunks.reduce((s, c) => s + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}

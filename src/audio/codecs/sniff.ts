@@ -16,6 +16,10 @@ function find(b: Uint8Array, tag: string, within: number): number {
   return -1;
 }
 
+/** Where the audio starts after a leading ID3v2 tag (0 without one). */
+export const id3Skip = (b: Uint8Array): number =>
+  b[0] === 0x49 && b[1] === 0x44 && b[2] === 0x33 ? 10 + (((b[6]! & 0x7f) << 21) | ((b[7]! & 0x7f) << 14) | ((b[8]! & 0x7f) << 7) | (b[9]! & 0x7f)) : 0;
+
 /** An MPEG audio frame header at offset o (sync, layer not reserved, bitrate and rate not invalid). */
 export function isMpegFrameHeader(b: Uint8Array, o: number): boolean {
   if (o + 4 > b.length) return false;
@@ -63,14 +67,15 @@ const BITRATES: Record<string, number[]> = {
   '2-1': [0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256],
   '2-2': [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
 };
-const RATES: Record<number, number[]> = { 3: [44100, 48000, 32000], 2: [22050, 24000, 16000], 0: [11025, 12000, 8000] };
+/** Sample rates by MPEG version bits (3 = MPEG-1, 2 = MPEG-2, 0 = MPEG-2.5) and rate index. */
+export const MPEG_RATES: Record<number, number[]> = { 3: [44100, 48000, 32000], 2: [22050, 24000, 16000], 0: [11025, 12000, 8000] };
 
 /** Length in bytes of the MPEG audio frame at o; undefined for free-format frames. */
 export function mpegFrameLength(b: Uint8Array, o: number): number | undefined {
   const v = (b[o + 1]! >> 3) & 3; // 3 = MPEG-1, 2 = MPEG-2, 0 = MPEG-2.5
   const layer = 4 - ((b[o + 1]! >> 1) & 3);
   const kbps = BITRATES[`${v === 3 ? 1 : 2}-${v === 3 ? layer : layer === 1 ? 1 : 2}`]![b[o + 2]! >> 4]!;
-  const rate = RATES[v]![(b[o + 2]! >> 2) & 3]!;
+  const rate = MPEG_RATES[v]![(b[o + 2]! >> 2) & 3]!;
   const pad = (b[o + 2]! >> 1) & 1;
   if (!kbps) return undefined;
   if (layer === 1) return (Math.floor((12 * kbps * 1000) / rate) + pad) * 4;

@@ -19,6 +19,7 @@ import { HALFBAND, YinTracker } from './pitch-tracker.js';
 import type { LocalVoicePreset } from './presets.js';
 import { FormantNormaliser } from './speaker-norm.js';
 import { callVariation, variedPreset, type CallVariation } from './call-variation.js';
+import { concatChunks } from '../../audio/codecs/pcm.js';
 
 /** Per-call options of the processor (all optional; defaults: full normalisation, no variation). */
 export interface MaskProcessorOptions {
@@ -306,6 +307,74 @@ export const PHRASE_BLOCK = 3200;
 const TAIL = LATENCY + 2 * HOP + LOOKAHEAD;
 
 /**
+ * Masks a signal incrementally as it arrives: push() processes input and returns the output
+ * that became final (possibly empty); finish() returns the rest, so that all the chunks joined
+ * are aligned with the input and exactly as long. Output does not depend on how the input is
+ * cut. The prefilter (RNNoise) runs first and is destroyed by finish() or destroy().
+ */
+export class BlockMasker {
+  private readonly p: MaskProcessor;
+  private readonly pre: Prefilter | undefined;
+  private out = new Int16Array(PHRASE_BLOCK + TAIL + 2 * HOP);
+  private total = 0;
+  private emitted = 0;
+  /** Prefilter delay still to drop, and its output kept so far. */
+  private skip: number;
+  private cleaned = 0;
+
+  constructor(
+    preset: LocalVoicePreset,
+    seed: number,
+    opts: MaskProcessorOptions & { prefilter?: Prefilter; stats?: { nonFinite: number } } = {},
+  ) {
+    this.p = new MaskProcessor(preset, seed, opts);
+    this.pre = opts.prefilter;
+    this.skip = this.pre?.delay ?? 0;
+    this.stats = opts.stats;
+  }
+
+  private readonly stats: { nonFinite: number } | undefined;
+
+  push(x: Int16Array): Int16Array {
+    this.total += x.length;
+    return this.run(this.pre ? this.clean(this.pre.process(x)) : x);
+  }
+
+  finish(): Int16Array[] {
+    const rest: ArrayLike<number>[] = [];
+    if (this.pre) {
+      rest.push(this.clean(this.pre.process(new Int16Array(this.pre.flushSamples))));
+      if (this.cleaned < this.total) rest.push(new Int16Array(this.total - this.cleaned));
+    }
+    rest.push(new Float32Array(TAIL));
+    const out = rest.map((x) => this.run(x));
+    if (this.stats) this.stats.nonFinite += this.p.nonFinite;
+    this.destroy();
+    return out;
+  }
+
+  destroy(): void {
+    this.pre?.destroy();
+  }
+
+  private run(x: ArrayLike<number>): Int16Array {
+    if (this.out.length < x.length + HOP) this.out = new Int16Array(x.length + HOP);
+    const n = Math.min(this.p.process(x, this.out, 0), this.total - this.emitted);
+    this.emitted += n;
+    return this.out.slice(0, n);
+  }
+
+  /** The prefilter's output, delay removed and cut to the input's length. */
+  private clean(y: Int16Array): Int16Array {
+    const s = Math.min(this.skip, y.length);
+    this.skip -= s;
+    const take = Math.min(y.length - s, this.total - this.cleaned);
+    this.cleaned += take;
+    return y.subarray(s, s + take);
+  }
+}
+
+/**
  * Masks a whole phrase incrementally: each step of the generator processes one block of input
  * (PHRASE_BLOCK samples) and yields the output that became final (possibly empty), so a caller
  * can hand the event loop back between blocks. The chunks joined are aligned with the input and
@@ -319,55 +388,16 @@ export function* maskBlocks(
   opts: MaskProcessorOptions & { prefilter?: Prefilter; block?: number; stats?: { nonFinite: number } } = {},
 ): Generator<Int16Array, void, undefined> {
   const block = opts.block ?? PHRASE_BLOCK;
-  const pre = opts.prefilter;
-  const total = pcm.length;
-  const p = new MaskProcessor(preset, seed, opts);
-  let out = new Int16Array(block + TAIL + 2 * HOP);
-  let emitted = 0;
-  const run = (x: ArrayLike<number>): Int16Array => {
-    if (out.length < x.length + HOP) out = new Int16Array(x.length + HOP);
-    const n = Math.min(p.process(x, out, 0), total - emitted);
-    emitted += n;
-    return out.slice(0, n);
-  };
-  // The prefilter's output, delay removed and cut to the phrase's length.
-  let skip = pre?.delay ?? 0;
-  let cleaned = 0;
-  const clean = (y: Int16Array): Int16Array => {
-    const s = Math.min(skip, y.length);
-    skip -= s;
-    const take = Math.min(y.length - s, total - cleaned);
-    cleaned += take;
-    return y.subarray(s, s + take);
-  };
+  const m = new BlockMasker(preset, seed, opts);
   try {
-    for (let off = 0; off < total; off += block) {
-      const x = pcm.subarray(off, Math.min(total, off + block));
-      yield run(pre ? clean(pre.process(x)) : x);
-    }
-    const rest: ArrayLike<number>[] = [];
-    if (pre) {
-      rest.push(clean(pre.process(new Int16Array(pre.flushSamples))));
-      if (cleaned < total) rest.push(new Int16Array(total - cleaned));
-    }
-    rest.push(new Float32Array(TAIL));
-    for (const x of rest) yield run(x);
-    if (opts.stats) opts.stats.nonFinite += p.nonFinite;
+    for (let off = 0; off < pcm.length; off += block) yield m.push(pcm.subarray(off, Math.min(pcm.length, off + block)));
+    yield* m.finish();
   } finally {
-    pre?.destroy();
+    m.destroy();
   }
 }
 
-/** Joins chunks into one array. */
-export function concatChunks(chunks: readonly Int16Array[]): Int16Array {
-  const out = new Int16Array(chunks.reduce((s, c) => s + c.length, 0));
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
-}
+export { concatChunks };
 
 /** Whole-signal masking: output aligned with and as long as the input (maskBlocks in one go). */
 export function maskWhole(

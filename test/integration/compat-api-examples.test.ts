@@ -78,7 +78,7 @@ describe('ElevenLabs documented examples against the bridge', () => {
       fixture('jfk_3s_16k.flac'),
       Buffer.from('\r\n' + field('model_id', 'eleven_multilingual_sts_v2') + field('voice_settings', '') + field('seed', '') + field('remove_background_noise', '') + field('file_format', '') + `--${boundary}--\r\n`),
     ]);
-    const res = await fetch(`${b.url}/v1/speech-to-speech/deep-male?output_format=mp3_44100_128`, {
+    const res = await fetch(`${b.url}/v1/speech-to-speech/JBFqnCBsd6RMkjVDRZzb?output_format=mp3_44100_128`, { // the page's own URL
       method: 'POST',
       headers: { 'xi-api-key': KEY, 'Content-Type': `multipart/form-data; boundary=${boundary}` },
       body,

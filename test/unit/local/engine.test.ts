@@ -195,6 +195,11 @@ describe('streaming mode', () => {
     return mulawDecode(Buffer.concat(out));
   }
 
+  it("an ElevenLabs premade voice id (a line configured for ElevenLabs) streams as the preset serving it", () => {
+    expect(isLocalVoice('JBFqnCBsd6RMkjVDRZzb')).toBe(true);
+    expect(Buffer.from(runStream('JBFqnCBsd6RMkjVDRZzb').buffer)).toEqual(Buffer.from(runStream('deep-male').buffer));
+  });
+
   it('claims at most 60 ms of delay', () => {
     expect(engine().delayMs).toBeLessThanOrEqual(60);
   });

@@ -42,6 +42,11 @@ export function withOutputRate(src: string): string | undefined {
 
 /** True once the loaded encoder honours the output rate (false: LAME picks it). */
 export let mp3RateForced = false;
+/**
+ * The constructors built from the patched source. Only they are given the fourth argument: the
+ * port as published resets every setting to mono 44.1 kHz 128 kbps when it gets more than three.
+ */
+const RATE_SETTABLE = new WeakSet<LameCtor>();
 
 async function importLame(pkg: string): Promise<LameCtor> {
   if (pkg === MP3_ENCODER_PACKAGE) {
@@ -51,6 +56,7 @@ async function importLame(pkg: string): Promise<LameCtor> {
       const lamejs = compileFunction(`${patched}\nreturn lamejs;`, [], { filename: file })() as { Mp3Encoder?: LameCtor };
       if (lamejs.Mp3Encoder) {
         mp3RateForced = true;
+        RATE_SETTABLE.add(lamejs.Mp3Encoder);
         return lamejs.Mp3Encoder;
       }
     }
@@ -89,7 +95,7 @@ export class Mp3StreamEncoder {
   private readonly lame: LameEncoder;
 
   constructor(Ctor: LameCtor, sampleRate: number, kbps: number) {
-    this.lame = new Ctor(1, sampleRate, kbps, sampleRate);
+    this.lame = RATE_SETTABLE.has(Ctor) ? new Ctor(1, sampleRate, kbps, sampleRate) : new Ctor(1, sampleRate, kbps);
   }
 
   push(pcm: Int16Array): Uint8Array[] {

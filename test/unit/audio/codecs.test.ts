@@ -105,7 +105,22 @@ describe('encoders', () => {
     }
   });
 
-  it('MP3: a build of the port that no longer matches is left as published', () => {
+  it('MP3: a build of the port that no longer matches is left as published', async () => {
     expect(withOutputRate('var lamejs=function(){}({});')).toBeUndefined();
+    // the port as published (its ES module build, never patched) still encodes the rate and
+    // bitrate asked for: it is not handed the fourth argument that would reset it to 44.1 kHz 128 kbps
+    const { Mp3Encoder } = (await import('@breezystack/lamejs')) as unknown as { Mp3Encoder: ConstructorParameters<typeof Mp3StreamEncoder>[0] };
+    const { MPEGDecoder } = await import('mpg123-decoder');
+    for (const [rate, kbps] of [[22050, 32], [24000, 48]] as const) {
+      const enc = new Mp3StreamEncoder(Mp3Encoder, rate, kbps);
+      const pcm = new Int16Array(rate).map((_, i) => Math.round(6000 * Math.sin((2 * Math.PI * 440 * i) / rate)));
+      const mp3 = Buffer.concat([...enc.push(pcm), ...enc.end()]);
+      const d = new MPEGDecoder();
+      await d.ready;
+      const r = d.decode(mp3);
+      d.free();
+      expect(r.sampleRate, `${rate}/${kbps}`).toBe(rate);
+      expect(Math.abs((mp3.length * 8) / 1000 / kbps - 1), `${rate}/${kbps}`).toBeLessThan(0.15);
+    }
   });
 });

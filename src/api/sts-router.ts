@@ -54,6 +54,8 @@ const ENCODE_PIECE = 640;
 export const DEFAULT_MAX_INPUT_SECONDS = 300;
 /** Decoded audio /stream waits for before it answers a long encoded file (speaker boost's measure). */
 const STREAM_HEAD_SECONDS = 10;
+/** Decoded audio past a container's stated duration that is still within what encoders pad (0.5 s). */
+const STATED_GRACE = RATE / 2;
 export const DEFAULT_MAX_CONCURRENT = 4;
 
 const EXPOSED_HEADERS = 'request-id, history-item-id, character-cost, current-concurrent-requests, maximum-concurrent-requests, x-trace-id';
@@ -133,7 +135,9 @@ export function createStsRouter(opts: StsRouterOptions): Router {
         if (seconds > maxSeconds + 0.5) return refuse(tooLong());
         if (endsEarly(bytes, job.container)) return refuse(bad(truncatedMessage(job.container)));
         await job.until(STREAM_HEAD_SECONDS * RATE);
-        if (!job.ended) return { head: concatChunks(job.take()), rest: job.rest(), samples: Math.round(seconds * RATE) };
+        const samples = Math.round(seconds * RATE);
+        // more decoded already than the container states: it is not believed, the whole file is decoded first
+        if (!job.ended && job.pending <= samples + STATED_GRACE) return { head: concatChunks(job.take()), rest: job.rest(), samples };
       }
       await job.done;
       return concatChunks(job.take());
@@ -251,6 +255,9 @@ export function createStsRouter(opts: StsRouterOptions): Router {
     } finally {
       active--;
       encoder?.destroy();
+      // stops a decode still running when the answer ended without it (refused after /stream
+      // started decoding); after a complete answer there is nothing left to stop
+      gone.abort(new Error('request over'));
     }
   };
 

@@ -6,13 +6,22 @@
  */
 import { id3Skip, isMpegFrameHeader, MPEG_RATES, mpegFrameLength, type Container } from './sniff.js';
 
+/**
+ * Bytes between frames (tags, junk) past which the frames are not counted: scanning them byte
+ * by byte would hold the event loop (50 MB: some 150 ms); undefined then, and the file is
+ * decoded before it is answered. An ID3v1 or APE tag is far smaller.
+ */
+const MAX_JUNK = 64 * 1024;
+
 function mp3Seconds(b: Uint8Array): number | undefined {
   let o = id3Skip(b);
   let samples = 0;
   let rate = 0;
+  let junk = 0;
   while (o + 4 <= b.length) {
     // between frames (a tag, junk): on to the next frame header, as a decoder resyncs
     if (!isMpegFrameHeader(b, o)) {
+      if (++junk > MAX_JUNK) return undefined;
       o++;
       continue;
     }

@@ -64,6 +64,15 @@ describe('the container states the duration', () => {
     }
     for (const name of ['jfk_3s.webm', 'jfk_3s_16k.wav']) expect(containerSeconds(fixture(name), sniffContainer(fixture(name))), name).toBeUndefined();
   });
+
+  it('MP3: a tag after the frames is skipped; a long run of other bytes is not scanned (undefined: the file is decoded first)', () => {
+    const mp3 = fixture('jfk_3s_44k_stereo.mp3');
+    const seconds = containerSeconds(mp3, 'mp3')!;
+    const id3v1 = Buffer.concat([Buffer.from('TAG'), Buffer.alloc(125, 0x20)]);
+    expect(containerSeconds(Buffer.concat([mp3, id3v1]), 'mp3')).toBe(seconds);
+    const junk = Buffer.concat([mp3, Buffer.alloc(100_000)]);
+    expect(containerSeconds(junk, 'mp3')).toBeUndefined();
+  });
 });
 
 describe('/stream of a long encoded file', () => {
@@ -91,6 +100,24 @@ describe('/stream of a long encoded file', () => {
     const cut = await send('/v1/speech-to-speech/neutral-male/stream?output_format=pcm_16000', mp3.subarray(0, mp3.length - 100));
     expect(cut.res.status).toBe(422);
     expect(JSON.stringify(await new Response(cut.body).json())).toMatch(/truncated/);
+  });
+
+  it('a container that states less than it holds is not believed: the whole file is decoded first, as convert does', async () => {
+    const speech = fixturePcm16k('jfk');
+    const long = new Int16Array(16000 * 24).map((_, i) => speech[i % speech.length]!);
+    for (const stated of [1, 16000 * 2]) {
+      const flac = Buffer.from(encodeFlac(long, 16000));
+      // STREAMINFO's 36-bit total samples (bytes 21..25 of the file): far fewer than the 24 s it holds
+      flac[21] = flac[21]! & 0xf0;
+      flac.writeUInt32BE(stated, 22);
+      expect(containerSeconds(flac, 'flac')).toBe(stated / 16000);
+      const settings = { use_speaker_boost: false };
+      const streamed = await send('/v1/speech-to-speech/neutral-male/stream?output_format=pcm_16000', flac, settings);
+      const whole = await send('/v1/speech-to-speech/neutral-male?output_format=pcm_16000', flac, settings);
+      expect([streamed.res.status, streamed.error, streamed.body.length], `stated ${stated}`).toEqual([200, undefined, long.length * 2]);
+      expect(Buffer.compare(streamed.body, whole.body)).toBe(0);
+      expect(streamed.res.headers.get('character-cost')).toBe('400'); // 24 s, not the stated duration
+    }
   });
 
   it('a file found broken after the answer began (FLAC shorter than its STREAMINFO) is cut, never completed', async () => {

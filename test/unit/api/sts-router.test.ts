@@ -414,8 +414,12 @@ describe('ElevenLabs-compatible STS API: listings (official SDK)', () => {
       new Uint8Array(await new Response(await client.speechToSpeech.convert(voice, { audio: new Blob([audio]), outputFormat: 'pcm_16000', seed: 7 })).arrayBuffer());
     // the same preset at the same seed: the same masked audio
     expect(Buffer.compare(Buffer.from(await out('JBFqnCBsd6RMkjVDRZzb')), Buffer.from(await out('deep-male')))).toBe(0);
-    const rachel = await out('21m00Tcm4TlvDq8ikWAM');
-    expect(rachel.length).toBe((await out('deep-male')).length);
+    // Rachel by the preset her row names (not George's): that preset's masked audio exactly
+    const rachelPreset = ELEVENLABS_PREMADE_VOICES.find((v) => v.id === '21m00Tcm4TlvDq8ikWAM')!.preset;
+    expect(rachelPreset).not.toBe('deep-male');
+    const rachel = Buffer.from(await out('21m00Tcm4TlvDq8ikWAM'));
+    expect(Buffer.compare(rachel, Buffer.from(await out(rachelPreset)))).toBe(0);
+    expect(Buffer.compare(rachel, Buffer.from(await out('deep-male')))).not.toBe(0);
     const preview = await fetch(george.previewUrl!);
     expect([preview.status, preview.headers.get('content-type')]).toEqual([200, 'audio/mpeg']);
     expect((await client.voices.search({ search: 'george' })).voices.map((v) => v.voiceId)).toEqual(['JBFqnCBsd6RMkjVDRZzb']);

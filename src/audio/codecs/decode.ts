@@ -167,16 +167,21 @@ async function loadDecoder(c: Container): Promise<ByteDecoder> {
 
 /**
  * The WASM decoders print every bad frame with console.error (a hostile upload could flood
- * stderr); their errors are counted from the results instead, so console.error is muted for
- * the duration of one decoder call. (The bridge logs with pino, not console.)
+ * stderr); their errors are counted from the results instead, so console.error is muted while
+ * any decoder call runs. Calls of several decodes can overlap (some decoders are async): the
+ * original is put back when the last one ends. (The bridge logs with pino, not console.)
  */
+let muted = 0;
+let consoleError: typeof console.error = console.error;
 async function quietly<T>(fn: () => T | Promise<T>): Promise<T> {
-  const original = console.error;
-  console.error = () => undefined;
+  if (muted++ === 0) {
+    consoleError = console.error;
+    console.error = () => undefined;
+  }
   try {
     return await fn();
   } finally {
-    console.error = original;
+    if (--muted === 0) console.error = consoleError;
   }
 }
 

@@ -124,3 +124,13 @@ describe('encoders', () => {
     }
   });
 });
+
+describe('decoders in parallel', () => {
+  it('leave console.error as it was, however their calls overlap', async () => {
+    const before = console.error;
+    const files = ['jfk_3s_16k.flac', 'jfk_3s.opus', 'jfk_3s_22k_stereo.ogg', 'jfk_3s_44k_stereo.mp3'].map(fixture);
+    const out = await Promise.all([...files, ...files].map((b) => decodeToMono16k(b, { maxSeconds: 60 })));
+    expect(out.every((d) => d.seconds > 2.9)).toBe(true);
+    expect(console.error).toBe(before);
+  });
+});

@@ -66,7 +66,8 @@ export class TimeStretcher {
     for (;;) {
       const nominal = Math.round(this.frames * HOP * this.speed);
       if (final ? nominal >= this.inTotal || this.outTotal + out.length >= want : nominal + TOLERANCE + FRAME > this.inTotal) break;
-      const pos = this.frames === 0 ? 0 : this.bestOffset(nominal);
+      // never past the last whole frame of input: the end is not padded with silence
+      const pos = Math.max(0, Math.min(this.frames === 0 ? 0 : this.bestOffset(nominal), this.inTotal - FRAME));
       for (let i = 0; i < FRAME; i++) {
         // the very first frame starts at full level rather than fading in
         const w = this.frames === 0 && i < HOP ? 1 : HANN[i]!;

@@ -62,3 +62,17 @@ describe('TimeStretcher (WSOLA)', () => {
     expect(() => new TimeStretcher(Number.NaN)).toThrow(/positive/);
   });
 });
+
+describe('TimeStretcher at the end of the input', () => {
+  it('slowing down does not end in silence', () => {
+    for (const n of [16000, 16123, 33333]) {
+      const x = tone(160, 3).subarray(0, n);
+      for (const speed of [0.7, 0.85]) {
+        const y = stretch(x, speed, 500);
+        let quiet = 0; // samples at the very end below -32 dBFS
+        for (let i = y.length - 1; i >= 0 && Math.abs(y[i]!) < 800; i--) quiet++;
+        expect(quiet, `${n} samples at speed ${speed}`).toBeLessThan(10);
+      }
+    }
+  });
+});

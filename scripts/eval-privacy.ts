@@ -6,7 +6,10 @@
  * 95% speaker-bootstrap intervals and trial counts, for:
  *   original     enrol and test on the real voices (how well the attacker works at all)
  *   ignorant     enrol on the real voice, test masked (the attacker knows only the real voice)
- *   lazy         enrol masked, test masked, same preset, same call seed (recorded the agent before)
+ *   lazy         enrol masked, test masked, same preset, same call seed (recorded the agent before);
+ *                every speaker's clip is a call of its own, with a seed of its own
+ *   fixed seed   as lazy, but every clip masked with one and the same seed (what LOCAL_SEED
+ *                gives: every call of every agent gets the same per-call variation)
  *   cross-call   as lazy, but enrolment and test come from calls with different seeds
  *   cross-preset enrol masked with one preset, test masked with every other preset
  *   semi-inf.    as lazy, with the background model trained on masked speech of the other
@@ -17,7 +20,8 @@
  *   npm run eval:privacy [-- --voices neutral-male,deep-male] [-- --modes streaming,phrase]
  *     [-- --clips bush,p240,...] [-- --components 64] [-- --no-asr] [-- --json out.json]
  *     [-- --normalise 0..1] [-- --variation 0..1] [-- --pulse 0..1] [-- --asr-only]
- *     [-- --asr-voices all|a,b (default: the default preset)] [-- --skip ignorant,cross-call,cross-preset,semi]
+ *     [-- --seeds A,B (the two calls' base seeds, default 1001,2002)]
+ *     [-- --asr-voices all|a,b (default: the default preset)] [-- --skip ignorant,fixed,cross-call,cross-preset,semi]
  *
  * CPU heavy (a few minutes for everything): run it niced on a shared machine.
  */
@@ -54,12 +58,12 @@ const clipKeys = opt('clips')?.split(',') ?? Object.keys(CLIPS).filter((k) => k 
 const MAX_TRIAL_SEGMENTS = 8;
 /** The recogniser is slow (about 0.3 x real time): by default it checks the default preset only. */
 const asrVoices = opt('asr-voices') === 'all' ? voices : (opt('asr-voices')?.split(',') ?? voices.filter((v) => v === DEFAULT_VOICE));
-const SEED_A = 1001;
-const SEED_B = 2002;
+const [SEED_A, SEED_B] = (opt('seeds') ?? '1001,2002').split(',').map(Number) as [number, number];
 const usage = (msg: string): never => {
   console.error(`eval:privacy: ${msg}`);
   process.exit(2);
 };
+if (!(Number.isInteger(SEED_A) && Number.isInteger(SEED_B) && SEED_A !== SEED_B)) usage('--seeds needs two different integers, e.g. 1001,2002');
 for (const v of voices) if (!LOCAL_VOICES.some((p) => p.id === v)) usage(`unknown voice "${v}"; presets: ${LOCAL_VOICES.map((p) => p.id).join(', ')}`);
 for (const m of modes) if (m !== 'streaming' && m !== 'phrase') usage(`unknown mode "${m}"; modes: streaming, phrase`);
 for (const k of clipKeys) if (!CLIPS[k]) usage(`unknown clip "${k}"; clips: ${Object.keys(CLIPS).join(', ')}`);
@@ -84,7 +88,7 @@ console.log(
     `GMM-UBM ${components} components, MFCC ${DIM} dims`,
 );
 
-/** One processing of every clip: 'orig' or `${mode}/${voice}/${seed}`. */
+/** One processing of every clip: 'orig' or `${mode}/${voice}/${seed}`, `/same` for one seed for all. */
 type Key = string;
 const audio = new Map<Key, Map<string, Uint8Array>>();
 const features = new Map<Key, Map<Segment, Features>>();
@@ -96,9 +100,10 @@ async function processed(key: Key): Promise<Map<string, Uint8Array>> {
   for (const [i, c] of clips.entries()) {
     if (key === 'orig') m.set(c.key, c.ulaw);
     else {
-      // Every clip is a call of its own: its seed is the run's base seed plus the clip's index.
-      const [mode, voice, base] = key.split('/') as [Mode, string, string];
-      const seed = Number(base) + 7919 * i;
+      // Every clip is a call of its own: its seed is the run's base seed plus the clip's index
+      // (or the base seed itself, for every clip, with /same).
+      const [mode, voice, base, same] = key.split('/') as [Mode, string, string, string?];
+      const seed = Number(base) + (same === 'same' ? 0 : 7919 * i);
       m.set(c.key, mode === 'streaming' ? maskStreaming(engine, c.ulaw, voice, seed) : await maskPhrases(engine, c.ulaw, c.phrases, voice, seed));
     }
   }
@@ -167,7 +172,7 @@ const base = await run('orig', ['orig']);
 results.original = base;
 console.log(`\noriginal/original: EER ${pct(base)} % (${base.targets} target, ${base.nonTargets} non-target trials)\n`);
 
-const header = ['mode', 'preset', 'ignorant', 'lazy', 'cross-call', 'cross-preset', 'semi-informed'];
+const header = ['mode', 'preset', 'ignorant', 'lazy', 'fixed seed', 'cross-call', 'cross-preset', 'semi-informed'];
 const skip = new Set(opt('skip')?.split(',') ?? []);
 const rows: string[][] = [];
 for (const mode of modes) {
@@ -179,6 +184,7 @@ for (const mode of modes) {
     const r = {
       ignorant: skip.has('ignorant') ? undefined : await run('orig', [a]),
       lazy: await run(a, [a]),
+      fixedSeed: skip.has('fixed') ? undefined : await run(`${a}/same`, [`${a}/same`]),
       crossCall: skip.has('cross-call') ? undefined : await run(a, [b]),
       // Cross-preset costs 7 cells' trials: streaming mode (the default) only.
       crossPreset: others.length > 0 && mode === 'streaming' && !skip.has('cross-preset') ? await run(a, others) : undefined,
@@ -186,7 +192,7 @@ for (const mode of modes) {
     };
     results[`${mode}/${voice}`] = r;
     const cell = (x: EerResult | undefined) => (x ? pct(x) : '-');
-    rows.push([mode, voice, cell(r.ignorant), cell(r.lazy), cell(r.crossCall), cell(r.crossPreset), cell(r.semiInformed)]);
+    rows.push([mode, voice, cell(r.ignorant), cell(r.lazy), cell(r.fixedSeed), cell(r.crossCall), cell(r.crossPreset), cell(r.semiInformed)]);
     console.log(`${rows[rows.length - 1]!.join(' | ')}   (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   }
 }

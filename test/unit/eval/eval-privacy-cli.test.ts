@@ -19,5 +19,8 @@ describe('npm run eval:privacy', () => {
     expect(clips.stderr).toMatch(/at least 3 clips/);
     const k = await fail(run(TSX, [SCRIPT, '--components', '48'], { cwd: ROOT }));
     expect(k.stderr).toMatch(/power of two/);
+    const seeds = await fail(run(TSX, [SCRIPT, '--seeds', '5,5'], { cwd: ROOT }));
+    expect(seeds.code).toBe(2);
+    expect(seeds.stderr).toMatch(/--seeds needs two different integers/);
   });
 });

@@ -12,7 +12,7 @@
  */
 import { FormantWarper } from './formant-warp.js';
 import { HOP, HopTrack, LPC_ORDER, SAMPLE_RATE } from './hop-track.js';
-import { allPoleGain, hann, lagWindow, levinson, windowedAutocorr } from './lpc.js';
+import { bandPowerGain, hann, lagWindow, levinson, windowedAutocorr } from './lpc.js';
 import { MAX_HALF, RESIDUAL_AHEAD, ResidualPsola } from './excitation.js';
 import { PitchReference, PitchSpread, targetF0 } from './pitch-target.js';
 import { HALFBAND, YinTracker } from './pitch-tracker.js';
@@ -51,6 +51,13 @@ export const LATENCY = LOOKAHEAD + RESIDUAL_AHEAD + MAX_HALF + 8;
  * frequency). With the exponent the measured shift matches the preset's formantRatio.
  */
 const WARP_EXPONENT = 1.25;
+/**
+ * Loudness match bounds: a lowered envelope can gain 20-30 dB in the band (its resonances move
+ * onto the strongest harmonics), so the floor is low; the ceiling stays at 4, as more would
+ * amplify the inverse filter's whitened noise above 4 kHz where a raised envelope puts poles.
+ */
+const MIN_GAIN = 1 / 64;
+const MAX_GAIN = 4;
 /** Formant ratio change per hop when the voice is switched (no clicks). */
 const RATIO_SLEW = 0.004;
 
@@ -225,10 +232,10 @@ export class MaskProcessor {
       const p = this.warper.poles();
       this.norm.observe(p.count, p.angle, p.radius);
     }
-    // Keep loudness: scale the excitation so 1/A'(z) has the power gain of 1/A(z).
-    const gA = allPoleGain(a, LPC_ORDER, this.r, this.tmp);
-    const gB = allPoleGain(this.b, LPC_ORDER, this.r, this.tmp);
-    const gain = Number.isFinite(gA) && Number.isFinite(gB) && gB > 0 ? Math.min(4, Math.max(0.25, Math.sqrt(gA / gB))) : 1;
+    // Keep loudness: scale the excitation so 1/A'(z) has the power gain of 1/A(z) in the band.
+    const gA = bandPowerGain(a, LPC_ORDER);
+    const gB = bandPowerGain(this.b, LPC_ORDER);
+    const gain = Number.isFinite(gA) && Number.isFinite(gB) && gB > 0 ? Math.min(MAX_GAIN, Math.max(MIN_GAIN, Math.sqrt(gA / gB))) : 1;
     this.hops.set(k, f0 > 0, f0, f0Out, this.b, gain, Math.max(this.minPulse, ramp(PULSE_SNR_HI, PULSE_SNR_LO, snr)));
     this.psola.placeMarks((k + 1) * HOP, this.hops);
   }

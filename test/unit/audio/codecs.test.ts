@@ -11,6 +11,19 @@ import { fixture } from '../api/audio-check.js';
 
 beforeAll(() => initResampler());
 
+/** 1 s of a 440 Hz tone through Mp3StreamEncoder with an encoder class, decoded back with mpg123. */
+async function mp3Tone(Ctor: ConstructorParameters<typeof Mp3StreamEncoder>[0], rate: number, kbps: number) {
+  const { MPEGDecoder } = await import('mpg123-decoder');
+  const enc = new Mp3StreamEncoder(Ctor, rate, kbps);
+  const pcm = new Int16Array(rate).map((_, i) => Math.round(6000 * Math.sin((2 * Math.PI * 440 * i) / rate)));
+  const mp3 = Buffer.concat([...enc.push(pcm), ...enc.end()]);
+  const d = new MPEGDecoder();
+  await d.ready;
+  const r = d.decode(mp3);
+  d.free();
+  return { mp3, r };
+}
+
 describe('container detection', () => {
   it('tells every fixture by its bytes', () => {
     const want: Record<string, string> = {
@@ -89,15 +102,8 @@ describe('encoders', () => {
   it('MP3: 32 kbps at 44.1 kHz stays at 44.1 kHz (LAME would pick 22.05 kHz itself)', async () => {
     const Lame = await loadMp3Encoder();
     expect(mp3RateForced).toBe(true);
-    const { MPEGDecoder } = await import('mpg123-decoder');
     for (const [rate, kbps] of [[44100, 32], [22050, 32], [44100, 128]] as const) {
-      const enc = new Mp3StreamEncoder(Lame, rate, kbps);
-      const pcm = new Int16Array(rate).map((_, i) => Math.round(6000 * Math.sin((2 * Math.PI * 440 * i) / rate)));
-      const mp3 = Buffer.concat([...enc.push(pcm), ...enc.end()]);
-      const d = new MPEGDecoder();
-      await d.ready;
-      const r = d.decode(mp3);
-      d.free();
+      const { mp3, r } = await mp3Tone(Lame, rate, kbps);
       expect(r.sampleRate, `${rate}/${kbps}`).toBe(rate);
       expect(r.samplesDecoded / rate, `${rate}/${kbps}`).toBeGreaterThan(0.95);
       const kbit = (mp3.length * 8) / 1000; // 1 s of audio, plus the encoder's last frames
@@ -110,15 +116,8 @@ describe('encoders', () => {
     // the port as published (its ES module build, never patched) still encodes the rate and
     // bitrate asked for: it is not handed the fourth argument that would reset it to 44.1 kHz 128 kbps
     const { Mp3Encoder } = (await import('@breezystack/lamejs')) as unknown as { Mp3Encoder: ConstructorParameters<typeof Mp3StreamEncoder>[0] };
-    const { MPEGDecoder } = await import('mpg123-decoder');
     for (const [rate, kbps] of [[22050, 32], [24000, 48]] as const) {
-      const enc = new Mp3StreamEncoder(Mp3Encoder, rate, kbps);
-      const pcm = new Int16Array(rate).map((_, i) => Math.round(6000 * Math.sin((2 * Math.PI * 440 * i) / rate)));
-      const mp3 = Buffer.concat([...enc.push(pcm), ...enc.end()]);
-      const d = new MPEGDecoder();
-      await d.ready;
-      const r = d.decode(mp3);
-      d.free();
+      const { mp3, r } = await mp3Tone(Mp3Encoder, rate, kbps);
       expect(r.sampleRate, `${rate}/${kbps}`).toBe(rate);
       expect(Math.abs((mp3.length * 8) / 1000 / kbps - 1), `${rate}/${kbps}`).toBeLessThan(0.15);
     }

@@ -283,15 +283,7 @@ describe('API contract', () => {
 
 const concatPcm = (...parts: Int16Array[]): Int16Array => concatChunks(parts);
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const concat = (...parts: Uint8Array[]): Uint8Array => Buffer.concat(parts);
 
 /** Deterministic Gaussian white noise at an RMS level in dBFS, mu-law encoded. */
 function hiss(seconds: number, dbfs: number, seed: number): Uint8Array {

@@ -19,7 +19,7 @@
  *
  *   npm run eval:privacy [-- --voices neutral-male,deep-male] [-- --modes streaming,phrase]
  *     [-- --clips bush,p240,...] [-- --components 64] [-- --no-asr] [-- --json out.json]
- *     [-- --normalise 0..1] [-- --variation 0..1] [-- --pulse 0..1] [-- --asr-only]
+ *     [-- --normalise 0..1] [-- --variation 0..1] [-- --phrase-variation 0..1] [-- --pulse 0..1] [-- --asr-only]
  *     [-- --seeds A,B (the two calls' base seeds, default 1001,2002)]
  *     [-- --asr-voices all|a,b (default: the default preset)] [-- --skip ignorant,fixed,cross-call,cross-preset,semi]
  *
@@ -75,6 +75,7 @@ await initResampler();
 const engineOpts = {
   ...(opt('normalise') !== undefined && { normalise: Number(opt('normalise')) }),
   ...(opt('variation') !== undefined && { variation: Number(opt('variation')) }),
+  ...(opt('phrase-variation') !== undefined && { phraseVariation: Number(opt('phrase-variation')) }),
   ...(opt('pulse') !== undefined && { pulse: Number(opt('pulse')) }),
 };
 const engine = new LocalEngine({ defaultVoiceId: DEFAULT_VOICE, ...engineOpts });

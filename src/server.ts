@@ -80,7 +80,13 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   if (!isLocalVoice(config.LOCAL_VOICE_ID)) {
     throw new ConfigError([`LOCAL_VOICE_ID: unknown preset "${config.LOCAL_VOICE_ID}"; expected one of ${LOCAL_VOICES.map((v) => v.id).join(', ')}`]);
   }
-  const local = new LocalEngine({ defaultVoiceId: config.LOCAL_VOICE_ID, seed: config.LOCAL_SEED, denoise: config.LOCAL_DENOISE, log });
+  const local = new LocalEngine({
+    defaultVoiceId: config.LOCAL_VOICE_ID,
+    seed: config.LOCAL_SEED,
+    denoise: config.LOCAL_DENOISE,
+    phraseVariation: config.LOCAL_PHRASE_VARIATION ? 1 : 0,
+    log,
+  });
 
   // Each backend masks with its own seed: ElevenLabs with ELEVENLABS_SEED, the embedded engine
   // (also as ElevenLabs' fallback) with LOCAL_SEED.

@@ -141,6 +141,8 @@ const schema = z.object({
   LOCAL_MODE: z.enum(['streaming', 'phrase']).default('streaming'),
   LOCAL_SEED: seed,
   LOCAL_DENOISE: bool(false),
+  /** A new formant draw for each phrase within the call's variation (harder to link masked recordings). */
+  LOCAL_PHRASE_VARIATION: bool(true),
   // auto: served when LOCAL_API_KEY is set (a public port should never mask for anyone who asks).
   LOCAL_API: z.enum(['auto', 'true', 'false'], { error: 'expected auto, true or false' }).default('auto'),
   LOCAL_API_KEY: optionalString,

@@ -18,6 +18,7 @@ import { mulawEncode } from '../../audio/mulaw.js';
 import { initResampler, resample, Resampler } from '../../audio/resampler.js';
 import type { Logger } from '../../observability/logger.js';
 import { denoisePrefilter, denoiseReady, initDenoise } from './denoise.js';
+import { phraseIndexOf } from './call-variation.js';
 import { concatChunks, maskBlocks, type MaskProcessorOptions } from './processor.js';
 import { getPreset, isLocalVoice, LOCAL_VOICES, type LocalVoicePreset } from './presets.js';
 import { LocalFrameStream, STREAM_DELAY_8K } from './stream.js';
@@ -45,6 +46,8 @@ export interface LocalEngineOptions {
   normalise?: number;
   /** Per-call variation within a preset, drawn from the call's seed, 0..1 (default 1). */
   variation?: number;
+  /** Per-phrase variation of the formant target, 0..1 (default: as variation). */
+  phraseVariation?: number;
   /** Least clean-pulse share of the voiced excitation, 0..1 (see MaskProcessorOptions.pulse). */
   pulse?: number;
   log?: Logger;
@@ -76,7 +79,8 @@ export class LocalEngine implements PhraseConverter {
     this.defaultVoiceId = opts.defaultVoiceId;
     this.seed = opts.seed;
     this.denoise = opts.denoise ?? false;
-    this.dsp = { normalise: opts.normalise ?? 1, variation: opts.variation ?? 1, pulse: opts.pulse ?? DEFAULT_PULSE };
+    const variation = opts.variation ?? 1;
+    this.dsp = { normalise: opts.normalise ?? 1, variation, phraseVariation: opts.phraseVariation ?? variation, pulse: opts.pulse ?? DEFAULT_PULSE };
     this.log = opts.log;
     // Denoising by default: start loading RNNoise now, so the first phrase does not wait for it.
     if (this.denoise) this.loadDenoise().catch(() => undefined);
@@ -99,7 +103,8 @@ export class LocalEngine implements PhraseConverter {
       this.loadDenoise().catch(() => undefined);
       throw new Error('RNNoise is not loaded yet: use maskPcm16kAsync (it loads it on first use)');
     }
-    return maskBlocks(pcm, preset, seed, { ...this.dsp, ...(denoise && { prefilter: denoisePrefilter() }) });
+    // Each phrase draws its own formant variation from its samples (see phraseIndexOf).
+    return maskBlocks(pcm, preset, seed, { ...this.dsp, phrase: phraseIndexOf(pcm), ...(denoise && { prefilter: denoisePrefilter() }) });
   }
 
   /**

@@ -18,7 +18,7 @@ import { PitchReference, PitchSpread, targetF0 } from './pitch-target.js';
 import { HALFBAND, YinTracker } from './pitch-tracker.js';
 import type { LocalVoicePreset } from './presets.js';
 import { FormantNormaliser } from './speaker-norm.js';
-import { callVariation, variedPreset, type CallVariation } from './call-variation.js';
+import { callVariation, phraseScale, variedPreset, type CallVariation } from './call-variation.js';
 import { concatChunks } from '../../audio/codecs/pcm.js';
 
 /** Per-call options of the processor (all optional; defaults: full normalisation, no variation). */
@@ -27,6 +27,13 @@ export interface MaskProcessorOptions {
   normalise?: number;
   /** Amount of per-call variation drawn from the seed, 0..1 (default 0: none). */
   variation?: number;
+  /**
+   * Amount of per-phrase variation of the formant target on top of the call's, 0..1 (default 0:
+   * none): a new draw after every pause of PAUSE_HOPS unvoiced hops (see PHRASE_SPAN).
+   */
+  phraseVariation?: number;
+  /** Index of the first phrase (phrase mode: phraseIndexOf the phrase; default 0). */
+  phrase?: number;
   /**
    * Least share of the voiced excitation that is a clean pulse instead of the speaker's own
    * residual, 0..1 (default 0; noise raises it further). The residual carries voice quality, a
@@ -58,6 +65,11 @@ const WARP_EXPONENT = 1.25;
  */
 const MIN_GAIN = 1 / 64;
 const MAX_GAIN = 4;
+/**
+ * A pause ends a phrase for per-phrase variation: 50 unvoiced hops (250 ms), longer than any
+ * unvoiced stretch within a word. The new draw takes effect in the pause.
+ */
+const PAUSE_HOPS = 50;
 /** Formant ratio change per hop when the voice is switched (no clicks). */
 const RATIO_SLEW = 0.004;
 
@@ -132,6 +144,10 @@ export class MaskProcessor {
   private readonly norm: FormantNormaliser;
   private readonly variation: CallVariation;
   private readonly minPulse: number;
+  private readonly seed: number;
+  private readonly phraseAmount: number;
+  private phrase: number;
+  private unvoicedRun = 0;
   /** Output samples that came out non-finite (replaced by 0): a health counter for the eval. */
   nonFinite = 0;
 
@@ -144,13 +160,26 @@ export class MaskProcessor {
     this.preset = variedPreset(preset, this.variation);
     this.ratio = preset.formantRatio;
     this.normalise = Math.max(0, Math.min(1, opts.normalise ?? 1));
-    this.norm = new FormantNormaliser(this.variation.formantScale, this.normalise, WARP_EXPONENT);
+    this.seed = seed;
+    this.phraseAmount = opts.phraseVariation ?? 0;
+    this.phrase = opts.phrase ?? 0;
+    this.norm = new FormantNormaliser(this.callScale(), this.normalise, WARP_EXPONENT);
     this.minPulse = Math.max(0, Math.min(1, opts.pulse ?? 0));
   }
 
   /** Switches preset from the next hop on (the formant ratio glides, pitch follows per period). */
   setPreset(p: LocalVoicePreset): void {
     this.preset = variedPreset(p, this.variation);
+  }
+
+  /** The formant target's multiplier for the current phrase (call and phrase variation). */
+  private callScale(): number {
+    return this.variation.formantScale * phraseScale(this.seed, this.phrase, this.phraseAmount);
+  }
+
+  /** The pole-angle ratio synthesised with now (preset, speaker correction, variation). */
+  formantWarp(): number {
+    return this.norm.ratio;
   }
 
   /** The speaker's formant estimate (F1..F3, Hz) so far. */
@@ -218,6 +247,11 @@ export class MaskProcessor {
       e[n & MASK] = v;
     }
 
+    this.unvoicedRun = f0 > 0 ? 0 : this.unvoicedRun + 1;
+    if (this.unvoicedRun === PAUSE_HOPS && this.phraseAmount > 0) {
+      this.phrase = (this.phrase + 1) >>> 0;
+      this.norm.setCallScale(this.callScale());
+    }
     let f0Out = 0;
     if (f0 > 0) {
       const ref = this.reference.add(f0);

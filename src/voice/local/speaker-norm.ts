@@ -46,7 +46,7 @@ export class FormantNormaliser {
   private readonly weight = new Float64Array(K).fill(PRIOR_HOPS);
   private readonly decay = 1 - 1 / MEMORY;
   private readonly cand = new Float64Array(K);
-  private readonly callLog: number;
+  private callLog: number;
   private presetRatio = 1;
   private warpRatio = 1;
 
@@ -88,6 +88,14 @@ export class FormantNormaliser {
       this.mean[k] = (w * this.mean[k]! + Math.log(this.cand[k]!)) / (w + 1);
       this.weight[k] = Math.min(MEMORY, w + 1);
     }
+    this.update();
+  }
+
+  /** Sets the call's variation of the target (per-phrase variation changes it between phrases). */
+  setCallScale(scale: number): void {
+    const log = Math.log(scale);
+    if (log === this.callLog) return;
+    this.callLog = log;
     this.update();
   }
 

@@ -31,6 +31,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ LOCAL_DENOISE: 'true', ELEVENLABS_API_KEY: 'k' }).LOCAL_DENOISE).toBe(true);
   });
 
+  it('varies the formant target per phrase unless LOCAL_PHRASE_VARIATION=false; names a bad value', () => {
+    expect(loadConfig({}).LOCAL_PHRASE_VARIATION).toBe(true);
+    expect(loadConfig({ LOCAL_PHRASE_VARIATION: 'false' }).LOCAL_PHRASE_VARIATION).toBe(false);
+    expect(problems({ LOCAL_PHRASE_VARIATION: 'sometimes' }).join('\n')).toMatch(/^LOCAL_PHRASE_VARIATION: /);
+  });
+
   it('uses ElevenLabs when a key is set, on any regional host', () => {
     const c = loadConfig({ ELEVENLABS_API_KEY: 'k', ELEVENLABS_BASE_URL: 'https://api.eu.residency.elevenlabs.io/' });
     expect(c.converter).toBe('elevenlabs');

@@ -30,9 +30,10 @@ export const INTONATION_SPAN = 0.15;
  * share one spectral envelope, and an attacker holding masked recordings of the agent links them
  * (the eval's "lazy" cell); a new draw per phrase spreads one call over a range of envelopes, so
  * a model of one phrase fits the next no better than it fits another speaker's. Measured with
- * npm run eval:privacy (streaming, default preset): lazy EER 17.9% / 24.3% (seeds 1001/2002,
- * 3003/4004) without it, 27.9% / 28.6% with it. Word error (pocketsphinx) moved within the
- * spread between seeds (x1.58 vs x1.35 at seed 1001, x1.64 vs x1.65 at seed 2002).
+ * npm run eval:privacy (streaming, default preset, seeds 1001/2002 and 3003/4004): lazy EER
+ * 17.9% / 24.3% without it, 34.1% / 35.8% with it; semi-informed 8.6% -> 18.5%. The price is
+ * intelligibility: pocketsphinx word error x1.35 -> x1.73 of the original at seed 1001,
+ * x1.65 -> x1.66 at seed 2002 (README "What it protects against").
  */
 export const PHRASE_SPAN = 0.14;
 

@@ -1,29 +1,47 @@
 /**
  * Prints the phrases the VAD finds in a WAV (any rate/format the WAV reader takes; non-8 kHz
  * input is resampled to 8 kHz and mu-law encoded, as Twilio would send it), or in a fixture clip
- * by key, next to the clip's reference timings.
+ * by key, next to the clip's reference timings. The segmenter is set up as the bridge sets it up
+ * (the VAD_* variables and their defaults, micro-pause chunks included); flags override one value:
  *   tsx scripts/segment.ts <file.wav | clip-key | all> [--mode 3] [--start 60] [--preroll 200]
- *       [--hangover 500] [--min 250] [--max 10000]
+ *       [--hangover 500] [--min 250] [--max 2200] [--chunk 1200 (0: no chunks)] [--chunk-pause 160]
  */
 import { readFileSync } from 'node:fs';
 import { parseWav, wavToPcm16 } from '../src/audio/wav.js';
 import { mulawDecode, mulawEncode, FRAME_BYTES_8K } from '../src/audio/mulaw.js';
 import { initResampler, resample } from '../src/audio/resampler.js';
+import { ConfigError, loadConfig } from '../src/config/env.js';
+import { segmenterOptions } from '../src/config/masking-profile.js';
 import { initVad, PhraseSegmenter, type SegmenterOptions } from '../src/vad/index.js';
 import { CLIPS, loadClipMulaw } from '../test/fixtures/clips.js';
 
 const args = process.argv.slice(2);
+let bridge: SegmenterOptions;
+try {
+  bridge = segmenterOptions(loadConfig(process.env));
+} catch (e) {
+  console.error(e instanceof ConfigError ? e.message : e);
+  process.exit(2);
+}
 const opt = (name: string, def: number): number => {
   const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : def;
+  if (i < 0) return def;
+  const v = Number(args[i + 1]);
+  if (!Number.isFinite(v) || v < 0) {
+    console.error(`--${name} needs a non-negative number, got "${args[i + 1] ?? ''}"`);
+    process.exit(2);
+  }
+  return v;
 };
 const opts: SegmenterOptions = {
-  mode: opt('mode', 3),
-  startMs: opt('start', 60),
-  prerollMs: opt('preroll', 200),
-  hangoverMs: opt('hangover', 500),
-  minPhraseMs: opt('min', 250),
-  maxPhraseMs: opt('max', 10_000),
+  mode: opt('mode', bridge.mode),
+  startMs: opt('start', bridge.startMs),
+  prerollMs: opt('preroll', bridge.prerollMs),
+  hangoverMs: opt('hangover', bridge.hangoverMs),
+  minPhraseMs: opt('min', bridge.minPhraseMs),
+  maxPhraseMs: opt('max', bridge.maxPhraseMs),
+  chunkMinMs: opt('chunk', bridge.chunkMinMs ?? 0),
+  chunkPauseMs: opt('chunk-pause', bridge.chunkPauseMs ?? 160),
 };
 const target = args.find((a, i) => !a.startsWith('--') && (i === 0 || !args[i - 1]!.startsWith('--')));
 if (!target) {

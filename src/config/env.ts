@@ -201,6 +201,13 @@ function crossCheck(c: z.output<typeof schema>): string[] {
   if (c.VAD_CHUNK_MIN_MS > 0 && c.VAD_CHUNK_MIN_MS >= c.VAD_MAX_PHRASE_MS) {
     problems.push(`VAD_CHUNK_MIN_MS (${c.VAD_CHUNK_MIN_MS}) must be below VAD_MAX_PHRASE_MS (${c.VAD_MAX_PHRASE_MS}), or 0 to turn micro-pause chunks off`);
   }
+  // The segmenter counts 20 ms frames: a phrase must have room for its pre-roll, its onset and one frame more.
+  const frames = (ms: number) => Math.ceil(ms / 20);
+  if (frames(c.VAD_MAX_PHRASE_MS) <= frames(c.VAD_PREROLL_MS) + Math.max(1, frames(c.VAD_START_MS)) + 1) {
+    problems.push(
+      `VAD_MAX_PHRASE_MS (${c.VAD_MAX_PHRASE_MS}) must exceed VAD_PREROLL_MS + VAD_START_MS + 20 ms (${c.VAD_PREROLL_MS} + ${c.VAD_START_MS} + 20): a phrase holds its pre-roll and its onset`,
+    );
+  }
   if (c.VAD_CHUNK_MIN_MS > 0 && c.VAD_CHUNK_PAUSE_MS >= c.VAD_HANGOVER_MS) {
     problems.push(`VAD_CHUNK_PAUSE_MS (${c.VAD_CHUNK_PAUSE_MS}) must be shorter than VAD_HANGOVER_MS (${c.VAD_HANGOVER_MS}): a longer pause ends the phrase anyway`);
   }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../../src/config/env.js';
+import { segmenterOptions } from '../../../src/config/masking-profile.js';
+import { initVad, PhraseSegmenter } from '../../../src/vad/index.js';
 
 const problems = (env: Record<string, string>) => {
   try {
@@ -52,6 +54,29 @@ describe('loadConfig', () => {
     expect(p.join('\n')).toMatch(/LOG_LEVEL/);
     expect(p.join('\n')).toMatch(/VAD_HANGOVER_MS: expected an integer from 100 to 5000/);
     expect(p).toHaveLength(6);
+  });
+
+  it('refuses VAD lengths that cannot work together, naming both variables', () => {
+    expect(problems({ VAD_CHUNK_MIN_MS: '0', VAD_MAX_PHRASE_MS: '1000', VAD_PREROLL_MS: '1000' }).join('\n')).toMatch(
+      /VAD_MAX_PHRASE_MS \(1000\) must exceed VAD_PREROLL_MS \+ VAD_START_MS/,
+    );
+    expect(problems({ VAD_MAX_PHRASE_MS: '2000', VAD_CHUNK_MIN_MS: '2000' }).join('\n')).toMatch(/VAD_CHUNK_MIN_MS \(2000\) must be below VAD_MAX_PHRASE_MS/);
+    expect(problems({ VAD_CHUNK_PAUSE_MS: '600', VAD_HANGOVER_MS: '500' }).join('\n')).toMatch(/VAD_CHUNK_PAUSE_MS \(600\) must be shorter than VAD_HANGOVER_MS/);
+  });
+
+  it('every VAD combination it accepts is one the segmenter takes (pre-roll and onset at the phrase limit)', async () => {
+    await initVad();
+    for (const [pre, start] of [[900, 60], [920, 40], [880, 90], [1000, 10]] as const) {
+      const env = { VAD_CHUNK_MIN_MS: '0', VAD_MAX_PHRASE_MS: '1000', VAD_PREROLL_MS: String(pre), VAD_START_MS: String(start) };
+      const p = problems(env);
+      if (p.length) {
+        expect(p.join('\n')).toMatch(/VAD_MAX_PHRASE_MS/);
+        expect(() => new PhraseSegmenter({ mode: 3, startMs: start, prerollMs: pre, hangoverMs: 500, minPhraseMs: 250, maxPhraseMs: 1000 })).toThrow(RangeError);
+      } else {
+        new PhraseSegmenter(segmenterOptions(loadConfig(env))).close();
+      }
+    }
+    expect(problems({ VAD_CHUNK_MIN_MS: '0', VAD_MAX_PHRASE_MS: '1000', VAD_PREROLL_MS: '900', VAD_START_MS: '60' })).toEqual([]);
   });
 
   it('requires a key when CONVERTER=elevenlabs', () => {

@@ -39,6 +39,10 @@ async function main(): Promise<void> {
       process.stderr.write(`voice-mask: cannot listen on ${config.HOST}:${config.PORT}: that port ${why}. Set PORT (and HOST) to another value.\n`);
       process.exit(1);
     }
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+      process.stderr.write(`voice-mask: cannot listen on ${config.HOST}:${config.PORT}: the host name ${config.HOST} does not resolve. Set HOST to an address of this machine (0.0.0.0 for all).\n`);
+      process.exit(1);
+    }
     throw err;
   }
   log.info(

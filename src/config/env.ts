@@ -2,8 +2,9 @@
  * Configuration: read once from the environment (and .env), validated, frozen.
  * An invalid value stops start-up with a message naming the variable and what it expects.
  */
-import { VOICE_ID_PATTERN } from '../voice/converter.js';
+import { isIP } from 'node:net';
 import { z } from 'zod';
+import { VOICE_ID_PATTERN } from '../voice/converter.js';
 
 const bool = (def: boolean) =>
   z
@@ -67,6 +68,14 @@ const baseUrl = z.string().transform((v, ctx) => {
   return u.toString().replace(/\/+$/, '');
 });
 
+/** A bind address: an IP address or a host name, nothing else (no scheme, port, path or spaces). */
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const host = z.string().transform((v, ctx) => {
+  if (isIP(v) !== 0 || HOST_NAME.test(v)) return v;
+  ctx.addIssue({ code: 'custom', message: `expected an IP address (0.0.0.0, ::, 127.0.0.1) or a host name, without scheme, port or spaces, got "${v}"` });
+  return z.NEVER;
+});
+
 /** A seed as ElevenLabs takes it: an integer from 0 to 4294967295. */
 const seed = optionalString.transform((v, ctx) => {
   if (v === undefined) return undefined;
@@ -82,7 +91,7 @@ export { VOICE_ID_PATTERN };
 
 const schema = z.object({
   PORT: int(8080, 0, 65535),
-  HOST: z.string().default('0.0.0.0'),
+  HOST: host.default('0.0.0.0'),
   PUBLIC_URL: baseUrl.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
@@ -168,7 +177,8 @@ const schema = z.object({
   PLAYOUT_LEAD_MS: int(300, 20, 5000),
 
   WS_MAX_MESSAGE_BYTES: int(64 * 1024, 1024, 1024 * 1024),
-  WS_MAX_MESSAGES_PER_SEC: int(200, 10, 10_000),
+  // Twilio sends 50 media messages a second per stream, plus marks and DTMF: below 100 every call is closed as a flood.
+  WS_MAX_MESSAGES_PER_SEC: int(200, 100, 10_000),
   WS_MAX_BUFFERED_BYTES: int(1024 * 1024, 16 * 1024, 64 * 1024 * 1024),
   WS_HEARTBEAT_MS: int(30_000, 1000, 600_000),
   WS_MAX_AUDIO_AHEAD_MS: int(20_000, 1000, 600_000),
@@ -206,6 +216,14 @@ function crossCheck(c: z.output<typeof schema>): string[] {
   if (frames(c.VAD_MAX_PHRASE_MS) <= frames(c.VAD_PREROLL_MS) + Math.max(1, frames(c.VAD_START_MS)) + 1) {
     problems.push(
       `VAD_MAX_PHRASE_MS (${c.VAD_MAX_PHRASE_MS}) must exceed VAD_PREROLL_MS + VAD_START_MS + 20 ms (${c.VAD_PREROLL_MS} + ${c.VAD_START_MS} + 20): a phrase holds its pre-roll and its onset`,
+    );
+  }
+  if (c.VAD_MIN_PHRASE_MS >= c.VAD_MAX_PHRASE_MS) {
+    problems.push(`VAD_MIN_PHRASE_MS (${c.VAD_MIN_PHRASE_MS}) must be below VAD_MAX_PHRASE_MS (${c.VAD_MAX_PHRASE_MS}): else every phrase cut at the limit is discarded`);
+  }
+  if (c.LINES_CONFIG && c.HTTP_RATE_LIMIT_PER_MIN < 30) {
+    problems.push(
+      `HTTP_RATE_LIMIT_PER_MIN (${c.HTTP_RATE_LIMIT_PER_MIN}) is too low for two-party lines (LINES_CONFIG): one call takes about 6 webhooks, and behind a proxy all of Twilio's requests share one bucket; set at least 30 (6 x the calls a minute you expect)`,
     );
   }
   if (c.VAD_CHUNK_MIN_MS > 0 && c.VAD_CHUNK_PAUSE_MS >= c.VAD_HANGOVER_MS) {

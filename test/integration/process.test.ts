@@ -87,6 +87,13 @@ describe('the built server process', () => {
     }
   });
 
+  it('says clearly when HOST does not resolve', async () => {
+    const p = start({ HOST: 'nope.invalid' });
+    procs.push(p);
+    expect(await p.exit).toBe(1);
+    expect(p.output()).toMatch(/cannot listen on nope\.invalid:0: the host name nope\.invalid does not resolve\. Set HOST/);
+  });
+
   it('warns loudly without TWILIO_AUTH_TOKEN and says which engine is active', async () => {
     const p = start({});
     procs.push(p);

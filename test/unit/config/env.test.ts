@@ -79,6 +79,24 @@ describe('loadConfig', () => {
     expect(problems({ VAD_CHUNK_MIN_MS: '0', VAD_MAX_PHRASE_MS: '1000', VAD_PREROLL_MS: '900', VAD_START_MS: '60' })).toEqual([]);
   });
 
+  it('takes an IP address or a host name as HOST, and names what else it got', () => {
+    for (const h of ['0.0.0.0', '::', '127.0.0.1', 'localhost', 'bridge-1.internal']) expect(loadConfig({ HOST: h }).HOST).toBe(h);
+    for (const h of ['localhost:8080', 'http://0.0.0.0', ' 0.0.0.0', 'a b']) {
+      expect(problems({ HOST: h }).join('\n')).toMatch(/HOST: expected an IP address .* or a host name, without scheme, port or spaces/);
+    }
+  });
+
+  it('refuses limits under which every call would fail: a message rate below Twilio\'s, too few webhooks for a line, discarded phrases', () => {
+    // Twilio sends 50 media messages a second per stream (plus marks and DTMF).
+    expect(problems({ WS_MAX_MESSAGES_PER_SEC: '60' }).join('\n')).toMatch(/WS_MAX_MESSAGES_PER_SEC: expected an integer from 100 to 10000/);
+    expect(loadConfig({ WS_MAX_MESSAGES_PER_SEC: '100' }).WS_MAX_MESSAGES_PER_SEC).toBe(100);
+    const lines = { LINES_CONFIG: 'lines.yaml', TWILIO_ACCOUNT_SID: `AC${'0'.repeat(32)}`, TWILIO_AUTH_TOKEN: 't' };
+    expect(problems({ ...lines, HTTP_RATE_LIMIT_PER_MIN: '5' }).join('\n')).toMatch(/HTTP_RATE_LIMIT_PER_MIN \(5\) is too low for two-party lines \(LINES_CONFIG\)/);
+    expect(problems({ ...lines, HTTP_RATE_LIMIT_PER_MIN: '30' })).toEqual([]);
+    expect(problems({ HTTP_RATE_LIMIT_PER_MIN: '5' })).toEqual([]);
+    expect(problems({ VAD_MIN_PHRASE_MS: '3000', VAD_MAX_PHRASE_MS: '2200' }).join('\n')).toMatch(/VAD_MIN_PHRASE_MS \(3000\) must be below VAD_MAX_PHRASE_MS \(2200\)/);
+  });
+
   it('requires a key when CONVERTER=elevenlabs', () => {
     expect(problems({ CONVERTER: 'elevenlabs' })).toEqual(['ELEVENLABS_API_KEY: required when CONVERTER=elevenlabs']);
   });

@@ -14,10 +14,10 @@ import { parseArgs } from 'node:util';
 import { mulawDecode } from '../src/audio/mulaw.js';
 import { loadConfig } from '../src/config/env.js';
 import { createLogger } from '../src/observability/logger.js';
-import { startServer } from '../src/server.js';
+import { startServer } from '../src/compose.js';
 import { simulateCall } from '../tools/sim/index.js';
-import { CLIPS, loadClipMulaw } from '../test/fixtures/clips.js';
-import { startEchoConverter } from './lib/echo-converter.js';
+import { CLIPS, loadClipMulaw } from '../tools/clips.js';
+import { startEchoConverter } from '../tools/fakes/echo-elevenlabs.js';
 import { mouthToEar, percentile } from './lib/mouth-to-ear.js';
 
 const { values: args } = parseArgs({

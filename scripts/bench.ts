@@ -17,12 +17,12 @@ import { mulawDecode } from '../src/audio/mulaw.js';
 import { initResampler, resample } from '../src/audio/resampler.js';
 import { loadConfig } from '../src/config/env.js';
 import { parseInbound, serializeMedia } from '../src/twilio/messages.js';
-import { initVad, PhraseSegmenter } from '../src/vad/index.js';
-import { segmenterOptions } from '../src/config/masking-profile.js';
+import { initVad, PhraseSegmenter } from '../src/pipeline/vad/index.js';
+import { segmenterOptions } from '../src/compose/masking-profile.js';
 import { initLocalEngine, LocalEngine } from '../src/voice/local/index.js';
 import { simulateCall } from '../tools/sim/index.js';
-import { startFakeElevenLabs } from '../test/fakes/fake-elevenlabs.js';
-import { loadClipMulaw } from '../test/fixtures/clips.js';
+import { startFakeElevenLabs } from '../tools/fakes/fake-elevenlabs.js';
+import { loadClipMulaw } from '../tools/clips.js';
 
 const { values: args } = parseArgs({ options: { calls: { type: 'string', default: '0' }, voice: { type: 'string', default: 'neutral-male' } } });
 

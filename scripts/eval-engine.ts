@@ -21,7 +21,7 @@ import { parseWav } from '../src/audio/wav.js';
 import { initLocalEngine, LocalEngine, LOCAL_VOICES } from '../src/voice/local/index.js';
 import { maskWhole } from '../src/voice/local/processor.js';
 import { medianVoiced, trackF0 } from '../src/voice/local/pitch-tracker.js';
-import { CLIPS } from '../test/fixtures/clips.js';
+import { CLIPS } from '../tools/clips.js';
 import { averageEnvelope, clipStats, envelopeShiftRatio, maxNormXcorr } from './lib/engine-metrics.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -34,7 +34,7 @@ import { mulawDecode } from '../src/audio/mulaw.js';
 import { initResampler, resample } from '../src/audio/resampler.js';
 import { encodeWavPcm16 } from '../src/audio/wav.js';
 import { initLocalEngine, LocalEngine, LOCAL_VOICES } from '../src/voice/local/index.js';
-import { CLIPS, loadClipMulaw } from '../test/fixtures/clips.js';
+import { CLIPS, loadClipMulaw } from '../tools/clips.js';
 import { eerWithInterval, type EerResult, type Trial } from './eval-privacy/eer.js';
 import { llrScore, mapAdapt, prepareTest, trainUbm, type Features, type Gmm } from './eval-privacy/gmm.js';
 import { maskPhrases, maskStreaming, type Mode } from './eval-privacy/masking.js';

@@ -21,7 +21,7 @@
  * that costs. --no-barge-in (PLAYOUT_CLEAR_BACKLOG_MS=0) measures the fault recovery alone.
  */
 import { parseArgs } from 'node:util';
-import { CLIPS, loadClipMulaw } from '../test/fixtures/clips.js';
+import { CLIPS, loadClipMulaw } from '../tools/clips.js';
 import { FAULT_KINDS, runMatrix, type FaultKindName, type FaultSummary } from './lib/fault-scenario.js';
 
 const GOAL = 0.7;

@@ -13,9 +13,9 @@
  */
 import { parseArgs } from 'node:util';
 import { findLeakedFrames, simulateCall } from '../tools/sim/index.js';
-import { loadClipMulaw } from '../test/fixtures/clips.js';
-import { startAccountFake } from '../test/fakes/account-limited-elevenlabs.js';
-import { redisBinary, startRedis } from '../test/helpers/redis-server.js';
+import { loadClipMulaw } from '../tools/clips.js';
+import { startAccountFake } from '../tools/fakes/account-limited-elevenlabs.js';
+import { redisBinary, startRedis } from '../tools/redis-server.js';
 import { startBridgeProcess, type BridgeProcess } from './lib/bridge-process.js';
 
 const { values } = parseArgs({

@@ -7,10 +7,10 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/env.js';
-import { startServer } from '../src/server.js';
+import { startServer } from '../src/compose.js';
 import { simulateCall } from '../tools/sim/index.js';
-import { startFakeElevenLabs } from '../test/fakes/fake-elevenlabs.js';
-import { loadClipMulaw } from '../test/fixtures/clips.js';
+import { startFakeElevenLabs } from '../tools/fakes/fake-elevenlabs.js';
+import { loadClipMulaw } from '../tools/clips.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with node --expose-gc (npm run leak-check does)');

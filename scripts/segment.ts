@@ -11,9 +11,9 @@ import { parseWav, wavToPcm16 } from '../src/audio/wav.js';
 import { mulawDecode, mulawEncode, FRAME_BYTES_8K } from '../src/audio/mulaw.js';
 import { initResampler, resample } from '../src/audio/resampler.js';
 import { ConfigError, loadConfig } from '../src/config/env.js';
-import { segmenterOptions } from '../src/config/masking-profile.js';
-import { initVad, PhraseSegmenter, type SegmenterOptions } from '../src/vad/index.js';
-import { CLIPS, loadClipMulaw } from '../test/fixtures/clips.js';
+import { segmenterOptions } from '../src/compose/masking-profile.js';
+import { initVad, PhraseSegmenter, type SegmenterOptions } from '../src/pipeline/vad/index.js';
+import { CLIPS, loadClipMulaw } from '../tools/clips.js';
 
 const args = process.argv.slice(2);
 let bridge: SegmenterOptions;

@@ -11,8 +11,8 @@
 import { parseArgs } from 'node:util';
 import { loopDelayMs, scrape, startBridgeProcess } from './lib/bridge-process.js';
 import { simulateCall, findLeakedFrames, percentile } from '../tools/sim/index.js';
-import { startFakeElevenLabs } from '../test/fakes/fake-elevenlabs.js';
-import { loadClipMulaw, CLIPS } from '../test/fixtures/clips.js';
+import { startFakeElevenLabs } from '../tools/fakes/fake-elevenlabs.js';
+import { loadClipMulaw, CLIPS } from '../tools/clips.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -4,7 +4,7 @@
  * this module, src/audio/index.ts and the network (HTTP, WebSocket); the lint rules refuse
  * their imports of anything else under src/.
  */
-export { startServer, type RunningServer, type ServerExtras } from './server.js';
+export { startServer, type RunningServer, type ServerExtras } from './compose.js';
 export { loadConfig, ConfigError, type Config } from './config/env.js';
 export { createLogger, type Logger } from './observability/logger.js';
 export { LOCAL_VOICES } from './voice/local/index.js';

@@ -5,7 +5,7 @@ import 'dotenv/config';
 import { ConfigError, configWarnings, loadConfig } from './config/env.js';
 import { createLogger } from './observability/logger.js';
 import { metrics } from './observability/metrics.js';
-import { startServer } from './server.js';
+import { startServer } from './compose.js';
 
 async function main(): Promise<void> {
   let config;

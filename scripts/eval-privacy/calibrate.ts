@@ -9,7 +9,7 @@ import { mulawDecode } from '../../src/audio/mulaw.js';
 import { initResampler, resample } from '../../src/audio/resampler.js';
 import { MaskProcessor } from '../../src/voice/local/processor.js';
 import { getPreset } from '../../src/voice/local/presets.js';
-import { CLIPS, loadClipMulaw } from '../../test/fixtures/clips.js';
+import { CLIPS, loadClipMulaw } from '../../tools/clips.js';
 
 await initResampler();
 const logs: number[][] = [];

@@ -8,7 +8,7 @@ import { mulawDecode } from '../../src/audio/mulaw.js';
 import { initResampler } from '../../src/audio/resampler.js';
 import { initLocalEngine, LocalEngine, LOCAL_VOICES } from '../../src/voice/local/index.js';
 import { medianVoiced, trackF0 } from '../../src/voice/local/pitch-tracker.js';
-import { CLIPS, loadClipMulaw } from '../../test/fixtures/clips.js';
+import { CLIPS, loadClipMulaw } from '../../tools/clips.js';
 import { maskPhrases, maskStreaming } from './masking.js';
 
 const args = process.argv.slice(2);

@@ -12,10 +12,10 @@ import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config/env.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { startServer } from '../../src/server.js';
+import { startServer } from '../../src/compose.js';
 import { findLeakedFrames, simulateCall, type SimulatedCallResult } from '../../tools/sim/index.js';
-import { expectedUlaw, startFakeElevenLabs } from '../../test/fakes/fake-elevenlabs.js';
-import { FAULTS, startFaultProxy, type ProxiedRequest, type ProxyFault } from '../../test/fakes/fault-proxy.js';
+import { expectedUlaw, startFakeElevenLabs } from '../../tools/fakes/fake-elevenlabs.js';
+import { FAULTS, startFaultProxy, type ProxiedRequest, type ProxyFault } from '../../tools/fakes/fault-proxy.js';
 
 export const FAULT_KINDS = ['500', '429', 'reset', 'hang', '401', 'quota-401', 'stall', 'truncated'] as const;
 export type FaultKindName = (typeof FAULT_KINDS)[number];

@@ -4,7 +4,6 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { VOICE_ID_PATTERN } from '../voice/converter.js';
 
 const bool = (def: boolean) =>
   z
@@ -87,7 +86,8 @@ const seed = optionalString.transform((v, ctx) => {
 });
 
 /** ElevenLabs voice ids and local preset ids share this shape. */
-export { VOICE_ID_PATTERN };
+/** What a voice id may look like (ElevenLabs ids and the engine's preset names). */
+export const VOICE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 const schema = z.object({
   PORT: int(8080, 0, 65535),

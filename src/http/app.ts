@@ -4,12 +4,13 @@
  * /media is handled beside it on the same HTTP server (src/twilio/upgrade.ts).
  */
 import express, { type Router, type ErrorRequestHandler, type RequestHandler } from 'express';
-import { VOICE_ID_PATTERN, type VoiceCatalog } from '../voice/converter.js';
+import { VOICE_ID_PATTERN } from '../config/env.js';
+import type { VoiceCatalog } from '../voice/converter.js';
 import type { Logger } from '../observability/logger.js';
 import { maskPhone } from '../observability/logger.js';
 import { registry } from '../observability/metrics.js';
 import { securityHeaders, twilioWebhook } from './guards.js';
-import { publicBase, toWebSocketBase } from './public-url.js';
+import { publicBase, toWebSocketBase } from '../twilio/public-url.js';
 import { connectStream, TwimlTemplate } from './twiml.js';
 
 export const MEDIA_PATH = '/media';

@@ -2,8 +2,8 @@
 import express, { type RequestHandler } from 'express';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
-import { signatureBases } from './public-url.js';
-import { isValidWebhookSignature } from './signature.js';
+import { signatureBases } from '../twilio/public-url.js';
+import { isValidWebhookSignature } from '../twilio/signature.js';
 
 export const securityHeaders: RequestHandler = (_req, res, next) => {
   res.setHeader('X-Content-Type-Options', 'nosniff');

@@ -8,9 +8,9 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
-import { signatureBases, toWebSocketBase } from '../http/public-url.js';
-import { isValidUpgradeSignature } from '../http/signature.js';
-import { MediaStreamConnection, type StreamLimits } from './stream.js';
+import { signatureBases, toWebSocketBase } from './public-url.js';
+import { isValidUpgradeSignature } from './signature.js';
+import { MediaStreamConnection, type StreamLimits } from './connection.js';
 
 export interface UpgradeDeps {
   /** TWILIO_AUTH_TOKEN: without it upgrades are not authenticated. */

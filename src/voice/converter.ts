@@ -135,8 +135,6 @@ export interface VoiceInfo {
   description: string;
 }
 
-/** What a voice id may look like (ElevenLabs ids and the engine's preset names). */
-export const VOICE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** The voices a call may ask for (stream parameter `voice`), and the default. */
 export interface VoiceCatalog {

@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { simulateCall, findLeakedFrames } from '../../tools/sim/index.js';
 import { metrics } from '../../src/observability/metrics.js';
-import { loadClipMulaw } from '../fixtures/clips.js';
-import { startBridge } from './harness.js';
+import { loadClipMulaw } from '../../tools/clips.js';
+import { startBridge } from '../helpers/harness.js';
 
 describe('call isolation', () => {
   it('a call whose handler throws is ended alone; a concurrent call is unaffected', async () => {

@@ -14,8 +14,8 @@ import { promisify } from 'node:util';
 import { ElevenLabsClient } from '@elevenlabs/elevenlabs-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeWavPcm16 } from '../../src/audio/wav.js';
-import { decodeMp3, decodeOggOpus, fixture, fixturePcm16k } from '../unit/api/audio-check.js';
-import { startBridge, type Bridge } from './harness.js';
+import { decodeMp3, decodeOggOpus, fixture, fixturePcm16k } from '../helpers/audio-check.js';
+import { startBridge, type Bridge } from '../helpers/harness.js';
 
 const run = promisify(execFile);
 const KEY = 'local-compat-key';

@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { ElevenLabsClient } from '@elevenlabs/elevenlabs-js';
 import { findLeakedFrames, toFrames } from '../../tools/sim/index.js';
-import { CLIPS, loadClipMulaw } from '../fixtures/clips.js';
-import { startBridge } from './harness.js';
+import { CLIPS, loadClipMulaw } from '../../tools/clips.js';
+import { startBridge } from '../helpers/harness.js';
 
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());

@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { simulateCall, findLeakedFrames } from '../../tools/sim/index.js';
-import { startFakeElevenLabs, expectedUlaw } from '../fakes/fake-elevenlabs.js';
-import { loadClipMulaw } from '../fixtures/clips.js';
-import { startBridge } from './harness.js';
+import { startFakeElevenLabs, expectedUlaw } from '../../tools/fakes/fake-elevenlabs.js';
+import { loadClipMulaw } from '../../tools/clips.js';
+import { startBridge } from '../helpers/harness.js';
 
 const nonSilent = (a: Uint8Array) => a.filter((x) => x !== 0xff).length;
 

@@ -17,8 +17,8 @@ import { REPORT_IDS } from '../../tools/demo/report-html.js';
 import { runDemo, type DemoResult } from '../../tools/demo/run-demo.js';
 import { formatDemoReport } from '../../tools/demo/text-report.js';
 import { findLeakedFrames, mulawDbfs, toFrames } from '../../tools/sim/index.js';
-import { CLIPS, loadClipMulaw } from '../fixtures/clips.js';
-import { decodePng } from '../unit/demo/png-decode.js';
+import { CLIPS, loadClipMulaw } from '../../tools/clips.js';
+import { decodePng } from '../helpers/png-decode.js';
 
 const run = promisify(execFile);
 const CHROMIUM = '/usr/bin/chromium';

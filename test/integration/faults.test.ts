@@ -11,7 +11,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { audibleMs, FAULT_KINDS, runScenario, summarize, type FaultKindName, type ScenarioResult } from '../../scripts/lib/fault-scenario.js';
-import { loadClipMulaw } from '../fixtures/clips.js';
+import { loadClipMulaw } from '../../tools/clips.js';
 
 const FAULTED = 2;
 const env = { PLAYOUT_CLEAR_BACKLOG_MS: '0' };

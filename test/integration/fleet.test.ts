@@ -10,10 +10,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findLeakedFrames, simulateCall, type SimulatedCallResult } from '../../tools/sim/index.js';
 import { ROOT, scrape, startBridgeProcess } from '../../scripts/lib/bridge-process.js';
-import { startAccountFake, type AccountFake } from '../fakes/account-limited-elevenlabs.js';
-import { loadClipMulaw } from '../fixtures/clips.js';
-import { redisBinary, startRedis, type RedisServer } from '../helpers/redis-server.js';
-import { startBridge, type Bridge } from './harness.js';
+import { startAccountFake, type AccountFake } from '../../tools/fakes/account-limited-elevenlabs.js';
+import { loadClipMulaw } from '../../tools/clips.js';
+import { redisBinary, startRedis, type RedisServer } from '../../tools/redis-server.js';
+import { startBridge, type Bridge } from '../helpers/harness.js';
 
 const have = redisBinary() !== undefined;
 const LIMIT = 4;

@@ -9,9 +9,9 @@ import { WebSocket } from 'ws';
 import twilio from 'twilio';
 import { simulateCall, findLeakedFrames, type SimHooks } from '../../tools/sim/index.js';
 import { registry } from '../../src/observability/metrics.js';
-import { startFakeElevenLabs, type FakeElevenLabs } from '../fakes/fake-elevenlabs.js';
-import { loadClipMulaw } from '../fixtures/clips.js';
-import { startBridge, type Bridge } from './harness.js';
+import { startFakeElevenLabs, type FakeElevenLabs } from '../../tools/fakes/fake-elevenlabs.js';
+import { loadClipMulaw } from '../../tools/clips.js';
+import { startBridge, type Bridge } from '../helpers/harness.js';
 
 let fake: FakeElevenLabs;
 let b: Bridge;

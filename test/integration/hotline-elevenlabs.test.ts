@@ -6,9 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { simulateCall, findLeakedFrames } from '../../tools/sim/index.js';
-import { startFakeElevenLabs, expectedUlaw, type FakeElevenLabs, type Fault, type FaultPlan } from '../fakes/fake-elevenlabs.js';
-import { loadClipMulaw } from '../fixtures/clips.js';
-import { startBridge, type Bridge } from './harness.js';
+import { startFakeElevenLabs, expectedUlaw, type FakeElevenLabs, type Fault, type FaultPlan } from '../../tools/fakes/fake-elevenlabs.js';
+import { loadClipMulaw } from '../../tools/clips.js';
+import { startBridge, type Bridge } from '../helpers/harness.js';
 
 /** A fresh fake ElevenLabs and bridge per test (tests run concurrently), closed afterwards. */
 async function withBridge<T>(env: Record<string, string>, fn: (b: Bridge, fake: FakeElevenLabs) => Promise<T>, faults?: FaultPlan): Promise<T> {

@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { simulateCall, findLeakedFrames } from '../../tools/sim/index.js';
 import { mulawDecode } from '../../src/audio/mulaw.js';
 import { maxNormXcorr } from '../../scripts/lib/engine-metrics.js';
-import { loadClipMulaw } from '../fixtures/clips.js';
-import { startBridge } from './harness.js';
+import { loadClipMulaw } from '../../tools/clips.js';
+import { startBridge } from '../helpers/harness.js';
 
 /** Heard audio aligned to the input: the bridge answers in real time, so "heard" starts at call time 0. */
 function correlation(input: Uint8Array, heard: Uint8Array): number {

@@ -9,10 +9,10 @@
 import { describe, expect, it } from 'vitest';
 import { mulawDecode } from '../../src/audio/mulaw.js';
 import { simulateCall } from '../../tools/sim/index.js';
-import { CLIPS, loadClipMulaw } from '../fixtures/clips.js';
-import { startEchoConverter, type EchoOptions } from '../../scripts/lib/echo-converter.js';
+import { CLIPS, loadClipMulaw } from '../../tools/clips.js';
+import { startEchoConverter, type EchoOptions } from '../../tools/fakes/echo-elevenlabs.js';
 import { mouthToEar } from '../../scripts/lib/mouth-to-ear.js';
-import { startBridge, type Bridge } from './harness.js';
+import { startBridge, type Bridge } from '../helpers/harness.js';
 
 /** The first `seconds` of a clip, with its reference phrases cut to match. */
 function excerpt(key: string, seconds: number) {

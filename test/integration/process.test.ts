@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { simulateCall } from '../../tools/sim/index.js';
-import { loadClipMulaw } from '../fixtures/clips.js';
+import { loadClipMulaw } from '../../tools/clips.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MAIN = path.join(ROOT, 'dist/main.js');

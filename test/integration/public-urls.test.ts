@@ -10,8 +10,8 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { startFakeTwilioRest, type FakeTwilioRest } from '../fakes/fake-twilio-rest.js';
-import { postForm, startLineBridge, type Bridge } from './harness.js';
+import { startFakeTwilioRest, type FakeTwilioRest } from '../../tools/fakes/fake-twilio-rest.js';
+import { postForm, startLineBridge, type Bridge } from '../helpers/harness.js';
 
 const LB = 'https://line.voice.example.com';
 const VM = 'https://vm-3.voice.example.com';

@@ -6,9 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { simulateCall, findLeakedFrames, twilioSignature } from '../../tools/sim/index.js';
-import { startFakeTwilioRest } from '../fakes/fake-twilio-rest.js';
-import { loadClipMulaw } from '../fixtures/clips.js';
-import { startLineBridge } from './harness.js';
+import { startFakeTwilioRest } from '../../tools/fakes/fake-twilio-rest.js';
+import { loadClipMulaw } from '../../tools/clips.js';
+import { startLineBridge } from '../helpers/harness.js';
 
 const LINE = '+15005550700';
 const AGENT = '+15005550711';

@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulateCall } from '../../tools/sim/index.js';
 import { registry } from '../../src/observability/metrics.js';
-import { startFakeTwilioRest, twilioError, type FakeTwilioRest } from '../fakes/fake-twilio-rest.js';
-import { startLineBridge, type Bridge } from './harness.js';
+import { startFakeTwilioRest, twilioError, type FakeTwilioRest } from '../../tools/fakes/fake-twilio-rest.js';
+import { startLineBridge, type Bridge } from '../helpers/harness.js';
 
 const LINE_BAD_AGENT = '+15005550600';
 const BAD_AGENT = '+15005550699';

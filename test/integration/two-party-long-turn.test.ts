@@ -6,11 +6,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulawDecode, mulawSilence } from '../../src/audio/mulaw.js';
 import { findLeakedFrames, simulateCall, type SimulatedCallOptions } from '../../tools/sim/index.js';
-import { startFakeTwilioRest, type FakeCall, type FakeTwilioRest } from '../fakes/fake-twilio-rest.js';
-import { CLIPS, loadClipMulaw } from '../fixtures/clips.js';
-import { startEchoConverter, type EchoConverter } from '../../scripts/lib/echo-converter.js';
+import { startFakeTwilioRest, type FakeCall, type FakeTwilioRest } from '../../tools/fakes/fake-twilio-rest.js';
+import { CLIPS, loadClipMulaw } from '../../tools/clips.js';
+import { startEchoConverter, type EchoConverter } from '../../tools/fakes/echo-elevenlabs.js';
 import { mouthToEar } from '../../scripts/lib/mouth-to-ear.js';
-import { startLineBridge, type Bridge, waitFor } from './harness.js';
+import { startLineBridge, type Bridge, waitFor } from '../helpers/harness.js';
 
 const LINE = '+15005550700';
 const AGENT = '+15005550711';

@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulateCall, findLeakedFrames, isAudible, isInformativeFrame, parseStreamTwiml, twilioSignature, toFrames, type SimulatedCallOptions, type SimulatedCallResult } from '../../tools/sim/index.js';
 import { WebSocket } from 'ws';
 import { holdToneCycle } from '../../src/voice/hold-tone.js';
-import { startFakeTwilioRest, type FakeCall, type FakeTwilioRest } from '../fakes/fake-twilio-rest.js';
-import { loadClipMulaw } from '../fixtures/clips.js';
-import { postForm, startLineBridge, type Bridge, waitFor } from './harness.js';
+import { startFakeTwilioRest, type FakeCall, type FakeTwilioRest } from '../../tools/fakes/fake-twilio-rest.js';
+import { loadClipMulaw } from '../../tools/clips.js';
+import { postForm, startLineBridge, type Bridge, waitFor } from '../helpers/harness.js';
 
 const LINE = '+15005550100'; // mask: agent, one agent
 const LINE_BOTH = '+15005550200'; // mask: both

@@ -10,7 +10,7 @@
  * (`x as MaskedAudio`, `<MaskedAudio>x`, `x is MaskedAudio`, or the type under an alias).
  * The passthrough converter (unmasked by design) is for the two-party line code only.
  * Tools (tools/) import the product only through src/index.ts and src/audio/index.ts.
- * Test doubles (test/fakes/) import nothing from src/.
+ * Test doubles (tools/fakes/) import nothing from src/.
  * test/unit/lint-config.test.ts shows each rule failing and passing.
  */
 import Module, { createRequire } from 'node:module';
@@ -47,7 +47,7 @@ const failClosedImports = {
     },
     {
       regex: '(^|/)passthrough(\\.[jt]s)?$',
-      message: 'The passthrough converter sends speech unmasked: only the two-party line code (src/line/) may use it.',
+      message: 'The passthrough converter sends speech unmasked: only the two-party line code (src/session/line/) may use it.',
     },
   ],
 };
@@ -85,7 +85,7 @@ export default tseslint.config(
   },
   {
     // The two-party line code may use the passthrough converter; the brand rules still hold.
-    files: ['src/line/**'],
+    files: ['src/session/line/**'],
     rules: {
       'no-restricted-imports': ['error', { patterns: failClosedImports.patterns.slice(0, 1) }],
     },
@@ -109,7 +109,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/fakes/**'],
+    files: ['tools/fakes/**'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -10,8 +10,7 @@
  */
 import { createHash, randomInt } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { Converter, FrameStream, PhraseConverter, PhraseRequest, VoiceInfo } from '../converter.js';
-import { frameConverter } from '../frame-converter.js';
+import type { FrameStream, PhraseConverter, PhraseRequest, VoiceInfo } from '../converter.js';
 import { ConversionError } from '../errors.js';
 import { asMasked, type MaskedAudio } from '../masked.js';
 import { mulawEncode } from '../../audio/mulaw.js';
@@ -61,8 +60,8 @@ export interface MaskOptions {
 
 /**
  * The engine as a phrase backend (convert: a whole phrase, PCM at any rate) and as a frame
- * backend (openStream: 20 ms of 8 kHz PCM in, 20 ms of masked mu-law out; `streaming` wraps it
- * as a Converter). The maskPcm16k* entry points serve the ElevenLabs-compatible API.
+ * backend (openStream: 20 ms of 8 kHz PCM in, 20 ms of masked mu-law out; the pipeline's frame
+ * adapter wraps it as a Converter). The maskPcm16k* entry points serve the ElevenLabs-compatible API.
  */
 export class LocalEngine implements PhraseConverter {
   readonly name = 'local' as const;
@@ -192,9 +191,6 @@ export class LocalEngine implements PhraseConverter {
     const seed = opts.seed ?? this.seed ?? (opts.callKey !== undefined ? callSeed(opts.callKey) : randomInt(0x1_0000_0000));
     return new LocalFrameStream(opts.voiceId || this.defaultVoiceId, seed, opts.log ?? this.log, this.dsp);
   }
-
-  /** Streaming mode: the frame stream as a Converter (one live slot per call). */
-  readonly streaming: Converter = frameConverter('local', (o) => this.openStream(o));
 
   async close(): Promise<void> {
     this.closed = true;

@@ -14,7 +14,6 @@ import { CircuitBreakerConverter, type CircuitOptions } from './circuit.js';
 import { AccountLimit } from './account-limit.js';
 import { FairLimiter, type ConcurrencyLimiter } from './fair-limiter.js';
 import { LimitedConverter } from './limited.js';
-import { RedisFairLimiter } from './redis-limiter.js';
 import { FallbackConverter } from './fallback.js';
 import { bindResilienceMetrics } from './metrics.js';
 import { RetryingConverter, type RetryOptions } from './retry.js';
@@ -24,7 +23,6 @@ export { CircuitBreakerConverter, classifyOutcome, type AuthCause, type CircuitO
 export { AccountLimit } from './account-limit.js';
 export { FairLimiter, type ConcurrencyLimiter, type Release } from './fair-limiter.js';
 export { LimitedConverter } from './limited.js';
-export { RedisFairLimiter, poolName, type RedisLimiterOptions } from './redis-limiter.js';
 export { FallbackConverter, type FallbackOptions } from './fallback.js';
 export { isFresh, phraseAgeMs } from './freshness.js';
 export { bindResilienceMetrics } from './metrics.js';
@@ -41,7 +39,7 @@ export interface ResilientConverterOptions {
   maxLagMs: number;
   /** ELEVENLABS_MAX_CONCURRENCY: requests in flight to the primary. */
   maxConcurrency: number;
-  /** The limiter to use (createLimiter: the fleet's on Redis); default an in-process FairLimiter of maxConcurrency. */
+  /** The limiter to use (src/fleet/ createLimiter: the fleet's on Redis); default an in-process FairLimiter of maxConcurrency. */
   limiter?: ConcurrencyLimiter;
   /** FALLBACK: 'local' masks with `fallback` when the primary cannot, 'silence' drops. */
   fallbackMode: 'local' | 'silence';
@@ -51,31 +49,6 @@ export interface ResilientConverterOptions {
   circuit?: Omit<CircuitOptions, 'stats' | 'log'>;
   /** Feed the Prometheus metrics in src/observability/metrics.ts (default true). */
   metrics?: boolean;
-}
-
-export interface LimiterOptions {
-  /** ELEVENLABS_MAX_CONCURRENCY */
-  maxConcurrency: number;
-  /** REDIS_URL: share the limit with every instance on this Redis and key (unset: this process only). */
-  redisUrl?: string;
-  /** Names the shared pool (poolName(key, baseUrl)). */
-  pool?: string;
-  redisTimeoutMs?: number;
-  leaseMs?: number;
-  log: Logger;
-}
-
-/** The in-process fair limiter, or with a Redis URL the fleet's. */
-export function createLimiter(o: LimiterOptions): ConcurrencyLimiter {
-  if (!o.redisUrl) return new FairLimiter(new AccountLimit({ configured: o.maxConcurrency }));
-  return new RedisFairLimiter({
-    url: o.redisUrl,
-    limit: o.maxConcurrency,
-    pool: o.pool ?? 'default',
-    log: o.log.child({ component: 'fleet-limiter' }),
-    ...(o.redisTimeoutMs !== undefined && { timeoutMs: o.redisTimeoutMs }),
-    ...(o.leaseMs !== undefined && { leaseMs: o.leaseMs }),
-  });
 }
 
 export interface ResilientConverter extends PhraseConverter {

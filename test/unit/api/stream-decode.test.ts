@@ -12,9 +12,9 @@ import { decodeToMono16k } from '../../../src/audio/codecs/decode.js';
 import { containerSeconds } from '../../../src/audio/codecs/duration.js';
 import { sniffContainer } from '../../../src/audio/codecs/sniff.js';
 import { initResampler } from '../../../src/audio/resampler.js';
-import { silentLog } from '../../fakes/sts-helpers.js';
+import { silentLog } from '../../../tools/fakes/sts-helpers.js';
 import { encodeFlac } from '../../helpers/flac.js';
-import { fixture, fixturePcm16k } from './audio-check.js';
+import { fixture, fixturePcm16k } from '../../helpers/audio-check.js';
 
 let url = '';
 let close: () => Promise<void>;

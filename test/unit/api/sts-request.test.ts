@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTPUT_FORMATS, STREAM_OUTPUT_FORMATS, matchStsPath, parseStsRequest, sendStsError, type StsRequest } from '../../../src/api/sts-request.js';
-import { SPEC_OUTPUT_FORMATS, SPEC_STREAM_OUTPUT_FORMATS, startFakeElevenLabs, type FakeElevenLabs } from '../../fakes/fake-elevenlabs.js';
+import { SPEC_OUTPUT_FORMATS, SPEC_STREAM_OUTPUT_FORMATS, startFakeElevenLabs, type FakeElevenLabs } from '../../../tools/fakes/fake-elevenlabs.js';
 
 /** A bare server around the product's parser: 200 with the parsed request as JSON, or the error answer. */
 async function startParserServer(maxBodyBytes?: number): Promise<{ url: string; last?: StsRequest; close(): Promise<void> }> {

@@ -3,7 +3,7 @@
  * driven by the official SDK (@elevenlabs/elevenlabs-js) with its default options, by plain
  * fetch, and by our own ElevenLabs client. Output is decoded back with third-party decoders.
  */
-import { elevenLabsOptions } from '../../../src/config/elevenlabs-options.js';
+import { elevenLabsOptions } from '../../../src/compose/elevenlabs-options.js';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { ElevenLabsClient, ElevenLabsError } from '@elevenlabs/elevenlabs-js';
@@ -18,9 +18,9 @@ import { encodeWavMulaw, encodeWavPcm16, parseWav, wavToPcm16 } from '../../../s
 import { createElevenLabsConverter } from '../../../src/voice/elevenlabs/index.js';
 import { voiceInfos } from '../../../src/voice/local/index.js';
 import { ELEVENLABS_PREMADE_VOICES } from '../../../src/voice/local/premade-voices.js';
-import { collect, phrase, phrasePcm, silentLog } from '../../fakes/sts-helpers.js';
+import { collect, phrase, phrasePcm, silentLog } from '../../../tools/fakes/sts-helpers.js';
 import { testConfig } from '../../helpers/config.js';
-import { decodeMp3, decodeOggOpus, envelopeCorrelation, fixture, fixturePcm16k } from './audio-check.js';
+import { decodeMp3, decodeOggOpus, envelopeCorrelation, fixture, fixturePcm16k } from '../../helpers/audio-check.js';
 
 const KEY = 'compat-key';
 let server: Server;

@@ -7,7 +7,7 @@ import { OggOpusEncoder } from '../../../src/audio/codecs/ogg-opus-encoder.js';
 import { sniffContainer } from '../../../src/audio/codecs/sniff.js';
 import { demuxWebmAudio } from '../../../src/audio/codecs/webm.js';
 import { initResampler } from '../../../src/audio/resampler.js';
-import { fixture } from '../api/audio-check.js';
+import { fixture } from '../../helpers/audio-check.js';
 
 beforeAll(() => initResampler());
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../../src/config/env.js';
-import { segmenterOptions } from '../../../src/config/masking-profile.js';
-import { initVad, PhraseSegmenter } from '../../../src/vad/index.js';
+import { segmenterOptions } from '../../../src/compose/masking-profile.js';
+import { initVad, PhraseSegmenter } from '../../../src/pipeline/vad/index.js';
 
 const problems = (env: Record<string, string>) => {
   try {

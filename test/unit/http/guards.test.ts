@@ -9,8 +9,8 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { twilioSignatureGuard, securityHeaders, webhookBody } from '../../../src/http/guards.js';
 import { RateLimitStore } from '../../../src/http/rate-limit.js';
-import { twilioSignature } from '../../fakes/twilio-media-client.js';
-import { startBridge, type Bridge } from '../../integration/harness.js';
+import { twilioSignature } from '../../../tools/fakes/twilio-media-client.js';
+import { startBridge, type Bridge } from '../../helpers/harness.js';
 
 const log = pino({ level: 'silent' });
 const TOKEN = 'guard-test-token';

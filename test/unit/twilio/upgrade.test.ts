@@ -5,8 +5,8 @@
  */
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectTwilio, twilioSignature } from '../../fakes/twilio-media-client.js';
-import { startBridge, type Bridge } from '../../integration/harness.js';
+import { connectTwilio, twilioSignature } from '../../../tools/fakes/twilio-media-client.js';
+import { startBridge, type Bridge } from '../../helpers/harness.js';
 
 const TOKEN = 'f'.repeat(32);
 const PUBLIC = 'https://voice.example.com';

@@ -1,0 +1,191 @@
+/**
+ * Builds and starts the whole bridge on one HTTP port: the Express app, the Media Streams
+ * WebSocket endpoint and the call manager, with the converter the configuration selects.
+ * Used by main.ts, the demo, the simulator tests and the whole-call tests.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import express, { type RequestHandler, type Router } from 'express';
+import { createStsRouter } from './api/sts-router.js';
+import { localStsEngine } from './api/engine.js';
+import { RateLimitStore } from './http/rate-limit.js';
+import { ConfigError, type Config } from './config/env.js';
+import { initResampler } from './audio/resampler.js';
+import { createApp, MEDIA_PATH } from './http/app.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { attachMediaStreams } from './twilio/upgrade.js';
+import { CallManager, type CallRoute } from './session/manager.js';
+import { elevenLabsOptions } from './compose/elevenlabs-options.js';
+import { lineSettings } from './compose/line-settings.js';
+import { resolveMaskingProfile } from './compose/masking-profile.js';
+import type { MaskingProfile } from './pipeline/profile.js';
+import { initVad } from './pipeline/vad/index.js';
+import { initLocalEngine, isLocalVoice, LocalEngine, LOCAL_VOICES, voiceInfos } from './voice/local/index.js';
+import { createElevenLabsConverter } from './voice/elevenlabs/index.js';
+import { createResilientConverter } from './voice/resilience/index.js';
+import { createLimiter, poolName } from './fleet/limiter.js';
+import { metrics } from './observability/metrics.js';
+import type { PhraseConverter } from './voice/converter.js';
+import { lineExtension } from './session/line/index.js';
+
+export interface RunningServer {
+  /** http://host:port the server listens on (loopback address when bound to 0.0.0.0). */
+  url: string;
+  port: number;
+  server: http.Server;
+  calls: CallManager;
+  profile: MaskingProfile;
+  local: LocalEngine;
+  /** Stop taking calls, let active ones finish (up to drainMs), then close. */
+  shutdown(drainMs?: number): Promise<{ remaining: number }>;
+  /** Immediate close (tests). */
+  close(): Promise<void>;
+}
+
+export interface ServerExtras {
+  logger?: Logger;
+  /** Extra routers and stream routes (two-party lines). */
+  extend?: (ctx: { config: Config; log: Logger; profile: MaskingProfile; local: LocalEngine; isReady: () => boolean; rateLimit: RequestHandler }) => { routers?: Router[]; routes?: Record<string, CallRoute> };
+}
+
+/** The embedded engine behind an ElevenLabs-compatible speech-to-speech API (/v1/...). */
+function compatApi(config: Config, log: Logger, limits: RateLimitStore): Router {
+  const key = config.LOCAL_API_KEY;
+  if (!key) log.warn('LOCAL_API=true without LOCAL_API_KEY: the ElevenLabs-compatible API at /v1/speech-to-speech accepts any key');
+  const router = express.Router();
+  router.use(
+    createStsRouter({
+      engine: localStsEngine({ seed: config.LOCAL_SEED }),
+      checkKey: key ? (k) => k !== undefined && safeEqual(k, key) : undefined,
+      maxInputSeconds: config.LOCAL_API_MAX_SECONDS,
+      maxConcurrent: config.LOCAL_API_MAX_CONCURRENCY,
+      rateLimit: (client) => limits.take(client),
+      ...(config.PUBLIC_URL && { publicUrl: config.PUBLIC_URL }),
+      log,
+    }),
+  );
+  return router;
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export async function startServer(config: Config, extras: ServerExtras = {}): Promise<RunningServer> {
+  const log = extras.logger ?? createLogger(config.LOG_LEVEL);
+  await Promise.all([initResampler(), initVad(), initLocalEngine()]);
+
+  if (!isLocalVoice(config.LOCAL_VOICE_ID)) {
+    throw new ConfigError([`LOCAL_VOICE_ID: unknown preset "${config.LOCAL_VOICE_ID}"; expected one of ${LOCAL_VOICES.map((v) => v.id).join(', ')}`]);
+  }
+  const local = new LocalEngine({
+    defaultVoiceId: config.LOCAL_VOICE_ID,
+    seed: config.LOCAL_SEED,
+    denoise: config.LOCAL_DENOISE,
+    phraseVariation: config.LOCAL_PHRASE_VARIATION ? 1 : 0,
+    log,
+  });
+
+  // Each backend masks with its own seed: ElevenLabs with ELEVENLABS_SEED, the embedded engine
+  // (also as ElevenLabs' fallback) with LOCAL_SEED.
+  let phrase: PhraseConverter = local;
+  if (config.converter === 'elevenlabs') {
+    const limiter = createLimiter({
+      maxConcurrency: config.ELEVENLABS_MAX_CONCURRENCY,
+      ...(config.REDIS_URL && { redisUrl: config.REDIS_URL, pool: poolName(config.ELEVENLABS_API_KEY ?? '', config.ELEVENLABS_BASE_URL) }),
+      redisTimeoutMs: config.REDIS_TIMEOUT_MS,
+      leaseMs: config.REDIS_LEASE_MS,
+      log,
+    });
+    phrase = createResilientConverter({
+      primary: createElevenLabsConverter(elevenLabsOptions(config), log, {
+        // ElevenLabs says the account's limit on its answers: the limiter follows it.
+        onConcurrency: (c) => {
+          if (c.max !== undefined) {
+            metrics.accountConcurrency.set({ kind: 'max' }, c.max);
+            limiter.learnLimit(c.max);
+          }
+          if (c.current !== undefined) metrics.accountConcurrency.set({ kind: 'current' }, c.current);
+        },
+      }),
+      limiter,
+      fallback: config.FALLBACK === 'local' ? local : undefined,
+      fallbackVoiceId: config.LOCAL_VOICE_ID,
+      maxLagMs: config.ELEVENLABS_MAX_LAG_MS,
+      maxConcurrency: config.ELEVENLABS_MAX_CONCURRENCY,
+      fallbackMode: config.FALLBACK,
+      log,
+    });
+  }
+  const profile = resolveMaskingProfile(config, { phrase, local });
+  const voices = profile.voices;
+  const extend = extras.extend ?? (config.LINES_CONFIG ? lineExtension(lineSettings(config)) : undefined);
+  // One store for every route: a client has one bucket (HTTP_RATE_LIMIT_PER_MIN) across webhooks and the API.
+  const limits = new RateLimitStore(config.HTTP_RATE_LIMIT_PER_MIN);
+  const ext = extend?.({ config, log, profile, local, isReady: () => accepting && !calls.isDraining, rateLimit: limits.middleware }) ?? {};
+  const routers = [...(ext.routers ?? [])];
+  if (config.LOCAL_API === 'true' || (config.LOCAL_API === 'auto' && config.LOCAL_API_KEY)) routers.push(compatApi(config, log, limits));
+  const calls = new CallManager({ maxCalls: config.MAX_CALLS, log, profile, routes: ext.routes });
+  let accepting = true;
+  const app = createApp({ twilio: { authToken: config.TWILIO_AUTH_TOKEN, publicUrl: config.PUBLIC_URL, instanceUrl: config.INSTANCE_URL }, log, voices, rateLimit: limits.middleware, isReady: () => accepting && !calls.isDraining, routers });
+  const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, app);
+  const wss = attachMediaStreams(server, {
+    authToken: config.TWILIO_AUTH_TOKEN,
+    publicUrl: config.PUBLIC_URL,
+    instanceUrl: config.INSTANCE_URL,
+    maxMessageBytes: config.WS_MAX_MESSAGE_BYTES,
+    limits: {
+      maxMessagesPerSec: config.WS_MAX_MESSAGES_PER_SEC,
+      maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
+      heartbeatMs: config.WS_HEARTBEAT_MS,
+      maxAudioAheadMs: config.WS_MAX_AUDIO_AHEAD_MS,
+    },
+    log,
+    path: MEDIA_PATH,
+    admission: () => calls.admission(),
+    onConnection: (conn) => calls.accept(conn),
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+  const url = `http://${host}:${addr.port}`;
+
+  let closed = false;
+  const closeAll = async () => {
+    if (closed) return;
+    closed = true;
+    for (const ws of wss.clients) ws.terminate();
+    wss.close();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    await profile.converter.close();
+    await phrase.close();
+    await local.close();
+    limits.close();
+  };
+  return {
+    url,
+    port: addr.port,
+    server,
+    calls,
+    profile,
+    local,
+    async shutdown(drainMs = config.DRAIN_TIMEOUT * 1000) {
+      accepting = false;
+      const r = await calls.drain(drainMs);
+      await closeAll();
+      return r;
+    },
+    close: closeAll,
+  };
+}

@@ -1,0 +1,240 @@
+/**
+ * One Twilio Media Streams WebSocket: validates every inbound message, enforces the
+ * per-connection limits (binary frames, message rate, outbound backlog, heartbeat) and
+ * hands typed events to the call: the serializer. Media is decoded from mu-law to PCM once,
+ * here (media-frames.ts), on the clock of Twilio's timestamps. Bad input is logged, counted and
+ * skipped; only abuse that makes the connection useless closes it.
+ */
+import type { WebSocket, RawData } from 'ws';
+import type { Logger } from '../observability/logger.js';
+import { metrics } from '../observability/metrics.js';
+import type { AudioFrame } from '../voice/converter.js';
+import { MediaFramer } from './media-in.js';
+import { parseInbound, ProtocolError, serializeClear, serializeMark, serializeMedia, type StartInfo } from './messages.js';
+
+export interface StreamHandlers {
+  onStart(start: StartInfo): void;
+  /** The caller's audio, decoded once: 20 ms PCM frames on the stream's clock (gaps kept). */
+  onMedia(frame: AudioFrame): void;
+  onDtmf(digit: string): void;
+  onMark(name: string): void;
+  /** Twilio's stop, or the socket closed: called once. */
+  onEnd(reason: string): void;
+}
+
+export interface StreamLimits {
+  maxMessagesPerSec: number;
+  maxBufferedBytes: number;
+  heartbeatMs: number;
+  /** Malformed messages tolerated before the peer is considered broken. */
+  maxProtocolErrors?: number;
+  /** A socket with no `start` by then is closed (Twilio sends it at once); default 10 s. */
+  startTimeoutMs?: number;
+  /**
+   * How far the caller's audio may run ahead of real time (bunched frames after a network
+   * stall) before the stream is closed: Twilio sends audio as it is spoken, so more is abuse
+   * that would spend CPU on audio nobody is saying. Default 20 s.
+   */
+  maxAudioAheadMs?: number;
+}
+
+export class MediaStreamConnection {
+  private handlers: StreamHandlers | undefined;
+  private started: StartInfo | undefined;
+  private ended = false;
+  private readonly framer = new MediaFramer();
+  /** Token bucket for the message rate: refills at maxMessagesPerSec, holds 2 s worth, so the
+   *  bunched frames after a network stall pass while a flood does not. */
+  private tokens: number;
+  /** Audio received since start, and when start came: the audio-ahead budget. */
+  private audioMs = 0;
+  private startedAt = 0;
+  private lastRefill = Date.now();
+  private protocolErrors = 0;
+  private alive = true;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private startDeadline: NodeJS.Timeout | undefined;
+  /** Events that arrived before the call attached its handlers. */
+  private log: Logger;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly limits: StreamLimits,
+    log: Logger,
+  ) {
+    this.log = log;
+    this.tokens = 2 * limits.maxMessagesPerSec;
+    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    ws.on('close', (code) => this.end(`socket closed (${code})`));
+    ws.on('error', (err) => this.log.warn({ err: err.message }, 'websocket error'));
+    ws.on('pong', () => (this.alive = true));
+    this.heartbeat = setInterval(() => {
+      if (!this.alive) {
+        this.log.warn('no pong within the heartbeat interval: closing dead socket');
+        metrics.wsClosed.inc({ reason: 'heartbeat' });
+        ws.terminate();
+        return;
+      }
+      this.alive = false;
+      ws.ping();
+    }, limits.heartbeatMs);
+    this.heartbeat.unref();
+    // Until `start` the socket is no call, yet it counts against MAX_CALLS.
+    this.startDeadline = setTimeout(() => {
+      metrics.wsClosed.inc({ reason: 'no-start' });
+      this.log.warn('no start message in time: closing');
+      this.close(1008, 'no start message');
+    }, limits.startTimeoutMs ?? 10_000);
+    this.startDeadline.unref();
+  }
+
+  attach(handlers: StreamHandlers): void {
+    this.handlers = handlers;
+  }
+
+  get streamSid(): string | undefined {
+    return this.started?.streamSid;
+  }
+
+  setLogger(log: Logger): void {
+    this.log = log;
+  }
+
+  get isOpen(): boolean {
+    return !this.ended && this.ws.readyState === this.ws.OPEN;
+  }
+
+  /** Bytes queued in the socket that the peer has not read yet. */
+  get bufferedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  sendMedia(mulaw: Uint8Array): boolean {
+    return this.send(serializeMedia(this.requireSid(), mulaw));
+  }
+
+  sendMark(name: string): boolean {
+    return this.send(serializeMark(this.requireSid(), name));
+  }
+
+  sendClear(): boolean {
+    return this.send(serializeClear(this.requireSid()));
+  }
+
+  close(code = 1000, reason = 'bye'): void {
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, reason);
+    this.end(reason);
+  }
+
+  private requireSid(): string {
+    if (!this.started) throw new Error('cannot send before the stream started');
+    return this.started.streamSid;
+  }
+
+  private send(text: string): boolean {
+    if (!this.isOpen) return false;
+    if (this.ws.bufferedAmount > this.limits.maxBufferedBytes) {
+      // The peer stopped reading: holding more would grow memory without bound.
+      this.log.warn({ buffered: this.ws.bufferedAmount }, 'peer is not reading: outbound buffer full, closing');
+      metrics.wsClosed.inc({ reason: 'slow-consumer' });
+      this.ws.terminate();
+      this.end('slow consumer');
+      return false;
+    }
+    this.ws.send(text);
+    return true;
+  }
+
+  private refuse(reason: string, message: string): void {
+    metrics.protocolErrors.inc({ reason });
+    this.log.warn({ reason }, `inbound message refused: ${message}`);
+    if (++this.protocolErrors > (this.limits.maxProtocolErrors ?? 100)) {
+      metrics.wsClosed.inc({ reason: 'protocol-errors' });
+      this.close(1008, 'too many malformed messages');
+    }
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    if (this.ended) return;
+    const now = Date.now();
+    const rate = this.limits.maxMessagesPerSec;
+    this.tokens = Math.min(2 * rate, this.tokens + ((now - this.lastRefill) * rate) / 1000);
+    this.lastRefill = now;
+    if (--this.tokens < 0) {
+      metrics.protocolErrors.inc({ reason: 'rate-limit' });
+      metrics.wsClosed.inc({ reason: 'flood' });
+      this.log.warn({ limit: rate }, 'message flood: over the per-second limit (2 s burst allowed), closing');
+      this.close(1008, 'message rate limit exceeded');
+      return;
+    }
+    if (isBinary) {
+      metrics.wsClosed.inc({ reason: 'binary' });
+      this.refuse('binary', 'binary frames are not part of the Media Streams protocol');
+      this.close(1003, 'binary frames not accepted');
+      return;
+    }
+    let ev;
+    try {
+      ev = parseInbound(rawToString(data));
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        this.refuse(err.reason, err.message);
+        if (err.reason === 'bad-media-format') this.close(1003, 'unsupported media format');
+        return;
+      }
+      throw err;
+    }
+    const h = this.handlers;
+    if (!h) return;
+    if (ev.event === 'connected') return;
+    if (ev.event === 'start') {
+      if (this.started) return this.refuse('duplicate-start', 'a second start on the same stream');
+      this.started = ev.start;
+      this.startedAt = Date.now();
+      clearTimeout(this.startDeadline);
+      h.onStart(ev.start);
+      return;
+    }
+    if (!this.started) return this.refuse('before-start', `${ev.event} before start`);
+    if (ev.streamSid !== this.started.streamSid) return this.refuse('wrong-stream-sid', `${ev.event} for another streamSid`);
+    switch (ev.event) {
+      case 'media': {
+        this.audioMs += ev.payload.length / 8;
+        const ahead = this.audioMs - (Date.now() - this.startedAt);
+        if (ahead > (this.limits.maxAudioAheadMs ?? 20_000)) {
+          metrics.protocolErrors.inc({ reason: 'audio-ahead' });
+          metrics.wsClosed.inc({ reason: 'audio-ahead' });
+          this.log.warn({ aheadMs: Math.round(ahead) }, 'caller audio far ahead of real time: closing');
+          this.close(1008, 'audio faster than real time');
+          return;
+        }
+        this.framer.push(ev.payload, ev.timestampMs, (frame) => {
+          if (!this.ended) h.onMedia(frame);
+        });
+        return;
+      }
+      case 'dtmf':
+        return h.onDtmf(ev.digit);
+      case 'mark':
+        return h.onMark(ev.name);
+      case 'stop':
+        this.end('stop');
+        this.close(1000, 'stream stopped');
+        return;
+    }
+  }
+
+  private end(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearInterval(this.heartbeat);
+    clearTimeout(this.startDeadline);
+    this.handlers?.onEnd(reason);
+  }
+}
+
+function rawToString(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
+  return data.toString('utf8');
+}

@@ -1,7 +1,9 @@
 /**
- * Builds and starts the whole bridge on one HTTP port: the Express app, the Media Streams
- * WebSocket endpoint and the call manager, with the converter the configuration selects.
- * Used by main.ts, the demo, the simulator tests and the whole-call tests.
+ * The composition root: configuration -> objects -> server. Builds and starts the whole bridge
+ * on one HTTP port: the Express app, the Media Streams WebSocket endpoint and the call manager,
+ * with the converter the configuration selects, and the two-party lines when LINES_CONFIG is
+ * set. Every cross-check between settings that needs built objects (voices against engines)
+ * is made here, once. Used by main.ts, the demo, the simulator tests and the whole-call tests.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,7 +23,7 @@ import { lineSettings } from './compose/line-settings.js';
 import { resolveMaskingProfile } from './compose/masking-profile.js';
 import type { MaskingProfile } from './pipeline/profile.js';
 import { initVad } from './pipeline/vad/index.js';
-import { initLocalEngine, isLocalVoice, LocalEngine, LOCAL_VOICES, voiceInfos } from './voice/local/index.js';
+import { initLocalEngine, isLocalVoice, LocalEngine, LOCAL_VOICES } from './voice/local/index.js';
 import { createElevenLabsConverter } from './voice/elevenlabs/index.js';
 import { createResilientConverter } from './voice/resilience/index.js';
 import { createLimiter, poolName } from './fleet/limiter.js';
@@ -43,10 +45,18 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** What a call type plugged into the server (two-party lines) is given. */
+export interface ExtensionContext {
+  log: Logger;
+  profile: MaskingProfile;
+  calls: CallManager;
+  rateLimit: RequestHandler;
+}
+
 export interface ServerExtras {
   logger?: Logger;
-  /** Extra routers and stream routes (two-party lines). */
-  extend?: (ctx: { config: Config; log: Logger; profile: MaskingProfile; local: LocalEngine; isReady: () => boolean; rateLimit: RequestHandler }) => { routers?: Router[]; routes?: Record<string, CallRoute> };
+  /** Extra routers and stream routes (two-party lines; tests plug in call types the same way). */
+  extend?: (ctx: ExtensionContext) => { routers?: Router[]; routes?: Record<string, CallRoute> };
 }
 
 /** The embedded engine behind an ElevenLabs-compatible speech-to-speech API (/v1/...). */
@@ -125,12 +135,12 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   const extend = extras.extend ?? (config.LINES_CONFIG ? lineExtension(lineSettings(config)) : undefined);
   // One store for every route: a client has one bucket (HTTP_RATE_LIMIT_PER_MIN) across webhooks and the API.
   const limits = new RateLimitStore(config.HTTP_RATE_LIMIT_PER_MIN);
-  const ext = extend?.({ config, log, profile, local, isReady: () => accepting && !calls.isDraining, rateLimit: limits.middleware }) ?? {};
+  const calls = new CallManager({ maxCalls: config.MAX_CALLS, log, profile });
+  const ext = extend?.({ log, profile, calls, rateLimit: limits.middleware }) ?? {};
+  for (const [mode, route] of Object.entries(ext.routes ?? {})) calls.addRoute(mode, route);
   const routers = [...(ext.routers ?? [])];
   if (config.LOCAL_API === 'true' || (config.LOCAL_API === 'auto' && config.LOCAL_API_KEY)) routers.push(compatApi(config, log, limits));
-  const calls = new CallManager({ maxCalls: config.MAX_CALLS, log, profile, routes: ext.routes });
-  let accepting = true;
-  const app = createApp({ twilio: { authToken: config.TWILIO_AUTH_TOKEN, publicUrl: config.PUBLIC_URL, instanceUrl: config.INSTANCE_URL }, log, voices, rateLimit: limits.middleware, isReady: () => accepting && !calls.isDraining, routers });
+  const app = createApp({ twilio: { authToken: config.TWILIO_AUTH_TOKEN, publicUrl: config.PUBLIC_URL, instanceUrl: config.INSTANCE_URL }, log, voices, rateLimit: limits.middleware, isReady: () => !calls.isDraining, routers });
   const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, app);
   const wss = attachMediaStreams(server, {
     authToken: config.TWILIO_AUTH_TOKEN,
@@ -168,8 +178,8 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
     wss.close();
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
-    await profile.converter.close();
-    await phrase.close();
+    // The profile's converter wraps `phrase` (or the engine): each backend is closed once.
+    if (phrase !== local) await phrase.close();
     await local.close();
     limits.close();
   };
@@ -181,7 +191,6 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
     profile,
     local,
     async shutdown(drainMs = config.DRAIN_TIMEOUT * 1000) {
-      accepting = false;
       const r = await calls.drain(drainMs);
       await closeAll();
       return r;

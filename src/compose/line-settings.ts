@@ -11,7 +11,6 @@ export function lineSettings(c: Config): LineSettings {
     authToken: c.TWILIO_AUTH_TOKEN,
     publicUrl: c.PUBLIC_URL,
     instanceUrl: c.INSTANCE_URL,
-    maxCalls: c.MAX_CALLS,
     agentVoiceKeys: c.AGENT_DTMF_VOICE_CYCLE,
     rest: { accountSid: c.TWILIO_ACCOUNT_SID, authToken: c.TWILIO_AUTH_TOKEN, baseUrl: c.TWILIO_API_BASE_URL },
   };

@@ -46,10 +46,9 @@ export function resolveMaskingProfile(config: Config, backends: { phrase: Phrase
     converter: mode === 'streaming' ? frameConverter('local', (o) => backends.local.openStream(o)) : new PhraseStreamAdapter(backends.phrase, segmenter),
     voices,
     voiceCycle: elevenlabs ? [] : LOCAL_VOICES.map((v) => v.id),
-    seed: elevenlabs ? config.ELEVENLABS_SEED : config.LOCAL_SEED,
-    fallback: elevenlabs ? config.FALLBACK : undefined,
     segmenter: Object.freeze(segmenter),
     playout: Object.freeze(playoutOptions(config)),
+    passthroughPlayout: Object.freeze({ chunkMs: 20, leadMs: config.PLAYOUT_LEAD_MS, clearBacklogMs: 0 }),
     hotlineTurnGapMs: config.HOTLINE_TURN_GAP_MS,
   });
 }

@@ -13,8 +13,8 @@ const gauge = (name: string, help: string, labelNames: string[] = []) =>
   new client.Gauge({ name, help, labelNames, registers: [registry] });
 
 export const metrics = {
-  callsStarted: counter('voicemask_calls_started_total', 'Media streams started'),
-  callsActive: gauge('voicemask_calls_active', 'Media streams in progress'),
+  callsStarted: counter('voicemask_calls_started_total', 'Calls started (a two-party call counts once)'),
+  callsActive: gauge('voicemask_calls_active', 'Calls in progress (a two-party call counts once, from its webhook to its end)'),
   callErrors: counter('voicemask_call_errors_total', 'Calls ended by an unexpected error', ['stage']),
   wsRejected: counter('voicemask_ws_rejected_total', 'WebSocket upgrades refused', ['reason']),
   protocolErrors: counter('voicemask_protocol_errors_total', 'Inbound Media Streams messages refused', ['reason']),

@@ -3,7 +3,8 @@
  * long slot ('live'), so the listener hears the speaker a fixed delay behind, with no phrase
  * boundaries. Used by the embedded engine in streaming mode and by the two-party passthrough.
  */
-import type { Converter, ConverterStream, FrameStream, StreamOptions } from '../voice/converter.js';
+import type { FrameStream } from '../voice/converter.js';
+import type { Converter, ConverterStream, StreamOptions } from './contracts.js';
 
 export function frameConverter(name: string, openFrames: (opts: { voiceId: string; log: StreamOptions['log']; callKey: string }) => FrameStream, close: () => Promise<void> = async () => {}): Converter {
   return {
@@ -11,33 +12,28 @@ export function frameConverter(name: string, openFrames: (opts: { voiceId: strin
     segmentsSpeech: false,
     open(opts: StreamOptions): ConverterStream {
       const frames = openFrames({ voiceId: opts.voiceId, log: opts.log, callKey: opts.callKey });
-      const slot = opts.output.openSlot('live');
+      const slot = opts.output.openSlot('live', { live: true });
       let voiceId = opts.voiceId;
-      let closed = false;
-      const close = () => {
-        if (closed) return;
-        closed = true;
+      let stopped = false;
+      const stop = () => {
+        if (stopped) return;
+        stopped = true;
         frames.close();
         slot.fail();
       };
-      opts.signal.addEventListener('abort', close, { once: true });
+      if (opts.signal.aborted) stop();
+      else opts.signal.addEventListener('abort', stop, { once: true });
       return {
         get voiceId() {
           return voiceId;
         },
         push(frame) {
-          if (!closed) slot.write(frames.push(frame.pcm));
-        },
-        flush() {
-          if (closed) return;
-          slot.write(frames.flush());
-          slot.end();
+          if (!stopped) slot.write(frames.push(frame.pcm));
         },
         setVoice(id) {
           voiceId = id;
           frames.setVoice(id);
         },
-        close,
       };
     },
     close,

@@ -1,55 +1,56 @@
 /**
- * One masked direction of a call: a speaker's 20 ms PCM frames in, masked audio out to the
- * listener's stream. It is the converter stream plus the listener's playout, with one close().
- * It does not know which leg it serves: hotline mode plays back to the speaker's own stream,
- * two-party mode to the other leg.
+ * One masked direction of a call: a speaker's 20 ms PCM frames in, masked audio out into the
+ * listener's connection (its outbound clock). It does not know which leg it serves: hotline
+ * mode plays back to the speaker's own connection, two-party mode to the other leg's.
  *
  * Speech onsets (for barge-in) come from the converter stream when it segments speech (phrase
- * mode), or from a VAD run here when the caller asked for them and the converter does not.
+ * mode), or from the VAD run here when it does not (streaming mode, passthrough).
  *
- * Fail closed: the only audio that reaches the playout is what the converter wrote (MaskedAudio).
+ * Fail closed: the only audio that reaches the listener is what the converter wrote (MaskedAudio).
  */
 import type { Logger } from '../observability/logger.js';
-import { PhraseSegmenter, type SegmenterOptions } from './vad/index.js';
-import type { AudioFrame, Converter, ConverterStream, SpeechStart } from '../voice/converter.js';
-import { Playout, type PlayoutOptions, type PlayoutSink } from '../twilio/media-out.js';
+import type { MaskedOutput } from '../twilio/media-out.js';
+import type { AudioFrame, Converter, ConverterStream, SpeechStart } from './contracts.js';
+import { OnsetTracker, PhraseSegmenter, type SegmenterOptions } from './vad/index.js';
 
 export interface DirectionOptions {
   converter: Converter;
-  /** The listener's stream. */
-  sink: PlayoutSink;
-  playout: PlayoutOptions;
+  /** The listener's connection. */
+  output: MaskedOutput;
   voiceId: string;
   /** Fair-queueing key toward the converter: the speaker's call sid. */
   callKey: string;
+  /** The call's signal: the direction stops when the call ends. */
+  signal: AbortSignal;
   log: Logger;
-  /** The speaker started talking (for barge-in on whichever playout the call chooses). */
+  /** The speaker started talking (for barge-in on whichever output the call chooses). */
   onSpeechStart?: (ev: SpeechStart) => void;
   /** VAD settings for onsets when the converter does not segment speech itself. */
-  segmenter?: SegmenterOptions;
+  segmenter: SegmenterOptions;
 }
 
 export class MaskedDirection {
-  readonly playout: Playout;
   private readonly stream: ConverterStream;
   private readonly ctl = new AbortController();
-  private readonly onsets: PhraseSegmenter | undefined;
+  private readonly signal: AbortSignal;
+  private readonly onsetVad: PhraseSegmenter | undefined;
+  private readonly onsets = new OnsetTracker();
   private readonly onSpeechStart: ((ev: SpeechStart) => void) | undefined;
-  private lastEndMs = Number.NEGATIVE_INFINITY;
-  private closed = false;
 
   constructor(opts: DirectionOptions) {
-    this.playout = new Playout(opts.sink, opts.playout, opts.log);
+    const signal = AbortSignal.any([opts.signal, this.ctl.signal]);
+    this.signal = signal;
     this.stream = opts.converter.open({
       voiceId: opts.voiceId,
       callKey: opts.callKey,
-      output: this.playout,
-      signal: this.ctl.signal,
+      output: opts.output,
+      signal,
       log: opts.log,
       ...(opts.onSpeechStart && { onSpeechStart: opts.onSpeechStart }),
     });
-    if (opts.onSpeechStart && !opts.converter.segmentsSpeech && opts.segmenter) {
-      this.onsets = new PhraseSegmenter({ ...opts.segmenter, chunkMinMs: 0 });
+    if (opts.onSpeechStart && !opts.converter.segmentsSpeech) {
+      this.onsetVad = new PhraseSegmenter({ ...opts.segmenter, chunkMinMs: 0 });
+      signal.addEventListener('abort', () => this.onsetVad?.close(), { once: true });
     }
     this.onSpeechStart = opts.onSpeechStart;
   }
@@ -58,13 +59,17 @@ export class MaskedDirection {
     return this.stream.voiceId;
   }
 
+  get closed(): boolean {
+    return this.signal.aborted;
+  }
+
   push(frame: AudioFrame): void {
     if (this.closed) return;
     this.stream.push(frame);
-    if (!this.onsets) return;
-    for (const ev of this.onsets.push(frame.pcm)) {
-      if (ev.type === 'speech-start') this.onSpeechStart?.({ atMs: ev.atMs, gapMs: ev.atMs - this.lastEndMs });
-      else this.lastEndMs = ev.endMs;
+    if (!this.onsetVad) return;
+    for (const ev of this.onsetVad.push(frame.pcm)) {
+      const onset = this.onsets.see(ev);
+      if (onset) this.onSpeechStart?.(onset);
     }
   }
 
@@ -72,17 +77,8 @@ export class MaskedDirection {
     this.stream.setVoice(voiceId);
   }
 
-  onMark(name: string): boolean {
-    return this.playout.onMarkEchoed(name);
-  }
-
-  /** Stops now: conversions in flight are cancelled, nothing more is played. Idempotent. */
+  /** Stops now: conversions in flight are cancelled, nothing more is written. Idempotent. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.ctl.abort(new Error('call ended'));
-    this.stream.close();
-    this.onsets?.close();
-    this.playout.close();
+    if (!this.closed) this.ctl.abort(new Error('direction closed'));
   }
 }

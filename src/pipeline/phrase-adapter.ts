@@ -3,31 +3,23 @@
  * streaming Converter — the shape of livekit agents-js `stt/stream_adapter.ts`, which turns a
  * batch STT plus a VAD into a stream.
  *
- * It owns the VAD segmentation (src/vad/): a turn is cut into phrases at the hangover and,
+ * It owns the VAD segmentation (./vad/): a turn is cut into phrases at the hangover and,
  * while it goes on, into chunks at micro-pauses or at the chunk limit. Each chunk is sent as
  * soon as it closes; several chunks of a call may be in flight at once (the backend's fair
  * limiter bounds them); each has its own slot, opened in speaking order, so they play strictly
  * in order, each right after the one before, with no overlap and no repeated audio.
  *
  * Fail closed, in order: a chunk that fails or times out fails its slot at once (the listener
- * hears silence there) and the chunks after it still play. Closing the stream (hang-up) or
+ * hears silence there) and the chunks after it still play. The stream's signal (hang-up) or
  * clearing a slot (the listener barged in) cancels the requests in flight and their timers.
  * Barge-in is not decided here: the adapter reports each speech onset (onSpeechStart) and the
  * call decides whose playout it clears.
  */
-import { CALL_RATE, type AudioFrame, type Converter, type ConverterStream, type PhraseConverter, type StreamOptions } from '../voice/converter.js';
+import { CALL_RATE, type PhraseConverter } from '../voice/converter.js';
+import type { AudioFrame, Converter, ConverterStream, StreamOptions } from './contracts.js';
 import { ConversionError, isAbort } from '../voice/errors.js';
 import { metrics } from '../observability/metrics.js';
-import { PhraseSegmenter, type SegmentEvent, type SegmenterOptions } from './vad/index.js';
-
-export interface PhraseStats {
-  /** Chunks sent for conversion. */
-  detected: number;
-  converted: number;
-  failed: number;
-  /** Sounds too short to be speech, not sent. */
-  discarded: number;
-}
+import { OnsetTracker, PhraseSegmenter, type SegmentEvent, type SegmenterOptions } from './vad/index.js';
 
 export class PhraseStreamAdapter implements Converter {
   readonly segmentsSpeech = true;
@@ -49,13 +41,10 @@ export class PhraseStreamAdapter implements Converter {
   }
 }
 
-export class PhraseStream implements ConverterStream {
-  private readonly ctl = new AbortController();
+class PhraseStream implements ConverterStream {
   private closed = false;
   private voice: string;
-  /** Stream time (ms) where the last phrase or chunk ended: the gap before the next onset. */
-  private lastSpeechEndMs = Number.NEGATIVE_INFINITY;
-  readonly stats: PhraseStats = { detected: 0, converted: 0, failed: 0, discarded: 0 };
+  private readonly onsets = new OnsetTracker();
 
   constructor(
     private readonly backend: PhraseConverter,
@@ -63,7 +52,8 @@ export class PhraseStream implements ConverterStream {
     private readonly opts: StreamOptions,
   ) {
     this.voice = opts.voiceId;
-    opts.signal.addEventListener('abort', () => this.close(), { once: true });
+    if (opts.signal.aborted) this.stop();
+    else opts.signal.addEventListener('abort', () => this.stop(), { once: true });
   }
 
   get voiceId(): string {
@@ -75,36 +65,28 @@ export class PhraseStream implements ConverterStream {
     for (const ev of this.segmenter.push(frame.pcm)) this.onSegment(ev);
   }
 
-  flush(): void {
-    if (this.closed) return;
-    for (const ev of this.segmenter.flush()) this.onSegment(ev);
-  }
-
   setVoice(voiceId: string): void {
     this.voice = voiceId;
   }
 
-  close(): void {
+  private stop(): void {
     if (this.closed) return;
     this.closed = true;
-    this.ctl.abort(new Error('call ended'));
     this.segmenter.close();
   }
 
   private onSegment(ev: SegmentEvent): void {
     const log = this.opts.log;
+    const onset = this.onsets.see(ev);
     switch (ev.type) {
       case 'speech-start':
-        this.opts.onSpeechStart?.({ atMs: ev.atMs, gapMs: ev.atMs - this.lastSpeechEndMs });
+        if (onset) this.opts.onSpeechStart?.(onset);
         return;
       case 'discarded':
-        this.stats.discarded++;
         metrics.phrases.inc({ outcome: 'too-short' });
         log.debug({ startMs: ev.startMs, endMs: ev.endMs }, 'sound too short for a phrase: not sent');
         return;
       case 'phrase':
-        this.stats.detected++;
-        this.lastSpeechEndMs = ev.endMs;
         metrics.phrases.inc({ outcome: 'detected' });
         log.debug({ startMs: ev.startMs, endMs: ev.endMs, reason: ev.reason }, 'phrase detected');
         void this.convert(ev.pcm, ev.endMs - ev.startMs);
@@ -117,7 +99,7 @@ export class PhraseStream implements ConverterStream {
     const name = this.backend.name;
     const log = this.opts.log.child({ phrase: slot.name });
     const endedAt = performance.now();
-    const signal = AbortSignal.any([this.ctl.signal, slot.signal]);
+    const signal = AbortSignal.any([this.opts.signal, slot.signal]);
     let bytes = 0;
     let firstAudioMs: number | undefined;
     try {
@@ -130,7 +112,6 @@ export class PhraseStream implements ConverterStream {
         slot.write(chunk);
       }
       slot.end();
-      this.stats.converted++;
       metrics.conversions.inc({ converter: name, result: 'ok' });
       log.info({ inMs: durationMs, outMs: bytes / 8, firstAudioMs: Math.round(firstAudioMs ?? 0) }, 'phrase converted');
     } catch (err) {
@@ -139,7 +120,6 @@ export class PhraseStream implements ConverterStream {
         log.debug('phrase cancelled');
         return;
       }
-      this.stats.failed++;
       const e = err instanceof ConversionError ? err : undefined;
       metrics.conversions.inc({ converter: name, result: e?.kind ?? 'internal' });
       log.warn(

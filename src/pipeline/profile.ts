@@ -1,10 +1,11 @@
 /**
  * The masking profile: everything a masked direction needs, resolved once from the
- * configuration in the composition root (src/config/masking-profile.ts) and frozen. Nothing
+ * configuration in the composition root (src/compose/masking-profile.ts) and frozen. Nothing
  * below the root reads the configuration itself.
  */
 import type { SegmenterOptions } from './vad/index.js';
-import type { Converter, VoiceCatalog } from '../voice/converter.js';
+import type { VoiceCatalog } from '../voice/converter.js';
+import type { Converter } from './contracts.js';
 import type { PlayoutOptions } from '../twilio/media-out.js';
 
 export interface MaskingProfile {
@@ -17,12 +18,14 @@ export interface MaskingProfile {
   readonly voices: VoiceCatalog;
   /** The voices phone keys cycle through (the engine's presets; none for ElevenLabs). */
   readonly voiceCycle: readonly string[];
-  /** The masking engine's own seed (ELEVENLABS_SEED or LOCAL_SEED; the fallback keeps LOCAL_SEED). */
-  readonly seed: number | undefined;
-  /** What masks a phrase ElevenLabs cannot convert (undefined with the embedded engine). */
-  readonly fallback: 'local' | 'silence' | undefined;
   readonly segmenter: SegmenterOptions;
+  /** How masked speech plays on a listener's connection. */
   readonly playout: PlayoutOptions;
+  /**
+   * How unmasked passthrough audio plays (a two-party line that masks the agent only): 20 ms
+   * chunks, never cleared, so nothing of the customer is held back from the agent.
+   */
+  readonly passthroughPlayout: PlayoutOptions;
   /**
    * Hotline mode (the speaker hears themself): a new turn clears a long backlog only after this
    * much silence; continuation within a turn never clears.

@@ -1,62 +1,108 @@
 /**
- * Accepts media streams, routes each to its call type on `start`, and tracks active calls
- * for readiness and draining. An unexpected error inside one call ends that call only.
+ * Admits media streams, routes each to its call on `start`, and keeps the calls in progress
+ * (one CallSession per call) for admission, readiness and draining. MAX_CALLS counts calls: a
+ * two-party call is one call, its two streams included. An unexpected error inside one call
+ * ends that call only.
  */
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import type { MediaStreamConnection } from '../twilio/connection.js';
+import type { AudioFrame } from '../twilio/media-in.js';
 import type { StartInfo } from '../twilio/messages.js';
 import type { MaskingProfile } from '../pipeline/profile.js';
-import type { AudioFrame } from '../voice/converter.js';
+import { CallSession, type CallKind } from './call-session.js';
 import { HotlineCall } from './hotline.js';
 
-/** What the manager needs of any call type. */
-export interface ActiveCall {
+/** A hotline stream that sends no media for this long is closed (replayed or idle sockets hold no call). */
+export const HOTLINE_MEDIA_IDLE_MS = 5000;
+
+/** What a stream's call does with the stream's events (marks go to the connection's own clock). */
+export interface CallLeg {
   onMedia(frame: AudioFrame): void;
-  onMark(name: string): void;
   onDtmf(digit: string): void;
+  /** The stream ended (stop, socket closed, or the manager's guard). */
   close(): void;
+  /** The call this stream joined; without one the manager opens a call for the stream alone. */
+  readonly session?: CallSession;
 }
 
 /** A call type other than hotline (two-party lines) claims streams by their `mode` parameter. */
-export type CallRoute = (conn: MediaStreamConnection, start: StartInfo, log: Logger) => ActiveCall | undefined;
+export type CallRoute = (conn: MediaStreamConnection, start: StartInfo, log: Logger) => CallLeg | undefined;
 
 export class CallManager {
-  private readonly calls = new Set<MediaStreamConnection>();
+  private readonly sessions = new Map<string, CallSession>();
+  /** Sockets upgraded and not yet started: no call yet, but they hold a place. */
+  private unstarted = 0;
+  private readonly streams = new Set<MediaStreamConnection>();
   private draining = false;
   private readonly idleWaiters: Array<() => void> = [];
 
-  constructor(
-    private readonly deps: { maxCalls: number; log: Logger; profile: MaskingProfile; routes?: Record<string, CallRoute> },
-  ) {}
+  private readonly routes = new Map<string, CallRoute>();
 
-  get activeCalls(): number {
-    return this.calls.size;
+  constructor(private readonly deps: { maxCalls: number; log: Logger; profile: MaskingProfile }) {}
+
+  /** Streams whose `mode` parameter names `mode` go to this call type. */
+  addRoute(mode: string, route: CallRoute): void {
+    if (mode === 'hotline') throw new Error('the hotline route is built in');
+    this.routes.set(mode, route);
   }
 
-  private get hasRoutes(): boolean {
-    return Object.keys(this.deps.routes ?? {}).length > 0;
+  /** Calls in progress (a two-party call counts once). */
+  get activeCalls(): number {
+    return this.sessions.size;
   }
 
   get isDraining(): boolean {
     return this.draining;
   }
 
+  private get hasRoutes(): boolean {
+    return this.routes.size > 0;
+  }
+
   /**
-   * Whether a new stream may open. While draining, hotline streams are refused; streams of a
-   * call type with routes (two-party rooms) are still admitted, because they join calls already
-   * in progress here (an agent answering a room that was dialling); their route decides at start.
+   * Opens a call, or undefined when MAX_CALLS calls are in progress, the server is draining, or
+   * a call with this CallSid is already in progress (a replayed webhook or stream).
+   */
+  open(id: string, kind: CallKind, log: Logger): CallSession | undefined {
+    if (this.draining || this.sessions.size >= this.deps.maxCalls || this.sessions.has(id)) return undefined;
+    const session = new CallSession(id, kind, log);
+    this.sessions.set(id, session);
+    metrics.callsStarted.inc();
+    metrics.callsActive.inc();
+    session.onClose((reason) => {
+      this.sessions.delete(id);
+      metrics.callsActive.dec();
+      log.info({ reason, kind, durationS: Math.round((performance.now() - session.startedAt) / 100) / 10 }, 'call ended');
+      this.settle();
+    });
+    return session;
+  }
+
+  /** The call in progress with this CallSid. */
+  get(id: string): CallSession | undefined {
+    return this.sessions.get(id);
+  }
+
+  /**
+   * Whether a new stream may open. While draining, hotline streams are refused; streams a call
+   * in progress still waits for (a line's legs) are admitted past MAX_CALLS, since they join
+   * that call rather than start one; their route decides at start.
    */
   admission(): { status: number; reason: string } | null {
     if (this.draining && !this.hasRoutes) return { status: 503, reason: 'draining' };
-    if (this.calls.size >= this.deps.maxCalls) return { status: 503, reason: 'max-calls' };
+    let awaited = 0;
+    for (const s of this.sessions.values()) if (s.awaitingStream) awaited++;
+    if (this.unstarted + this.sessions.size >= this.deps.maxCalls && awaited <= this.unstarted) return { status: 503, reason: 'max-calls' };
     return null;
   }
 
   accept(conn: MediaStreamConnection): void {
-    const { log: rootLog, profile } = this.deps;
-    this.calls.add(conn);
-    let call: ActiveCall | undefined;
+    const { log: rootLog } = this.deps;
+    this.streams.add(conn);
+    this.unstarted++;
+    let started = false;
+    let leg: CallLeg | undefined;
     let log = rootLog;
     const guard = (stage: string, fn: () => void) => {
       try {
@@ -64,67 +110,97 @@ export class CallManager {
       } catch (err) {
         metrics.callErrors.inc({ stage });
         log.error({ err, stage }, 'unexpected error in this call: ending it (other calls are unaffected)');
+        conn.close(1011, 'internal error');
         try {
-          call?.close();
+          leg?.session?.close('internal error');
         } catch (closeErr) {
           log.error({ err: closeErr }, 'error while closing the failed call');
         }
-        conn.close(1011, 'internal error');
       }
     };
     conn.attach({
       onStart: (start) =>
         guard('start', () => {
+          started = true;
+          this.unstarted--;
           log = rootLog.child({ callSid: start.callSid, streamSid: start.streamSid });
           conn.setLogger(log);
-          metrics.callsStarted.inc();
-          const mode = start.customParameters.mode ?? 'hotline';
-          const route = this.deps.routes?.[mode];
-          if (route) {
-            call = route(conn, start, log);
-            if (call) metrics.callsActive.inc();
-            else conn.close(1008, 'stream refused');
-            return;
-          }
-          if (mode !== 'hotline') {
-            log.warn({ mode }, 'unknown stream mode parameter: closing');
-            conn.close(1008, 'unknown mode');
-            return;
-          }
-          if (this.draining) {
-            log.warn('new hotline stream while draining: closing');
-            conn.close(1013, 'server draining');
-            return;
-          }
-          const requested = start.customParameters.voice;
-          let voice = profile.voices.defaultVoiceId;
-          if (requested && profile.voices.isValid(requested)) voice = requested;
-          else if (requested) log.warn({ requested, voice }, 'unknown voice parameter: using the default voice');
-          call = new HotlineCall(conn, start, voice, { profile, log });
-          metrics.callsActive.inc();
-          log.info({ engine: profile.engine, masking: profile.mode, voice, mode }, 'media stream started');
+          leg = this.route(conn, start, log);
         }),
-      onMedia: (frame) => guard('media', () => call?.onMedia(frame)),
-      onMark: (name) => guard('mark', () => call?.onMark(name)),
-      onDtmf: (digit) => guard('dtmf', () => call?.onDtmf(digit)),
+      onMedia: (frame) => guard('media', () => leg?.onMedia(frame)),
+      onDtmf: (digit) => guard('dtmf', () => leg?.onDtmf(digit)),
       onEnd: (reason) => {
-        if (call) metrics.callsActive.dec();
+        if (!started) this.unstarted--;
         try {
-          call?.close();
+          leg?.close();
         } catch (err) {
           log.error({ err }, 'error while closing a call');
         }
-        this.calls.delete(conn);
+        this.streams.delete(conn);
         log.info({ reason }, 'media stream ended');
-        if (this.calls.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+        this.settle();
       },
     });
   }
 
-  /** Stops admitting streams; resolves when active calls have ended or the timeout passed. */
+  private route(conn: MediaStreamConnection, start: StartInfo, log: Logger): CallLeg | undefined {
+    const { profile } = this.deps;
+    const params = start.customParameters;
+    const mode = Object.hasOwn(params, 'mode') ? params.mode! : 'hotline';
+    const route = this.routes.get(mode);
+    if (route) {
+      const leg = route(conn, start, log);
+      if (!leg) {
+        conn.close(1008, 'stream refused');
+        return undefined;
+      }
+      if (leg.session) return leg;
+      // A call type without sessions of its own: the stream is its own call.
+      const session = this.open(start.callSid, mode, log);
+      if (!session) return this.refuseFull(conn, leg, log);
+      session.onClose(() => {
+        leg.close();
+        conn.close(1000, 'call ended');
+      });
+      return { onMedia: (f) => leg.onMedia(f), onDtmf: (d) => leg.onDtmf(d), close: () => session.close('stream ended'), session };
+    }
+    if (mode !== 'hotline') {
+      log.warn({ mode }, 'unknown stream mode parameter: closing');
+      conn.close(1008, 'unknown mode');
+      return undefined;
+    }
+    const session = this.open(start.callSid, 'hotline', log);
+    if (!session) return this.refuseFull(conn, undefined, log);
+    const requested = Object.hasOwn(params, 'voice') ? params.voice : undefined;
+    let voice = profile.voices.defaultVoiceId;
+    if (requested && profile.voices.isValid(requested)) voice = requested;
+    else if (requested) log.warn({ requested, voice }, 'unknown voice parameter: using the default voice');
+    const call = new HotlineCall(conn, voice, { profile, session });
+    conn.watchMedia(HOTLINE_MEDIA_IDLE_MS);
+    log.info({ engine: profile.engine, masking: profile.mode, voice, mode }, 'media stream started');
+    return call;
+  }
+
+  private refuseFull(conn: MediaStreamConnection, leg: CallLeg | undefined, log: Logger): undefined {
+    leg?.close();
+    if (this.draining) {
+      log.warn('new stream while draining: closing');
+      conn.close(1013, 'server draining');
+    } else {
+      log.warn({ maxCalls: this.deps.maxCalls }, 'no room for another call, or this call already has its stream: closing');
+      conn.close(1013, 'max calls');
+    }
+    return undefined;
+  }
+
+  private settle(): void {
+    if (this.sessions.size === 0 && this.streams.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Stops admitting calls; resolves when the calls in progress have ended or the timeout passed. */
   async drain(timeoutMs: number): Promise<{ remaining: number }> {
     this.draining = true;
-    if (this.calls.size > 0) {
+    if (this.sessions.size > 0 || this.streams.size > 0) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, timeoutMs);
         this.idleWaiters.push(() => {
@@ -133,8 +209,9 @@ export class CallManager {
         });
       });
     }
-    const remaining = this.calls.size;
-    for (const c of [...this.calls]) c.close(1001, 'server shutting down');
+    const remaining = this.sessions.size;
+    for (const c of [...this.streams]) c.close(1001, 'server shutting down');
+    for (const s of [...this.sessions.values()]) s.close('shutdown');
     return { remaining };
   }
 }

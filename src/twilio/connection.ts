@@ -1,15 +1,19 @@
 /**
- * One Twilio Media Streams WebSocket: validates every inbound message, enforces the
- * per-connection limits (binary frames, message rate, outbound backlog, heartbeat) and
- * hands typed events to the call: the serializer. Media is decoded from mu-law to PCM once,
- * here (media-frames.ts), on the clock of Twilio's timestamps. Bad input is logged, counted and
+ * One Twilio Media Streams WebSocket, policed: validates every inbound message (through the
+ * serializer, ./messages.ts), enforces the per-connection limits (binary frames, message rate,
+ * audio ahead of real time, outbound backlog, heartbeat) and hands typed events to the call.
+ * Media is decoded from mu-law to PCM once (./media-in.ts). Bad input is logged, counted and
  * skipped; only abuse that makes the connection useless closes it.
+ *
+ * Outbound, the connection owns one clock (./media-out.ts), opened once the call knows how it
+ * plays: everything the peer hears is a slot on it, and only it sends media, marks and clear.
+ * Mark echoes go straight back to it.
  */
 import type { WebSocket, RawData } from 'ws';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
-import type { AudioFrame } from '../voice/converter.js';
-import { MediaFramer } from './media-in.js';
+import { MediaFramer, type AudioFrame } from './media-in.js';
+import { MediaOut, type PlayoutOptions, type PlayoutSink } from './media-out.js';
 import { parseInbound, ProtocolError, serializeClear, serializeMark, serializeMedia, type StartInfo } from './messages.js';
 
 export interface StreamHandlers {
@@ -17,7 +21,6 @@ export interface StreamHandlers {
   /** The caller's audio, decoded once: 20 ms PCM frames on the stream's clock (gaps kept). */
   onMedia(frame: AudioFrame): void;
   onDtmf(digit: string): void;
-  onMark(name: string): void;
   /** Twilio's stop, or the socket closed: called once. */
   onEnd(reason: string): void;
 }
@@ -40,6 +43,11 @@ export interface StreamLimits {
 
 export class MediaStreamConnection {
   private handlers: StreamHandlers | undefined;
+  private output_: MediaOut | undefined;
+  /** Inside an inbound message's handlers: sends here would re-enter the caller's code. */
+  private inbound = false;
+  /** Sends made from inside an inbound handler (the clock design keeps this at 0). */
+  sentDuringInbound = 0;
   private started: StartInfo | undefined;
   private ended = false;
   private readonly framer = new MediaFramer();
@@ -54,7 +62,9 @@ export class MediaStreamConnection {
   private alive = true;
   private heartbeat: NodeJS.Timeout | undefined;
   private startDeadline: NodeJS.Timeout | undefined;
-  /** Events that arrived before the call attached its handlers. */
+  private idleCheck: NodeJS.Timeout | undefined;
+  private lastMediaAt = 0;
+  /** The call's child logger once it started (setLogger). */
   private log: Logger;
 
   constructor(
@@ -109,16 +119,41 @@ export class MediaStreamConnection {
     return this.ws.bufferedAmount;
   }
 
-  sendMedia(mulaw: Uint8Array): boolean {
-    return this.send(serializeMedia(this.requireSid(), mulaw));
+  /**
+   * Closes the stream once the peer sends no media for `idleMs` (Twilio sends 50 a second for
+   * as long as the call lasts): a started stream that only holds its place is not a call.
+   */
+  watchMedia(idleMs: number): void {
+    clearInterval(this.idleCheck);
+    this.idleCheck = setInterval(() => {
+      if (Date.now() - this.lastMediaAt <= idleMs) return;
+      metrics.wsClosed.inc({ reason: 'no-media' });
+      this.log.warn({ idleMs }, 'no media from the peer: closing the stream');
+      this.close(1008, 'no media');
+    }, Math.min(1000, idleMs));
+    this.idleCheck.unref();
   }
 
-  sendMark(name: string): boolean {
-    return this.send(serializeMark(this.requireSid(), name));
+  /** The outbound clock, once opened. */
+  get output(): MediaOut | undefined {
+    return this.output_;
   }
 
-  sendClear(): boolean {
-    return this.send(serializeClear(this.requireSid()));
+  /**
+   * The connection's one outbound clock, opened once (after start) with the call's playout
+   * settings. Everything the peer hears is written into its slots.
+   */
+  openOutput(opts: PlayoutOptions): MediaOut {
+    if (this.output_) throw new Error('the connection already has its outbound clock');
+    const sid = this.requireSid();
+    const sink: PlayoutSink = {
+      sendMedia: (mulaw) => this.send(serializeMedia(sid, mulaw)),
+      sendMark: (name) => this.send(serializeMark(sid, name)),
+      sendClear: () => this.send(serializeClear(sid)),
+    };
+    this.output_ = new MediaOut(sink, opts, this.log);
+    if (this.ended) this.output_.close();
+    return this.output_;
   }
 
   close(code = 1000, reason = 'bye'): void {
@@ -133,6 +168,10 @@ export class MediaStreamConnection {
 
   private send(text: string): boolean {
     if (!this.isOpen) return false;
+    if (this.inbound) {
+      this.sentDuringInbound++;
+      this.log.error('outbound message sent from an inbound handler: only the clock may send');
+    }
     if (this.ws.bufferedAmount > this.limits.maxBufferedBytes) {
       // The peer stopped reading: holding more would grow memory without bound.
       this.log.warn({ buffered: this.ws.bufferedAmount }, 'peer is not reading: outbound buffer full, closing');
@@ -156,6 +195,15 @@ export class MediaStreamConnection {
 
   private onMessage(data: RawData, isBinary: boolean): void {
     if (this.ended) return;
+    this.inbound = true;
+    try {
+      this.handle(data, isBinary);
+    } finally {
+      this.inbound = false;
+    }
+  }
+
+  private handle(data: RawData, isBinary: boolean): void {
     const now = Date.now();
     const rate = this.limits.maxMessagesPerSec;
     this.tokens = Math.min(2 * rate, this.tokens + ((now - this.lastRefill) * rate) / 1000);
@@ -191,6 +239,7 @@ export class MediaStreamConnection {
       if (this.started) return this.refuse('duplicate-start', 'a second start on the same stream');
       this.started = ev.start;
       this.startedAt = Date.now();
+      this.lastMediaAt = this.startedAt;
       clearTimeout(this.startDeadline);
       h.onStart(ev.start);
       return;
@@ -199,6 +248,7 @@ export class MediaStreamConnection {
     if (ev.streamSid !== this.started.streamSid) return this.refuse('wrong-stream-sid', `${ev.event} for another streamSid`);
     switch (ev.event) {
       case 'media': {
+        this.lastMediaAt = Date.now();
         this.audioMs += ev.payload.length / 8;
         const ahead = this.audioMs - (Date.now() - this.startedAt);
         if (ahead > (this.limits.maxAudioAheadMs ?? 20_000)) {
@@ -216,7 +266,8 @@ export class MediaStreamConnection {
       case 'dtmf':
         return h.onDtmf(ev.digit);
       case 'mark':
-        return h.onMark(ev.name);
+        this.output_?.onMarkEchoed(ev.name);
+        return;
       case 'stop':
         this.end('stop');
         this.close(1000, 'stream stopped');
@@ -229,6 +280,8 @@ export class MediaStreamConnection {
     this.ended = true;
     clearInterval(this.heartbeat);
     clearTimeout(this.startDeadline);
+    clearInterval(this.idleCheck);
+    this.output_?.close();
     this.handlers?.onEnd(reason);
   }
 }

@@ -7,8 +7,12 @@
  * instead of compressing time. A timestamp that goes backwards or repeats is not trusted (the
  * audio is appended). Payloads of any length are re-framed to 160 samples.
  */
-import { FRAME_BYTES_8K, FRAME_MS, mulawDecode } from '../audio/mulaw.js';
-import type { AudioFrame } from '../voice/converter.js';
+import { FRAME_BYTES_8K, mulawDecode } from '../audio/mulaw.js';
+
+/** 20 ms of the speaker's audio: 160 samples of 8 kHz PCM16, in stream order (gaps filled). */
+export interface AudioFrame {
+  pcm: Int16Array;
+}
 
 const FRAME = FRAME_BYTES_8K;
 /** Longest gap filled with silence; a longer one is filled up to this (the call was stalled anyway). */
@@ -45,7 +49,7 @@ export class MediaFramer {
       off += take;
       this.samples += take;
       if (this.len === FRAME) {
-        emit({ pcm: this.buf.slice(), timestampMs: ((this.samples - FRAME) / FRAME) * FRAME_MS });
+        emit({ pcm: this.buf.slice() });
         this.len = 0;
       }
     }

@@ -1,20 +1,45 @@
 /**
- * Playout toward one Twilio stream: converted audio goes out in the order the phrases were
- * spoken, even when conversions overlap, paced by a deadline clock a little ahead of real
- * time (EXAMPLES.md #7) so that a barge-in can still drop what Twilio has not received.
+ * The one outbound clock of a Twilio connection. Everything audible on a connection is a slot
+ * on it, in order: masked speech (one slot per phrase or chunk, in speaking order, even when
+ * conversions overlap), hold audio, prompts and tones. It is paced by a deadline clock a little
+ * ahead of real time, so that a barge-in or the end of hold audio can still drop what Twilio
+ * has not received. Media, marks and `clear` toward Twilio are sent only here.
  *
- * Writers only enqueue (slot.write/end/fail, bargeIn); one clock task sends, on its own turn of
- * the event loop: nothing is sent from inside an inbound message handler, so a send that ends
- * the call (a slow consumer) never re-enters the code that was handling the caller's audio.
+ * Writers only enqueue (slot.write/end/fail, bargeIn, clear); one clock task sends, on its own
+ * turn of the event loop: nothing is sent from inside an inbound message handler, so a send
+ * that ends the call (a slow consumer) never re-enters the code that was handling audio.
  *
  * It accepts only MaskedAudio (see src/voice/masked.ts): raw caller audio cannot be queued.
  */
 import type { MaskedAudio } from '../voice/masked.js';
-import type { MaskedOutput, OutputSlot } from '../voice/converter.js';
 import { MULAW_SILENCE } from '../audio/mulaw.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 
+/** One phrase's (or one stream's, or the hold audio's) place in the listener's playout order. */
+export interface OutputSlot {
+  /** Names the slot in logs and in the mark that follows its audio. */
+  readonly name: string;
+  write(audio: MaskedAudio): void;
+  /** The audio is complete: a mark follows it. */
+  end(): void;
+  /** The conversion failed: what arrived plays, nothing more; the slots after it move up. */
+  fail(): void;
+  /** Aborted when the slot is cleared (the listener barged in) or the connection closed. */
+  readonly signal: AbortSignal;
+}
+
+/** Where a masked direction writes: the listener's connection. */
+export interface MaskedOutput {
+  /**
+   * A new slot at the end of the order. A `live` slot (a stream masked frame by frame) is never
+   * ended by a clear: only the audio it has queued is dropped, and it goes on playing what
+   * comes next.
+   */
+  openSlot(prefix?: string, opts?: { live?: boolean }): OutputSlot;
+}
+
+/** What the clock sends through: the connection's socket (src/twilio/connection.ts). */
 export interface PlayoutSink {
   sendMedia(mulaw: Uint8Array): boolean;
   sendMark(name: string): boolean;
@@ -37,7 +62,7 @@ export interface PlayoutOptions {
 type Item = { kind: 'audio'; bytes: Uint8Array } | { kind: 'mark'; name: string };
 
 /**
- * Most audio one Playout holds, however fast it is written. Playback drains it in real time, so
+ * Most audio one connection's clock holds, however fast it is written. Playback drains it in real time, so
  * only a peer sending faster than real time (streaming mode plays what comes in) can reach it:
  * past it, new audio is dropped (silence), so memory per call stays bounded (about 1 MB).
  */
@@ -62,7 +87,9 @@ export class PlayoutSlot implements OutputSlot {
 
   constructor(
     readonly name: string,
-    private readonly owner: Playout,
+    private readonly owner: MediaOut,
+    /** @internal Survives a clear (see MaskedOutput.openSlot). */
+    readonly live = false,
   ) {}
 
   /** Aborted when the slot is cleared (barge-in) or the playout closes: stop converting. */
@@ -100,6 +127,13 @@ export class PlayoutSlot implements OutputSlot {
     this.owner.wake();
   }
 
+  /** @internal A clear on a live slot: what it queued goes, the slot stays. */
+  empty(): void {
+    this.items = [];
+    this.offset = 0;
+    this.queuedBytes = 0;
+  }
+
   /** @internal */
   drop(): void {
     this.dropped = true;
@@ -110,7 +144,7 @@ export class PlayoutSlot implements OutputSlot {
   }
 }
 
-export class Playout implements MaskedOutput {
+export class MediaOut implements MaskedOutput {
   private readonly slots: PlayoutSlot[] = [];
   private readonly chunkBytes: number;
   private readonly leadMs: number;
@@ -141,8 +175,8 @@ export class Playout implements MaskedOutput {
   }
 
   /** A new slot at the end of the order. */
-  openSlot(prefix = 'phrase'): PlayoutSlot {
-    const slot = new PlayoutSlot(`${prefix}-${++this.seq}`, this);
+  openSlot(prefix = 'phrase', opts: { live?: boolean } = {}): PlayoutSlot {
+    const slot = new PlayoutSlot(`${prefix}-${++this.seq}`, this, opts.live ?? false);
     if (this.closed) slot.drop();
     else this.slots.push(slot);
     return slot;
@@ -163,16 +197,33 @@ export class Playout implements MaskedOutput {
   bargeIn(): boolean {
     if (this.closed || this.opts.clearBacklogMs <= 0 || this.backlogMs() <= this.opts.clearBacklogMs) return false;
     const dropped = this.slots.filter((s) => !s.dropped).length;
-    for (const s of this.slots.splice(0)) s.drop();
+    this.clear();
+    metrics.clears.inc();
+    this.log.info({ droppedPhrases: dropped }, 'listener spoke over a long backlog: playback cleared');
+    return true;
+  }
+
+  /**
+   * Drops everything queued (its writers' signals abort) and has the clock tell Twilio to
+   * clear what it holds: hold audio ending, a prompt cut short. Slots opened afterwards play
+   * after the clear.
+   */
+  clear(): void {
+    if (this.closed) return;
+    const kept: PlayoutSlot[] = [];
+    for (const s of this.slots.splice(0)) {
+      if (s.live && !s.ended) {
+        s.empty();
+        kept.push(s);
+      } else s.drop();
+    }
+    this.slots.push(...kept);
     this.partialLen = 0;
     this.playedThrough = this.now();
     for (const m of this.unechoed) remember(this.cleared, m);
     this.unechoed.clear();
     this.clearPending = true;
-    metrics.clears.inc();
-    this.log.info({ droppedPhrases: dropped }, 'listener spoke over a long backlog: playback cleared');
     this.wake();
-    return true;
   }
 
   /** @internal Whether `bytes` more fit under MAX_QUEUED_MS; logs the first overflow. */

@@ -20,7 +20,6 @@ describe('call isolation', () => {
               onMedia: () => {
                 throw new Error('boom inside one call');
               },
-              onMark: () => {},
               onDtmf: () => {},
               close: () => {},
             }),

@@ -184,6 +184,32 @@ describe('two-party masked line', () => {
     expect(b.rawLogs.filter((l) => l.includes(cust.callSid)).some((l) => /"digit"/.test(l))).toBe(false);
   });
 
+  it.concurrent('one clock per connection: the customer hears ringback, then a clear, then the masked agent; nothing is sent from an inbound handler', async () => {
+    const paired = deferred();
+    const customer = callLine(LINE_BOTH, { gate: paired.promise, audio: customerSpeech, tailMs: 6000 });
+    const room = await customer.room();
+    const dial = await dialFor(room, '+15005550211');
+    await sleep(1500); // the customer waits on hold
+    const agentP = answer(dial, { audio: agentSpeech, tailMs: 9000 });
+    await waitFor('pairing', () => pairedLog(room));
+    paired.resolve();
+    const [agent, cust] = await Promise.all([agentP, customer.result]);
+
+    const isHold = (p: Uint8Array) => toFrames(p).some((f) => isAudible(f) && HOLD_FRAMES.has(Buffer.from(f).toString('base64')));
+    const isVoice = (p: Uint8Array) => toFrames(p).some((f) => isAudible(f) && !HOLD_FRAMES.has(Buffer.from(f).toString('base64')));
+    const lastHold = Math.max(...cust.received.filter((m) => isHold(m.payload)).map((m) => m.atMs));
+    const firstVoice = Math.min(...cust.received.filter((m) => isVoice(m.payload)).map((m) => m.atMs));
+    expect(Number.isFinite(lastHold)).toBe(true);
+    expect(Number.isFinite(firstVoice)).toBe(true);
+    // Ringback stopped with a clear sent by the same clock, before the agent's first masked word.
+    expect(cust.clears.length).toBe(1);
+    expect(lastHold).toBeLessThanOrEqual(cust.clears[0]!);
+    expect(cust.clears[0]!).toBeLessThanOrEqual(firstVoice);
+    expect(findLeakedFrames(agent.sentFrames, cust.receivedAudio)).toBe(0);
+    // The connection never sent anything from inside an inbound message's handler.
+    expect(b.logs.some((l) => /sent from an inbound handler/.test(String(l.msg)))).toBe(false);
+  });
+
   it.concurrent('mask: both: the agent never hears the customer raw; the customer hanging up ends the agent leg', async () => {
     const paired = deferred();
     const customer = callLine(LINE_BOTH, { gate: paired.promise, audio: customerSpeech, tailMs: 2500 });

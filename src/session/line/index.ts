@@ -1,6 +1,6 @@
 /**
- * Two-party masked lines: the webhooks and the 'line' stream route, plugged into startServer
- * through its `extend` hook (src/server.ts wires it when LINES_CONFIG is set).
+ * Two-party masked lines: the webhooks and the 'line' stream route, plugged into the server
+ * through its `extend` hook (src/compose.ts wires it when LINES_CONFIG is set).
  *
  *   POST /twiml/line          customer's voice webhook (the Twilio number points here)
  *   POST /twiml/agent         agent's TwiML, fetched when an agent answers the call we placed
@@ -15,8 +15,9 @@
 import express, { type Request, type RequestHandler, type Router } from 'express';
 import type { Logger } from '../../observability/logger.js';
 import { maskPhone } from '../../observability/logger.js';
-import type { CallRoute } from '../manager.js';
+
 import type { MaskingProfile } from '../../pipeline/profile.js';
+import type { CallManager, CallRoute } from '../manager.js';
 import { MEDIA_PATH } from '../../http/app.js';
 import { twilioSignatureGuard, webhookBody } from '../../http/guards.js';
 import { publicBase, toWebSocketBase } from '../../twilio/public-url.js';
@@ -32,7 +33,7 @@ export { loadLinesFile, parseLines, LinesConfigError, type LineConfig, type Line
 
 export const LINE_MODE = 'line';
 
-/** What the two-party lines need of the configuration, resolved in the root (src/config/line-settings.ts). */
+/** What the two-party lines need of the configuration, resolved in the root (src/compose/line-settings.ts). */
 export interface LineSettings {
   /** LINES_CONFIG: the lines file. */
   linesFile: string | undefined;
@@ -42,7 +43,6 @@ export interface LineSettings {
   authToken: string | undefined;
   publicUrl: string | undefined;
   instanceUrl: string | undefined;
-  maxCalls: number;
   agentVoiceKeys: boolean;
   /** The REST client's credentials (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_API_BASE_URL). */
   rest: { accountSid: string | undefined; authToken: string | undefined; baseUrl: string | undefined };
@@ -57,11 +57,11 @@ export interface LineOptions {
   onRooms?: (rooms: ReadonlyMap<string, Room>) => void;
 }
 
-type ExtendCtx = { log: Logger; profile: MaskingProfile; isReady?: () => boolean; rateLimit: RequestHandler };
+type ExtendCtx = { log: Logger; profile: MaskingProfile; calls: CallManager; rateLimit: RequestHandler };
 
 /** The `extend` hook of startServer for two-party lines. Throws at start-up on a bad lines file. */
 export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
-  return ({ log: rootLog, profile, isReady = () => true, rateLimit }: ExtendCtx): { routers: Router[]; routes: Record<string, CallRoute> } => {
+  return ({ log: rootLog, profile, calls, rateLimit }: ExtendCtx): { routers: Router[]; routes: Record<string, CallRoute> } => {
     const log = rootLog.child({ component: 'line' });
     const s = settings;
     if (!opts.lines && !s.linesFile) throw new Error('lineExtension: LINES_CONFIG is not set');
@@ -70,6 +70,8 @@ export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
     const control = opts.control ?? twilioCallControl(createTwilioClient(s.rest), log);
     const tokens = new RoomTokens(s.roomSecret);
     const rooms = new Map<string, Room>();
+    /** The TwiML each customer call was answered with, by CallSid: a replayed webhook gets it again. */
+    const answered = new Map<string, string>();
     opts.onRooms?.(rooms);
     log.info({ file: lines.file, lines: [...lines.lines.keys()].map(maskPhone) }, 'two-party lines loaded');
 
@@ -101,32 +103,42 @@ export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
         log.warn({ callSid, to: maskPhone(to) }, 'call to a number with no line configured: answering "not in service"');
         return twiml(res, templates.unknown.render({ line: to ?? '' }));
       }
-      if (!isReady() || rooms.size * 2 >= s.maxCalls) {
-        log.warn({ callSid, rooms: rooms.size, draining: !isReady() }, 'draining or at capacity: answering "try again later"');
+      const replay = answered.get(callSid);
+      if (replay !== undefined) {
+        log.info({ callSid }, 'customer webhook repeated for a call in progress: same answer');
+        return twiml(res, replay);
+      }
+      const session = calls.open(callSid, 'line', log.child({ callSid }));
+      if (!session) {
+        log.warn({ callSid, calls: calls.activeCalls, draining: calls.isDraining }, 'draining or at capacity: answering "try again later"');
         return twiml(res, templates.busy.render({}));
       }
       const id = RoomTokens.newRoomId();
       const base = instanceBase(req);
       const hookToken = tokens.sign(id, 'agent-webhook');
       const qs = `room=${id}&token=${hookToken}`;
-      const room = new Room(id, line, callSid, {
+      const room = new Room(id, line, session, {
         profile,
         control,
-        log,
         voiceCycle: line.voices ?? profile.voiceCycle,
         agentVoiceKeys: s.agentVoiceKeys,
         agentUrls: { url: `${base}/twiml/agent?${qs}`, statusCallback: `${base}/twiml/agent-status?${qs}` },
         noAnswerTwiml,
-        onEnded: (r) => rooms.delete(r.id),
       });
       rooms.set(id, room);
+      session.onClose(() => {
+        rooms.delete(id);
+        answered.delete(callSid);
+      });
       room.log.info({ callSid, from: maskPhone(from) }, 'line call: answering with the customer stream');
       const stream = connectStream(
         toWebSocketBase(base) + MEDIA_PATH,
         { mode: LINE_MODE, room: id, role: 'customer', token: tokens.sign(id, 'customer', callSid) },
         'customer',
       );
-      twiml(res, templates.line.render({ line: line.number }, { stream, notice: line.notice ? `<Say>${xmlEscape(line.notice)}</Say>` : '' }));
+      const body = templates.line.render({ line: line.number }, { stream, notice: line.notice ? `<Say>${xmlEscape(line.notice)}</Say>` : '' });
+      answered.set(callSid, body);
+      twiml(res, body);
     });
 
     const agentGuard = twilioSignatureGuard(s.authToken, s.instanceUrl ?? s.publicUrl, log);

@@ -1,5 +1,5 @@
 /**
- * HotlineCall over the real PhraseStreamAdapter (real VAD on real speech) and the real Playout,
+ * HotlineCall over the real PhraseStreamAdapter (real VAD on real speech) and the real MediaOut,
  * with a phrase backend written here that the test controls: each phrase's conversion waits
  * until the test releases it, then yields bytes that tell the phrases apart. The connection is
  * a sink that records what would go to Twilio. No wall-clock assertions: the test waits for
@@ -8,6 +8,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FRAME_BYTES_8K, MULAW_SILENCE, mulawDecode } from '../../../src/audio/mulaw.js';
 import { HotlineCall } from '../../../src/session/hotline.js';
+import { CallSession } from '../../../src/session/call-session.js';
+import { MediaOut, type PlayoutOptions } from '../../../src/twilio/media-out.js';
 import { loadConfig } from '../../../src/config/env.js';
 import { segmenterOptions } from '../../../src/compose/masking-profile.js';
 import { PhraseStreamAdapter } from '../../../src/pipeline/phrase-adapter.js';
@@ -58,10 +60,18 @@ class GatedConverter implements PhraseConverter {
 
 type Sent = { media: number } | { mark: string } | 'clear';
 
-/** What the call sends toward Twilio: media reduced to the phrase byte it carries (0xFF: padding only). */
+/**
+ * What the call sends toward Twilio: media reduced to the phrase byte it carries (0xFF: padding
+ * only). It opens the real outbound clock over itself, as the real connection does.
+ */
 class RecordingConnection {
   readonly sent: Sent[] = [];
   closed = 0;
+  output: MediaOut | undefined;
+  openOutput(opts: PlayoutOptions): MediaOut {
+    this.output = new MediaOut(this, opts, log);
+    return this.output;
+  }
   sendMedia(mulaw: Uint8Array): boolean {
     const tag = mulaw.find((b) => b !== MULAW_SILENCE) ?? MULAW_SILENCE;
     expect(mulaw.every((b) => b === tag || b === MULAW_SILENCE), 'one phrase per media message').toBe(true);
@@ -104,21 +114,21 @@ function setup(voiceId = 'voice-b', o: { turnGapMs?: number; clearBacklogMs?: nu
     converter: new PhraseStreamAdapter(backend, SEGMENTER),
     voices: { defaultVoiceId: 'voice-a', isValid: (id) => VOICES.includes(id), describe: () => VOICES.join(', ') },
     voiceCycle: VOICES,
-    seed: undefined,
-    fallback: undefined,
     segmenter: SEGMENTER,
     // A lead far beyond the test audio: the clock sends everything at once, never paces.
     playout: { chunkMs: 20, leadMs: 600_000, clearBacklogMs: o.clearBacklogMs ?? 0 },
+    passthroughPlayout: { chunkMs: 20, leadMs: 600_000, clearBacklogMs: 0 },
     hotlineTurnGapMs: o.turnGapMs ?? 0,
   };
-  const call = new HotlineCall(conn as unknown as MediaStreamConnection, { streamSid: 'MZ1', callSid: 'CA1', customParameters: {} }, voiceId, { profile, log });
+  const session = new CallSession('CA1', 'hotline', log);
+  const call = new HotlineCall(conn as unknown as MediaStreamConnection, voiceId, { profile, session });
   return { call, backend, conn };
 }
 
-/** Pushes `pcm` as 20 ms frames with their stream timestamps, as the serializer would. */
-function speak(call: HotlineCall, pcm: Int16Array, startMs = 0): void {
+/** Pushes `pcm` as 20 ms frames, as the connection would. */
+function speak(call: HotlineCall, pcm: Int16Array): void {
   const samples = FRAME_BYTES_8K;
-  for (let o = 0; o + samples <= pcm.length; o += samples) call.onMedia({ pcm: pcm.subarray(o, o + samples), timestampMs: startMs + o / 8 });
+  for (let o = 0; o + samples <= pcm.length; o += samples) call.onMedia({ pcm: pcm.subarray(o, o + samples) });
 }
 
 /** Resolves when `cond` holds, re-checked on every turn of the event loop (no fixed sleeps). */
@@ -148,7 +158,7 @@ describe('HotlineCall', () => {
     backend.conversions[0]!.release();
     await until(() => conn.sent.length === 6);
     expect(conn.sent).toEqual([{ media: 1 }, { media: 1 }, { mark: 'phrase-1' }, { media: 2 }, { media: 2 }, { mark: 'phrase-2' }]);
-    expect(call.direction.onMark('phrase-1')).toBe(true); // Twilio's echo: played
+    expect(conn.output!.onMarkEchoed('phrase-1')).toBe(true); // Twilio's echo: played
     call.close();
     expect(conn.closed).toBe(1);
   });
@@ -164,7 +174,7 @@ describe('HotlineCall', () => {
     expect(signals.every((s) => s.aborted)).toBe(true);
     expect(conn.closed).toBe(1);
     for (const c of backend.conversions) c.release();
-    speak(call, speech, 20_000); // frames after the hang-up go nowhere
+    speak(call, speech); // frames after the hang-up go nowhere
     await turns();
     expect(backend.conversions).toHaveLength(2);
     expect(conn.sent).toEqual([]);
@@ -203,7 +213,7 @@ describe('HotlineCall', () => {
       expect(backend.conversions).toHaveLength(1);
       backend.conversions[0]!.release();
       await until(() => conn.sent.some((s) => typeof s === 'object' && 'mark' in s));
-      speak(call, speech.subarray(firstEnd), firstEnd / 8);
+      speak(call, speech.subarray(firstEnd));
       await turns();
       call.close();
       return { sent: conn.sent, conversions: backend.conversions.length };

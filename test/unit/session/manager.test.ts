@@ -4,7 +4,7 @@
  * only that call, MAX_CALLS admission and draining. The hotline call type has its own tests.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ActiveCall, CallRoute } from '../../../src/session/manager.js';
+import type { CallLeg, CallRoute } from '../../../src/session/manager.js';
 import { connectTwilio, type TwilioClient } from '../../../tools/fakes/twilio-media-client.js';
 import { startBridge, type Bridge } from '../../helpers/harness.js';
 
@@ -22,12 +22,11 @@ function recordingRoute(calls: Seen[], o: { failOnMedia?: boolean; refuse?: bool
     if (o.refuse) return undefined;
     const seen: Seen = { media: 0, dtmf: [], closed: false };
     calls.push(seen);
-    const call: ActiveCall = {
+    const call: CallLeg = {
       onMedia: () => {
         seen.media++;
         if (o.failOnMedia) throw new Error('injected bug in one call');
       },
-      onMark: () => {},
       onDtmf: (d) => void seen.dtmf.push(d),
       close: () => void (seen.closed = true),
     };

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { pino } from 'pino';
 import { MediaStreamConnection, type StreamLimits } from '../../../src/twilio/connection.js';
+import { asMasked } from '../../../src/voice/masked.js';
 
 const SID = 'MZ' + 'f'.repeat(32);
 const START = JSON.stringify({
@@ -37,7 +38,7 @@ async function pair(limits: Partial<StreamLimits>) {
   const conn = await serverSide;
   const state = { ended: '', media: 0 };
   const started = new Promise<void>((resolve) =>
-    conn.attach({ onStart: () => resolve(), onMedia: () => state.media++, onDtmf: () => {}, onMark: () => {}, onEnd: (reason) => (state.ended = reason) }),
+    conn.attach({ onStart: () => resolve(), onMedia: () => state.media++, onDtmf: () => {}, onEnd: (reason) => (state.ended = reason) }),
   );
   const closed = new Promise<number>((r) => client.on('close', (c) => r(c)));
   cleanups.push(() => {
@@ -55,15 +56,37 @@ describe('MediaStreamConnection limits', () => {
     await started;
     // The client stops reading its socket: the kernel buffers fill, then ws buffers.
     (client as unknown as { _socket: import('node:net').Socket })._socket.pause();
-    const chunk = new Uint8Array(48 * 1024).fill(0xff);
-    let sent = 0;
-    for (let i = 0; i < 2000 && conn.isOpen; i++) {
-      if (conn.sendMedia(chunk)) sent++;
+    // Everything the connection sends goes through its clock; a lead far past real time sends at once.
+    const out = conn.openOutput({ chunkMs: 100, leadMs: 1e12, clearBacklogMs: 0 });
+    const minute = asMasked(new Uint8Array(60 * 8000).fill(0xff));
+    let rounds = 0;
+    for (; rounds < 2000 && conn.isOpen; rounds++) {
+      const slot = out.openSlot();
+      slot.write(minute);
+      slot.end();
       await new Promise((r) => setImmediate(r));
     }
     expect(conn.isOpen).toBe(false);
     expect(state.ended).toBe('slow consumer');
-    expect(sent).toBeLessThan(2000);
+    expect(rounds).toBeLessThan(2000);
+  });
+
+  it('has one outbound clock: it opens once, after start, and a second one is refused', async () => {
+    const { conn, client, started } = await pair({});
+    expect(() => conn.openOutput({ chunkMs: 20, clearBacklogMs: 0 })).toThrow(/before the stream started/);
+    client.send(START);
+    await started;
+    const out = conn.openOutput({ chunkMs: 20, clearBacklogMs: 0 });
+    expect(conn.output).toBe(out);
+    expect(() => conn.openOutput({ chunkMs: 20, clearBacklogMs: 0 })).toThrow(/already has its outbound clock/);
+  });
+
+  it('closes a started stream that sends no media once watched (a replayed or idle socket holds no call)', async () => {
+    const { conn, client, started, closed } = await pair({});
+    client.send(START);
+    await started;
+    conn.watchMedia(300);
+    expect(await closed).toBe(1008);
   });
 
   it('closes a socket that never sends start (it would hold a call slot for as long as it answers pings)', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { MAX_QUEUED_MS, Playout, type PlayoutSink } from '../../../src/twilio/media-out.js';
+import { MAX_QUEUED_MS, MediaOut, type PlayoutSink } from '../../../src/twilio/media-out.js';
 import { asMasked } from '../../../src/voice/masked.js';
 
 type Sent = { kind: 'media'; bytes: Uint8Array } | { kind: 'mark'; name: string } | { kind: 'clear' };
@@ -27,11 +27,11 @@ function clock() {
   return { now: () => t, advance: (ms: number) => (t += ms) };
 }
 
-describe('Playout', () => {
+describe('MediaOut', () => {
   it('plays phrases in the order they were opened even when the later one converts first', async () => {
     const sink = recorder();
     const c = clock();
-    const p = new Playout(sink, { chunkMs: 20, leadMs: 10_000, clearBacklogMs: 0 }, log, c.now);
+    const p = new MediaOut(sink, { chunkMs: 20, leadMs: 10_000, clearBacklogMs: 0 }, log, c.now);
     const first = p.openSlot();
     const second = p.openSlot();
     second.write(audio(2, 320));
@@ -49,7 +49,7 @@ describe('Playout', () => {
 
   it('sends fixed-size chunks and pads the last one with mu-law silence', async () => {
     const sink = recorder();
-    const p = new Playout(sink, { chunkMs: 40, leadMs: 10_000, clearBacklogMs: 0 }, log, clock().now);
+    const p = new MediaOut(sink, { chunkMs: 40, leadMs: 10_000, clearBacklogMs: 0 }, log, clock().now);
     const s = p.openSlot();
     s.write(audio(7, 100));
     s.write(audio(7, 300));
@@ -64,7 +64,7 @@ describe('Playout', () => {
 
   it('a failed phrase plays nothing more and the queue moves on', async () => {
     const sink = recorder();
-    const p = new Playout(sink, { chunkMs: 20, leadMs: 10_000, clearBacklogMs: 0 }, log, clock().now);
+    const p = new MediaOut(sink, { chunkMs: 20, leadMs: 10_000, clearBacklogMs: 0 }, log, clock().now);
     const a = p.openSlot();
     const b = p.openSlot();
     b.write(audio(9, 160));
@@ -79,7 +79,7 @@ describe('Playout', () => {
 
   it('stays only a lead ahead of real time (deadline clock)', async () => {
     const sink = recorder();
-    const p = new Playout(sink, { chunkMs: 20, leadMs: 100, clearBacklogMs: 0 }, log);
+    const p = new MediaOut(sink, { chunkMs: 20, leadMs: 100, clearBacklogMs: 0 }, log);
     const s = p.openSlot();
     s.write(audio(3, 8000)); // one second
     s.end();
@@ -97,7 +97,7 @@ describe('Playout', () => {
   it('barge-in over a long backlog drops queued audio, aborts conversions and sends clear', async () => {
     const sink = recorder();
     const c = clock();
-    const p = new Playout(sink, { chunkMs: 20, leadMs: 100, clearBacklogMs: 500 }, log, c.now);
+    const p = new MediaOut(sink, { chunkMs: 20, leadMs: 100, clearBacklogMs: 500 }, log, c.now);
     const s = p.openSlot();
     s.write(audio(4, 8000));
     const pending = p.openSlot();
@@ -116,7 +116,7 @@ describe('Playout', () => {
   it('a mark echoed after a clear is for cleared audio, not played audio', async () => {
     const sink = recorder();
     const c = clock();
-    const p = new Playout(sink, { chunkMs: 20, leadMs: 10_000, clearBacklogMs: 100 }, log, c.now);
+    const p = new MediaOut(sink, { chunkMs: 20, leadMs: 10_000, clearBacklogMs: 100 }, log, c.now);
     const a = p.openSlot();
     a.write(audio(1, 160));
     a.end();
@@ -139,7 +139,7 @@ describe('Playout', () => {
 
   it('remembers a bounded number of unechoed marks (a peer that never echoes grows nothing)', async () => {
     const sink = recorder();
-    const p = new Playout(sink, { chunkMs: 20, leadMs: 1_000_000, clearBacklogMs: 0 }, log, clock().now);
+    const p = new MediaOut(sink, { chunkMs: 20, leadMs: 1_000_000, clearBacklogMs: 0 }, log, clock().now);
     for (let i = 0; i < 2000; i++) {
       const s = p.openSlot();
       s.write(audio(1, 160));
@@ -155,7 +155,7 @@ describe('Playout', () => {
   it('holds at most MAX_QUEUED_MS however fast audio is written (a peer sending faster than real time)', async () => {
     const sink = recorder();
     const c = clock();
-    const p = new Playout(sink, { chunkMs: 20, clearBacklogMs: 0, leadMs: 100 }, log, c.now);
+    const p = new MediaOut(sink, { chunkMs: 20, clearBacklogMs: 0, leadMs: 100 }, log, c.now);
     const live = p.openSlot('live');
     // Ten minutes of "20 ms in, 20 ms out" arriving at once, as a flood would.
     for (let i = 0; i < 30_000; i++) live.write(audio(0x11, 160));
@@ -168,6 +168,46 @@ describe('Playout', () => {
     live.write(audio(0x22, 160));
     expect(live.items.at(-1)).toMatchObject({ kind: 'audio' });
     expect((live.items.at(-1) as { bytes: Uint8Array }).bytes[0]).toBe(0x22);
+    p.close();
+  });
+  it('clear() ends hold audio: what is queued is dropped, Twilio is told to clear first, and the next slot plays after it', async () => {
+    const sink = recorder();
+    const c = clock();
+    const p = new MediaOut(sink, { chunkMs: 20, leadMs: 100, clearBacklogMs: 0 }, log, c.now);
+    const hold = p.openSlot('hold');
+    hold.write(audio(0x11, 8000)); // 1 s of ringback, never ended
+    await turn();
+    const before = sink.sent.length;
+    expect(before).toBeGreaterThan(0);
+    expect(sink.sent.every((x) => x.kind === 'media' && x.bytes[0] === 0x11)).toBe(true);
+    p.clear();
+    expect(hold.signal.aborted).toBe(true);
+    const speech = p.openSlot();
+    speech.write(audio(0x22, 320));
+    speech.end();
+    expect(sink.sent.length).toBe(before); // nothing is sent on the caller's stack
+    await turn();
+    const after = sink.sent.slice(before);
+    expect(after[0]).toEqual({ kind: 'clear' });
+    expect(after.slice(1).filter((x) => x.kind === 'media').every((x) => (x as { bytes: Uint8Array }).bytes[0] === 0x22)).toBe(true);
+    expect(after.at(-1)).toEqual({ kind: 'mark', name: speech.name });
+    p.close();
+  });
+  it('a clear drops what a live (frame-by-frame) slot queued but keeps the slot playing what comes next', async () => {
+    const sink = recorder();
+    const c = clock();
+    const p = new MediaOut(sink, { chunkMs: 20, leadMs: 40, clearBacklogMs: 0 }, log, c.now);
+    const live = p.openSlot('live', { live: true });
+    live.write(audio(0x33, 1600));
+    await turn();
+    const before = sink.sent.length;
+    p.clear();
+    expect(live.signal.aborted).toBe(false);
+    live.write(audio(0x44, 160));
+    await turn();
+    const after = sink.sent.slice(before);
+    expect(after[0]).toEqual({ kind: 'clear' });
+    expect(after.slice(1).map((x) => (x as { bytes: Uint8Array }).bytes[0])).toEqual([0x44]);
     p.close();
   });
 });

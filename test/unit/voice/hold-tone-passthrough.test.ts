@@ -22,7 +22,7 @@ describe('hold tone', () => {
 });
 
 describe('passthrough converter', () => {
-  it('writes each frame unchanged into one live slot, with no delay, and stops at close', () => {
+  it('writes each frame unchanged into one live slot, with no delay, and stops when its signal aborts', () => {
     const writes: Uint8Array[] = [];
     const ended: string[] = [];
     const ctl = new AbortController();
@@ -35,14 +35,15 @@ describe('passthrough converter', () => {
         fail: () => ended.push('fail'),
       }),
     };
-    const s = frameConverter('passthrough', openPassthroughFrames).open({ voiceId: 'ignored', callKey: 'c', output, signal: new AbortController().signal, log: silentLog });
+    const stop = new AbortController();
+    const s = frameConverter('passthrough', openPassthroughFrames).open({ voiceId: 'ignored', callKey: 'c', output, signal: stop.signal, log: silentLog });
     // Every mu-law byte but 0x7f (negative zero, re-encoded as 0xff: both silence) survives.
     const frame = Uint8Array.from({ length: 160 }, (_, i) => (i === 127 ? 0 : i));
-    s.push({ pcm: mulawDecode(frame), timestampMs: 0 });
+    s.push({ pcm: mulawDecode(frame) });
     expect(writes).toHaveLength(1);
     expect([...writes[0]!]).toEqual([...frame]);
-    s.close();
-    s.push({ pcm: mulawDecode(frame), timestampMs: 20 });
+    stop.abort();
+    s.push({ pcm: mulawDecode(frame) });
     expect(writes).toHaveLength(1);
     expect(ended).toEqual(['fail']);
   });

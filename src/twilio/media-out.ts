@@ -39,6 +39,17 @@ export interface MaskedOutput {
   openSlot(prefix?: string, opts?: { live?: boolean }): OutputSlot;
 }
 
+/**
+ * Sees exactly what the connection plays, on the clock's timeline (performance.now() ms): a
+ * recording tapped here holds what the listener heard, hold audio and clears included.
+ */
+export interface MediaTap {
+  /** `mulaw` starts playing at `atMs` (it is sent ahead of real time by at most the lead). */
+  played(mulaw: Uint8Array, atMs: number): void;
+  /** Everything scheduled to play from `atMs` on was cleared before it played. */
+  cleared(atMs: number): void;
+}
+
 /** What the clock sends through: the connection's socket (src/twilio/connection.ts). */
 export interface PlayoutSink {
   sendMedia(mulaw: Uint8Array): boolean;
@@ -162,6 +173,8 @@ export class MediaOut implements MaskedOutput {
   private readonly partial: Uint8Array;
   private partialLen = 0;
   private overflowed = false;
+  /** Where what is played is also reported (a call recording), if anywhere. */
+  tap: MediaTap | undefined;
 
   constructor(
     private readonly sink: PlayoutSink,
@@ -220,6 +233,7 @@ export class MediaOut implements MaskedOutput {
     this.slots.push(...kept);
     this.partialLen = 0;
     this.playedThrough = this.now();
+    this.tap?.cleared(this.playedThrough);
     for (const m of this.unechoed) remember(this.cleared, m);
     this.unechoed.clear();
     this.clearPending = true;
@@ -349,6 +363,7 @@ export class MediaOut implements MaskedOutput {
     const out = this.partial.slice(0, bytes);
     this.partialLen = 0;
     this.sink.sendMedia(out);
+    this.tap?.played(out, this.playedThrough);
     metrics.framesOut.inc(bytes / 160);
     this.playedThrough += bytes / 8;
   }

@@ -39,6 +39,8 @@ export interface RunningServer {
   calls: CallManager;
   profile: MaskingProfile;
   local: LocalEngine;
+  /** Reads the lines file again (SIGHUP): undefined without contact lines. */
+  reloadLines(): Promise<{ ok: boolean; problems: string[]; warnings: string[] } | undefined>;
   /** Stop taking calls, let active ones finish (up to drainMs), then close. */
   shutdown(drainMs?: number): Promise<{ remaining: number }>;
   /** Immediate close (tests). */
@@ -56,7 +58,15 @@ export interface ExtensionContext {
 export interface ServerExtras {
   logger?: Logger;
   /** Extra routers and stream routes (two-party lines; tests plug in call types the same way). */
-  extend?: (ctx: ExtensionContext) => { routers?: Router[]; routes?: Record<string, CallRoute> };
+  extend?: (ctx: ExtensionContext) => Extension | Promise<Extension>;
+}
+
+/** What a plugged-in call type brings: HTTP routes, stream routes, and what the server drives. */
+export interface Extension {
+  routers?: Router[];
+  routes?: Record<string, CallRoute>;
+  reload?: () => Promise<{ ok: boolean; problems: string[]; warnings: string[] }>;
+  close?: () => Promise<void>;
 }
 
 /** The embedded engine behind an ElevenLabs-compatible speech-to-speech API (/v1/...). */
@@ -136,7 +146,7 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   // One store for every route: a client has one bucket (HTTP_RATE_LIMIT_PER_MIN) across webhooks and the API.
   const limits = new RateLimitStore(config.HTTP_RATE_LIMIT_PER_MIN);
   const calls = new CallManager({ maxCalls: config.MAX_CALLS, log, profile });
-  const ext = extend?.({ log, profile, calls, rateLimit: limits.middleware }) ?? {};
+  const ext: Extension = (await extend?.({ log, profile, calls, rateLimit: limits.middleware })) ?? {};
   for (const [mode, route] of Object.entries(ext.routes ?? {})) calls.addRoute(mode, route);
   const routers = [...(ext.routers ?? [])];
   if (config.LOCAL_API === 'true' || (config.LOCAL_API === 'auto' && config.LOCAL_API_KEY)) routers.push(compatApi(config, log, limits));
@@ -179,6 +189,7 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
     // The profile's converter wraps `phrase` (or the engine): each backend is closed once.
+    await ext.close?.();
     if (phrase !== local) await phrase.close();
     await local.close();
     limits.close();
@@ -196,5 +207,6 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
       return r;
     },
     close: closeAll,
+    reloadLines: async () => ext.reload?.(),
   };
 }

@@ -1,6 +1,7 @@
 /**
  * Composition root: configuration, logging, the server, and graceful shutdown.
  */
+import { watch } from 'node:fs';
 import 'dotenv/config';
 import { ConfigError, configWarnings, loadConfig } from './config/env.js';
 import { createLogger } from './observability/logger.js';
@@ -75,6 +76,21 @@ async function main(): Promise<void> {
     log.info({ cutOff: remaining, exitCode: process.exitCode ?? 0 }, 'shutdown complete');
     process.exit(process.exitCode ?? 0);
   };
+  // SIGHUP (and, with LINES_WATCH, a change of the file) reloads the lines file: new calls use
+  // it, calls in progress keep their settings; a file with problems is refused and the old one stays.
+  const reload = (why: string) => {
+    if (!config.LINES_CONFIG || stopping) return;
+    log.info({ why }, 'reloading the lines file');
+    void running.reloadLines();
+  };
+  process.on('SIGHUP', () => reload('SIGHUP'));
+  if (config.LINES_CONFIG && config.LINES_WATCH) {
+    let debounce: NodeJS.Timeout | undefined;
+    watch(config.LINES_CONFIG, () => {
+      clearTimeout(debounce);
+      debounce = setTimeout(() => reload('file changed'), 500);
+    }).unref();
+  }
   process.on('SIGTERM', () => void stop('SIGTERM', 0));
   process.on('SIGINT', () => void stop('SIGINT', 0));
   // Per-call work is isolated (its own state, its own try/catch); a stray rejection from a

@@ -12,6 +12,7 @@ export function lineSettings(c: Config): LineSettings {
     publicUrl: c.PUBLIC_URL,
     instanceUrl: c.INSTANCE_URL,
     agentVoiceKeys: c.AGENT_DTMF_VOICE_CYCLE,
+    dialCps: c.DIAL_CPS,
     rest: { accountSid: c.TWILIO_ACCOUNT_SID, authToken: c.TWILIO_AUTH_TOKEN, baseUrl: c.TWILIO_API_BASE_URL },
   };
 }

@@ -189,6 +189,10 @@ const schema = z.object({
   LINES_CONFIG: optionalString,
   MASK: z.enum(['agent', 'both']).default('agent'),
   AGENT_DIAL_TIMEOUT: int(30, 5, 600),
+  /** Outbound agent calls per second (Twilio's default account limit is 1). */
+  DIAL_CPS: z.coerce.number({ error: 'expected a number of calls per second' }).min(0.1, 'expected at least 0.1').max(100, 'expected at most 100').default(1),
+  /** Reload the lines file when it changes on disk (SIGHUP always reloads it). */
+  LINES_WATCH: bool(false),
   AGENT_DTMF_VOICE_CYCLE: bool(false),
   /** This instance's own public base URL when several sit behind a load balancer (two-party streams and agent callbacks go there). */
   INSTANCE_URL: baseUrl.optional(),

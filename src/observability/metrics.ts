@@ -58,4 +58,31 @@ export const metrics = {
   fleetInstances: gauge('voicemask_fleet_instances', 'Live instances sharing the Redis pool, as last seen'),
   redisUp: gauge('voicemask_limiter_redis_up', '1 while the shared limiter reaches Redis, 0 while it runs on its per-instance share'),
   redisFallbacks: counter('voicemask_limiter_fallback_total', 'Slots taken from the per-instance share because Redis was unreachable or slow', ['reason']),
+  // Contact lines (label `line`: the dialled number, an operator's own configuration).
+  lineCalls: gauge('voicemask_line_calls', 'Calls of a line by state: queued (waiting for an agent), ringing (agents dialled), connected', ['line', 'state']),
+  lineQueueWait: new client.Histogram({
+    name: 'voicemask_line_queue_wait_seconds',
+    help: 'Time a caller waited from joining the queue until an agent was connected',
+    labelNames: ['line'],
+    buckets: [1, 5, 10, 20, 30, 60, 120, 300, 600],
+    registers: [registry],
+  }),
+  lineAbandoned: counter('voicemask_line_abandoned_total', 'Callers who hung up while waiting for an agent', ['line']),
+  lineOverflow: counter('voicemask_line_overflow_total', 'Callers who waited maxWaitS: moved to the overflow line (line) or given the message (message)', ['line', 'to']),
+  lineDialOutcomes: counter('voicemask_line_dial_outcomes_total', 'Agent calls by outcome: accepted, busy, no-answer, ring-timeout, not-accepted, failed, rest-error, canceled, hung-up', ['line', 'outcome']),
+  lineTimeToAnswer: new client.Histogram({
+    name: 'voicemask_line_time_to_answer_seconds',
+    help: 'Time from placing an agent call to Twilio answering it',
+    labelNames: ['line'],
+    buckets: [1, 2, 5, 10, 15, 20, 30, 60],
+    registers: [registry],
+  }),
+  lineCallDuration: new client.Histogram({
+    name: 'voicemask_line_call_duration_seconds',
+    help: 'Connected time of a line call (agent and caller talking)',
+    labelNames: ['line'],
+    buckets: [10, 30, 60, 120, 300, 600, 1200, 3600],
+    registers: [registry],
+  }),
+  linesReloads: counter('voicemask_lines_reloads_total', 'Reloads of the lines file by result (ok, invalid: the old file stays)', ['result']),
 };

@@ -34,6 +34,15 @@ export interface StreamOptions {
   log: Logger;
   /** Streams that segment speech report each onset (barge-in decisions belong to the call). */
   onSpeechStart?: (ev: SpeechStart) => void;
+  /**
+   * A stable persona: mask with this seed and no per-phrase variation, so the speaker has the
+   * same voice on every call (absent: the backend's own seed rules).
+   */
+  persona?: Persona;
+}
+
+export interface Persona {
+  seed: number;
 }
 
 export interface ConverterStream {

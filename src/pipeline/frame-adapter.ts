@@ -6,12 +6,16 @@
 import type { FrameStream } from '../voice/converter.js';
 import type { Converter, ConverterStream, StreamOptions } from './contracts.js';
 
-export function frameConverter(name: string, openFrames: (opts: { voiceId: string; log: StreamOptions['log']; callKey: string }) => FrameStream, close: () => Promise<void> = async () => {}): Converter {
+export function frameConverter(
+  name: string,
+  openFrames: (opts: { voiceId: string; log: StreamOptions['log']; callKey: string; seed?: number; stable?: boolean }) => FrameStream,
+  close: () => Promise<void> = async () => {},
+): Converter {
   return {
     name,
     segmentsSpeech: false,
     open(opts: StreamOptions): ConverterStream {
-      const frames = openFrames({ voiceId: opts.voiceId, log: opts.log, callKey: opts.callKey });
+      const frames = openFrames({ voiceId: opts.voiceId, log: opts.log, callKey: opts.callKey, ...(opts.persona && { seed: opts.persona.seed, stable: true }) });
       const slot = opts.output.openSlot('live', { live: true });
       let voiceId = opts.voiceId;
       let stopped = false;

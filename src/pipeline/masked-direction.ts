@@ -10,7 +10,7 @@
  */
 import type { Logger } from '../observability/logger.js';
 import type { MaskedOutput } from '../twilio/media-out.js';
-import type { AudioFrame, Converter, ConverterStream, SpeechStart } from './contracts.js';
+import type { AudioFrame, Converter, ConverterStream, Persona, SpeechStart } from './contracts.js';
 import { OnsetTracker, PhraseSegmenter, type SegmenterOptions } from './vad/index.js';
 
 export interface DirectionOptions {
@@ -27,6 +27,8 @@ export interface DirectionOptions {
   onSpeechStart?: (ev: SpeechStart) => void;
   /** VAD settings for onsets when the converter does not segment speech itself. */
   segmenter: SegmenterOptions;
+  /** A stable persona (see StreamOptions). */
+  persona?: Persona;
 }
 
 export class MaskedDirection {
@@ -47,6 +49,7 @@ export class MaskedDirection {
       signal,
       log: opts.log,
       ...(opts.onSpeechStart && { onSpeechStart: opts.onSpeechStart }),
+      ...(opts.persona && { persona: opts.persona }),
     });
     if (opts.onSpeechStart && !opts.converter.segmentsSpeech) {
       this.onsetVad = new PhraseSegmenter({ ...opts.segmenter, chunkMinMs: 0 });

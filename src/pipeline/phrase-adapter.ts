@@ -103,7 +103,7 @@ class PhraseStream implements ConverterStream {
     let bytes = 0;
     let firstAudioMs: number | undefined;
     try {
-      for await (const chunk of this.backend.convert({ pcm, sampleRate: CALL_RATE, voiceId: this.voice, signal, callKey: this.opts.callKey, endedAt, log })) {
+      for await (const chunk of this.backend.convert({ pcm, sampleRate: CALL_RATE, voiceId: this.voice, signal, callKey: this.opts.callKey, endedAt, log, ...(this.opts.persona && { personaSeed: this.opts.persona.seed }) })) {
         if (bytes === 0) {
           firstAudioMs = performance.now() - endedAt;
           metrics.conversionLatency.observe(firstAudioMs / 1000);

@@ -28,6 +28,8 @@ export interface PhraseRequest {
   callKey: string;
   /** performance.now() when the phrase ended: a phrase older than the lag budget is dropped. */
   endedAt: number;
+  /** A stable persona: this seed and no per-phrase variation (absent: the backend's own seed rules). */
+  personaSeed?: number;
   log?: Logger;
 }
 

@@ -25,3 +25,8 @@ export function asMasked(bytes: Uint8Array): MaskedAudio {
 export function maskedSilence(bytes: number): MaskedAudio {
   return new Uint8Array(bytes).fill(0xff) as MaskedAudio;
 }
+
+/** Part of masked audio is masked audio (a view, no copy). */
+export function maskedSlice(audio: MaskedAudio, start: number, end?: number): MaskedAudio {
+  return audio.subarray(start, end) as MaskedAudio;
+}

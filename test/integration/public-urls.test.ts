@@ -102,7 +102,7 @@ const name = (c: (typeof combos)[number]) => `PUBLIC_URL=${c.publicUrl ?? 'unset
 describe('public URLs, signatures and stream URLs agree', () => {
   it.concurrent.each(combos.map((c) => [name(c), c] as const))('%s', async (_n, c) => {
     const env: Record<string, string> = { ...(c.publicUrl && { PUBLIC_URL: c.publicUrl }), ...(c.instanceUrl && { INSTANCE_URL: c.instanceUrl }) };
-    const b: Bridge = await startLineBridge(fake, JSON.stringify({ lines: { [LINE]: { agents: ['client:dana'], dialTimeoutS: 5 } } }), env, 'lines.json');
+    const b: Bridge = await startLineBridge(fake, JSON.stringify({ lines: { [LINE]: { agents: ['client:dana'], dialTimeoutS: 5, screen: false } } }), env, 'lines.json');
     const open: WebSocket[] = [];
     try {
       const token = fake.authToken;

@@ -16,7 +16,7 @@ const AGENT = '+15005550711';
 describe('two-party line during a drain', () => {
   it('an agent answering after SIGTERM still joins the dialling room; new calls are refused', async () => {
     const fake = await startFakeTwilioRest();
-    const b = await startLineBridge(fake, `lines:\n  "${LINE}":\n    agents: ["${AGENT}"]\n`, { WS_MAX_MESSAGES_PER_SEC: '5000' });
+    const b = await startLineBridge(fake, `lines:\n  "${LINE}":\n    agents: ["${AGENT}"]\n    screen: false\n`, { WS_MAX_MESSAGES_PER_SEC: '5000' });
     try {
       const customer = simulateCall({
         url: b.url,

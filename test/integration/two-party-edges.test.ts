@@ -20,7 +20,7 @@ beforeAll(async () => {
   fake.on('POST', /\/Calls\.json$/, (req) =>
     req.form['To'] === BAD_AGENT ? twilioError(400, 21211, `The 'To' number ${BAD_AGENT} is not a valid phone number.`) : undefined,
   );
-  b = await startLineBridge(fake, `lines:\n  "${LINE_BAD_AGENT}":\n    agents: ["${BAD_AGENT}"]\n`);
+  b = await startLineBridge(fake, `lines:\n  "${LINE_BAD_AGENT}":\n    agents: ["${BAD_AGENT}"]\n    screen: false\n    maxWaitS: 3\n`);
 });
 afterAll(async () => {
   await b?.close();
@@ -38,7 +38,7 @@ describe('two-party lines: edges', () => {
       tailMs: 10_000,
       form: { To: LINE_BAD_AGENT },
     });
-    expect(r.closedBy).toBe('bridge'); // every agent failed: the no-answer message
+    expect(r.closedBy).toBe('bridge'); // every agent failed, the caller waited maxWaitS: the no-answer message
     expect(b.logs.some((l) => l.msg === 'agent call could not be placed')).toBe(true);
     expect(b.rawLogs.join('\n')).not.toContain(BAD_AGENT.slice(2));
   });

@@ -23,7 +23,7 @@ let b: Bridge;
 beforeAll(async () => {
   twilio = await startFakeTwilioRest();
   echo = await startEchoConverter({ ttfbMs: 150 });
-  b = await startLineBridge(twilio, `lines:\n  "${LINE}":\n    agents: ["${AGENT}"]\n  "${LINE_BOTH}":\n    agents: ["${AGENT_BOTH}"]\n    mask: both\n`, {
+  b = await startLineBridge(twilio, `lines:\n  "${LINE}":\n    agents: ["${AGENT}"]\n    screen: false\n  "${LINE_BOTH}":\n    agents: ["${AGENT_BOTH}"]\n    mask: both\n    screen: false\n`, {
     CONVERTER: 'elevenlabs',
     ELEVENLABS_API_KEY: 'k',
     ELEVENLABS_BASE_URL: echo.baseUrl,

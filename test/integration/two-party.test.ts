@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulateCall, findLeakedFrames, isAudible, isInformativeFrame, parseStreamTwiml, twilioSignature, toFrames, type SimulatedCallOptions, type SimulatedCallResult } from '../../tools/sim/index.js';
 import { WebSocket } from 'ws';
-import { holdToneCycle } from '../../src/voice/hold-tone.js';
+import { embeddedHoldMusic } from '../../src/voice/hold-music.js';
 import { startFakeTwilioRest, type FakeCall, type FakeTwilioRest } from '../../tools/fakes/fake-twilio-rest.js';
 import { loadClipMulaw } from '../../tools/clips.js';
 import { postForm, startLineBridge, type Bridge, waitFor } from '../helpers/harness.js';
@@ -17,6 +17,8 @@ const LINE_BOTH = '+15005550200'; // mask: both
 const LINE_QUIET = '+15005550300'; // nobody answers: 5 s timeout
 const LINE_SEQ = '+15005550400'; // two agents in turn, fallback TwiML
 const LINE_SIM = '+15005550500'; // two agents at once
+const LINE_CLOCK = '+15005550600'; // mask: both, its own agent
+const LINE_APART = '+15005550700'; // two agents, two callers at once
 const AGENT = '+15005550111';
 
 let fake: FakeTwilioRest;
@@ -29,21 +31,35 @@ beforeAll(async () => {
     `lines:
   "${LINE}":
     agents: ["${AGENT}"]
+    screen: false
     voice: deep-male
     notice: This call is voice masked.
   "${LINE_BOTH}":
     agents: ["+15005550211"]
+    screen: false
     mask: both
   "${LINE_QUIET}":
     agents: ["+15005550311"]
-    dialTimeoutS: 5
+    screen: false
+    ringTimeoutS: 5
+    maxWaitS: 5
   "${LINE_SEQ}":
     agents: ["+15005550411", "sip:agent@pbx.example.com"]
+    screen: false
     ring: sequential
     dialTimeoutS: 30
+    maxWaitS: 6
     fallbackTwiml: "<Response><Say>Please leave a message.</Say><Record/></Response>"
+  "${LINE_CLOCK}":
+    agents: ["+15005550611"]
+    screen: false
+    mask: both
+  "${LINE_APART}":
+    agents: ["+15005550711", "+15005550712"]
+    screen: false
   "${LINE_SIM}":
     agents: ["client:alice", "client:bob"]
+    screen: false
     ring: simultaneous
 `,
     {
@@ -66,8 +82,8 @@ function deferred() {
   return { promise, resolve };
 }
 
-/** Every 160-byte chunk of the ringback cycle: what the hold tone sounds like on the wire. */
-const HOLD_FRAMES = new Set(toFrames(holdToneCycle()).map((f) => Buffer.from(f).toString('base64')));
+/** Every 160-byte chunk of the embedded hold music: what waiting sounds like on the wire. */
+const HOLD_FRAMES = new Set(toFrames(embeddedHoldMusic()).map((f) => Buffer.from(f).toString('base64')));
 /** Audible frames the listener received that are not the hold tone. */
 function voiceFrames(r: SimulatedCallResult): Uint8Array[] {
   return toFrames(r.receivedAudio).filter((f) => isAudible(f) && !HOLD_FRAMES.has(Buffer.from(f).toString('base64')));
@@ -186,9 +202,9 @@ describe('two-party masked line', () => {
 
   it.concurrent('one clock per connection: the customer hears ringback, then a clear, then the masked agent; nothing is sent from an inbound handler', async () => {
     const paired = deferred();
-    const customer = callLine(LINE_BOTH, { gate: paired.promise, audio: customerSpeech, tailMs: 6000 });
+    const customer = callLine(LINE_CLOCK, { gate: paired.promise, audio: customerSpeech, tailMs: 6000 });
     const room = await customer.room();
-    const dial = await dialFor(room, '+15005550211');
+    const dial = await dialFor(room, '+15005550611');
     await sleep(1500); // the customer waits on hold
     const agentP = answer(dial, { audio: agentSpeech, tailMs: 9000 });
     await waitFor('pairing', () => pairedLog(room));
@@ -231,7 +247,7 @@ describe('two-party masked line', () => {
     expect(restUpdates(cust.callSid)).toEqual([]);
   });
 
-  it.concurrent('no agent answers within the timeout: the customer is switched to the no-answer message and the dial cancelled', async () => {
+  it.concurrent('no agent within maxWaitS and no overflow line: the customer is switched to the no-answer message and the dial cancelled', async () => {
     const customer = callLine(LINE_QUIET, { tailMs: 20_000 });
     const room = await customer.room();
     const dial = await dialFor(room, '+15005550311');
@@ -240,7 +256,7 @@ describe('two-party masked line', () => {
     expect(cust.durationMs).toBeGreaterThan(4500);
     expect(cust.durationMs).toBeLessThan(8000);
     expect(cust.closedBy).toBe('bridge');
-    expect(holdFrames(cust)).toBeGreaterThan(50); // ringback while waiting
+    expect(holdFrames(cust)).toBeGreaterThan(50); // hold music while waiting
     expect(voiceFrames(cust)).toEqual([]);
     const update = restUpdates(cust.callSid);
     expect(update).toHaveLength(1);
@@ -251,7 +267,7 @@ describe('two-party masked line', () => {
     expect(await late.text()).toMatch(/already been answered or has ended[\s\S]*<Hangup\/>/);
   });
 
-  it.concurrent('sequential ring: busy moves to the next agent; when every agent fails the line fallback TwiML plays at once', async () => {
+  it.concurrent('sequential ring: busy moves to the next agent; when every agent failed the caller waits, then the line fallback TwiML plays at maxWaitS', async () => {
     const customer = callLine(LINE_SEQ, { tailMs: 20_000 });
     const room = await customer.room();
     const first = await dialFor(room, '+15005550411');
@@ -261,10 +277,12 @@ describe('two-party masked line', () => {
     expect(await status(first, 'busy')).toBe(204);
     const second = await dialFor(room, 'sip:agent@pbx.example.com');
     expect(second.from).toBe(LINE_SEQ);
-    const t = Date.now();
     expect(await status(second, 'no-answer')).toBe(204);
     const cust = await customer.result;
-    expect(Date.now() - t).toBeLessThan(3000); // no waiting for the 30 s timeout
+    // Waiting in the queue (hold music) until maxWaitS, not dropped when the agents failed.
+    expect(cust.durationMs).toBeGreaterThan(5500);
+    expect(cust.durationMs).toBeLessThan(9000);
+    expect(holdFrames(cust)).toBeGreaterThan(200);
     expect(restUpdates(cust.callSid)).toEqual([{ Twiml: '<Response><Say>Please leave a message.</Say><Record/></Response>' }]);
     expect(cust.closedBy).toBe('bridge');
   });
@@ -290,10 +308,12 @@ describe('two-party masked line', () => {
     const custAudio = [customerSpeech, loadClipMulaw('p240')];
     // Agent 0 speaks; agent 1 stays silent: anything audible customer 1 hears (beyond the ringback) crossed rooms.
     const agentAudio = [agentSpeech, new Uint8Array(8000 * 5).fill(0xff)];
-    const customers = [0, 1].map((i) => callLine(LINE, { gate: gates[i]!.promise, audio: custAudio[i]!, tailMs: 20_000, form: { From: `+1500555070${i}` } }));
+    const customers = [0, 1].map((i) => callLine(LINE_APART, { gate: gates[i]!.promise, audio: custAudio[i]!, tailMs: 20_000, form: { From: `+1500555070${i}` } }));
     const rooms = await Promise.all(customers.map((c) => c.room()));
     expect(rooms[0]).not.toBe(rooms[1]);
-    const dials = await Promise.all(rooms.map((r) => dialFor(r, AGENT)));
+    // Each caller gets its own agent: one agent is never rung for two callers.
+    const dials = await Promise.all(rooms.map((r) => waitFor('a dial', () => fake.calls.find((c) => roomOf(c) === r))));
+    expect(new Set(dials.map((d) => d.to)).size).toBe(2);
     const agentsP = [0, 1].map((i) => answer(dials[i]!, { audio: agentAudio[i]!, tailMs: 7000 }));
     await Promise.all(rooms.map((r) => waitFor('pairing', () => pairedLog(r))));
     for (const g of gates) g.resolve();
@@ -366,7 +386,7 @@ describe('two-party masked line', () => {
   it.concurrent('behind a load balancer, every URL handed to Twilio names this instance (INSTANCE_URL)', async () => {
     const vm = await startLineBridge(
       fake,
-      JSON.stringify({ lines: { '+15005550900': { agents: ['client:carol'], dialTimeoutS: 5 } } }),
+      JSON.stringify({ lines: { '+15005550900': { agents: ['client:carol'], dialTimeoutS: 5, screen: false } } }),
       { INSTANCE_URL: 'https://vm-7.voice.example.com' },
       'lines.json',
     );

@@ -23,7 +23,19 @@ export interface AudioPaths {
 
 const passthrough = frameConverter('passthrough', openPassthroughFrames);
 
-export function connectLegs(o: { profile: MaskingProfile; line: LineConfig; customer: Leg; agent: Leg; signal: AbortSignal }): AudioPaths {
+export interface LegsOptions {
+  profile: MaskingProfile;
+  line: LineConfig;
+  customer: Leg;
+  agent: Leg;
+  signal: AbortSignal;
+  /** The agent's masked voice. */
+  agentVoice: string;
+  /** A stable persona: the agent masks with this seed and no per-phrase variation, on every call. */
+  agentPersonaSeed?: number;
+}
+
+export function connectLegs(o: LegsOptions): AudioPaths {
   const { profile, line, customer, agent, signal } = o;
   // The customer's connection already plays (hold audio): its clock goes on with the agent's voice.
   const customerOut = customer.conn.output ?? customer.conn.openOutput(profile.playout);
@@ -33,8 +45,9 @@ export function connectLegs(o: { profile: MaskingProfile; line: LineConfig; cust
   const toCustomer = new MaskedDirection({
     converter: profile.converter,
     output: customerOut,
-    voiceId: line.voice ?? profile.voices.defaultVoiceId,
+    voiceId: o.agentVoice,
     callKey: agent.callSid,
+    ...(o.agentPersonaSeed !== undefined && { persona: { seed: o.agentPersonaSeed } }),
     signal,
     log: agent.log,
     segmenter: profile.segmenter,

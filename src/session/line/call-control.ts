@@ -72,7 +72,7 @@ export function twilioCallControl(client: TwilioClient, log: Logger): CallContro
         method: 'POST',
         statusCallback: req.statusCallback,
         statusCallbackMethod: 'POST',
-        statusCallbackEvent: ['initiated', 'ringing', 'answered', 'completed'],
+        statusCallbackEvent: ['answered', 'completed'],
         timeout: req.timeoutS,
       });
       return call.sid;

@@ -1,63 +1,73 @@
 /**
- * Dialling a line's agents: a state machine over REST calls and Twilio's status callbacks.
+ * One round of dialling for a waiting caller: the agents presence claimed for it are rung at
+ * once (one agent, or every available one with strategy ringall); the first to accept wins and
+ * the others are cancelled. A state machine over REST calls and Twilio's status callbacks.
  *
- *   idle -> dialing (start: agents rung one by one, or all at once)
- *        -> won (an agent's stream started: every other dial is cancelled)
- *        -> failed (every agent failed, or the line's dial timeout passed: onNoAnswer)
- *        -> stopped (the room ended: every dial still ringing is cancelled)
+ * Per agent call: placed (paced: Twilio's outbound call rate) -> ringing (Twilio's Timeout =
+ * ringTimeoutS; our own timer adds a grace in case the callback never comes) -> answered
+ * (Twilio's `answered` event: the ring timer stops; with screening the agent now hears the
+ * whisper and has acceptTimeoutS to press 1) -> accepted (the room joins the agent) or a
+ * failure outcome. Only the status events used are requested: `answered` and the final ones.
  *
- * Each dial has its own ring timer (Twilio's ring timeout + 5 s, in case its no-answer callback
- * never comes). A REST answer that arrives after its dial gave up (or after another agent won,
- * or after the room ended) cancels that call. A status callback that arrives before the REST
- * answer is kept until it does.
+ * A REST answer that arrives after its call was given up (or another agent won, or the round
+ * stopped) cancels that call. A status callback that arrives before the REST answer is kept
+ * until it does.
  */
 import type { Logger } from '../../observability/logger.js';
 import { maskPhonesIn } from '../../observability/logger.js';
 import type { CallControl } from './call-control.js';
 
-export type DialerState = 'idle' | 'dialing' | 'won' | 'failed' | 'stopped';
+/** Past Twilio's ring timeout (or the accept time), how long to wait for its callback before giving up. */
+export const RING_GRACE_S = 5;
 
 /** Twilio's final statuses for a call that never connected. */
 const FAILED_STATUSES = new Set(['busy', 'failed', 'no-answer', 'canceled']);
-/** Past Twilio's ring timeout, how long to wait for its no-answer callback before moving on. */
-export const RING_GRACE_S = 5;
 
-export interface DialPlan {
-  readonly agents: readonly string[];
-  readonly ring: 'sequential' | 'simultaneous';
-  readonly ringTimeoutS: number;
-  /** The whole dialling, all agents included. */
-  readonly dialTimeoutS: number;
-  readonly callerId: string;
+/** Why an agent's call did not join the caller. */
+export type DialOutcome = 'busy' | 'failed' | 'no-answer' | 'canceled' | 'ring-timeout' | 'not-accepted' | 'rest-error' | 'hung-up';
+
+export interface RingTarget {
+  readonly agentId: string;
+  readonly endpoint: string;
 }
 
 export interface DialerOptions {
-  plan: DialPlan;
   control: CallControl;
+  callerId: string;
+  ringTimeoutS: number;
+  /** After Twilio answers: the time to press 1 (plus the whisper), then the call is not accepted. */
+  acceptTimeoutS: number;
   /** Where Twilio fetches the agent's TwiML and sends its status callbacks. */
   agentUrls: { url: string; statusCallback: string };
+  /** Resolves when the next outbound call may be placed (the account's call rate). */
+  pace: () => Promise<void>;
   log: Logger;
-  /** Nobody will answer: every agent failed or the dial timeout passed. */
-  onNoAnswer(why: string): void;
-  /** The agent whose stream won hung up (status `completed`). */
+  /** Twilio answered an agent's call (ring time to answer, ms). */
+  onAnswered?(agentId: string, ringMs: number): void;
+  /** An agent's call ended without joining: its claim can be released. Called once per agent. */
+  onFailed(agentId: string, outcome: DialOutcome): void;
+  /** The accepted agent's call completed (the agent hung up). */
   onWinnerHungUp(): void;
 }
 
 interface Dial {
-  agent: string;
-  index: number;
+  target: RingTarget;
   sid?: string;
+  /** No longer ringing: accepted, or given up (reported). */
   done: boolean;
+  reported: boolean;
+  answered: boolean;
+  placedAt: number;
   timer?: NodeJS.Timeout;
 }
+
+export type DialerState = 'idle' | 'ringing' | 'won' | 'stopped';
 
 export class Dialer {
   state: DialerState = 'idle';
   private readonly dials: Dial[] = [];
   private readonly earlyStatus = new Map<string, string>();
-  private winnerSid: string | undefined;
-  private nextAgent = 0;
-  private deadline: NodeJS.Timeout | undefined;
+  private winner: Dial | undefined;
 
   constructor(private readonly opts: DialerOptions) {}
 
@@ -70,106 +80,114 @@ export class Dialer {
     return this.dials.length;
   }
 
-  start(): void {
+  /** Whether every call of this round has ended without a winner. */
+  get exhausted(): boolean {
+    return this.state === 'ringing' && this.dials.every((d) => d.done);
+  }
+
+  /** The agent a call of this round rings. */
+  agentOf(callSid: string): string | undefined {
+    return this.dials.find((d) => d.sid === callSid)?.target.agentId;
+  }
+
+  /** Rings these agents at once. */
+  start(targets: readonly RingTarget[]): void {
     if (this.state !== 'idle') return;
-    const { plan } = this.opts;
-    this.state = 'dialing';
-    this.deadline = setTimeout(() => this.fail('timeout'), plan.dialTimeoutS * 1000);
-    if (plan.ring === 'simultaneous') for (const _ of plan.agents) this.dialNext();
-    else this.dialNext();
-    if (plan.agents.length === 0) this.fail('no agents');
+    this.state = 'ringing';
+    for (const t of targets) void this.place(t);
   }
 
-  /** An agent's stream started: that call wins if dialling is still on. */
-  accept(callSid: string): boolean {
-    if (this.state !== 'dialing') return false;
+  /** The agent of this call accepted (pressed 1, or its stream started unscreened): first one wins. */
+  accept(callSid: string): string | undefined {
+    const dial = this.dials.find((d) => d.sid === callSid);
+    if (this.state !== 'ringing' || !dial || dial.done) return undefined;
     this.state = 'won';
-    this.winnerSid = callSid;
-    clearTimeout(this.deadline);
-    for (const d of this.dials) {
-      if (d.sid === callSid) {
-        d.done = true;
-        clearTimeout(d.timer);
-      } else if (!d.done) void this.cancelDial(d); // still ringing (or its REST answer pending)
-    }
-    return true;
+    this.winner = dial;
+    dial.done = true;
+    clearTimeout(dial.timer);
+    for (const d of this.dials) if (d !== dial && !d.done) this.give(d, 'canceled');
+    return dial.target.agentId;
   }
 
-  /** The room ended: cancel whatever still rings. Idempotent. */
+  /** The round is over (the caller left, or the room ended): cancel whatever still rings. Idempotent. */
   stop(): void {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
-    clearTimeout(this.deadline);
     this.earlyStatus.clear();
-    for (const d of this.dials) if (!d.done) void this.cancelDial(d);
+    for (const d of this.dials) if (!d.done) this.give(d, 'canceled');
   }
 
-  /** A status callback for one of this line's agent calls. */
+  /** A status callback for one of this round's calls. */
   onStatus(callSid: string, status: string): void {
     const dial = this.dials.find((d) => d.sid === callSid);
     if (!dial) {
       // The REST answer has not arrived yet: keep the status for when it does.
-      if (this.state === 'dialing' || this.state === 'won') this.earlyStatus.set(callSid, status);
+      if (this.state === 'ringing' || this.state === 'won') this.earlyStatus.set(callSid, status);
       return;
     }
     this.earlyStatus.delete(callSid);
-    this.opts.log.debug({ agent: dial.index, status }, 'agent call status');
-    if (FAILED_STATUSES.has(status)) this.dialFailed(dial, status, false);
-    else if (status === 'completed' && callSid !== this.winnerSid) this.dialFailed(dial, 'hung up before the stream started', false);
-    else if (status === 'completed' && this.state === 'won') this.opts.onWinnerHungUp();
+    this.opts.log.debug({ agent: dial.target.agentId, status }, 'agent call status');
+    if (dial === this.winner) {
+      if (status === 'completed' || FAILED_STATUSES.has(status)) this.opts.onWinnerHungUp();
+      return;
+    }
+    if (dial.reported) return;
+    if (FAILED_STATUSES.has(status)) return this.give(dial, status as DialOutcome, false);
+    if (status === 'in-progress' || status === 'answered') {
+      if (dial.answered) return;
+      dial.answered = true;
+      this.opts.onAnswered?.(dial.target.agentId, performance.now() - dial.placedAt);
+      // The ring timer gives way to the accept timer: the whisper plays, the agent presses 1.
+      clearTimeout(dial.timer);
+      dial.timer = setTimeout(() => this.give(dial, 'not-accepted'), (this.opts.acceptTimeoutS + RING_GRACE_S) * 1000);
+      dial.timer.unref();
+      return;
+    }
+    if (status === 'completed') this.give(dial, dial.answered ? 'not-accepted' : 'hung-up', false);
   }
 
-  private dialNext(): void {
-    const { plan, control, agentUrls, log } = this.opts;
-    if (this.state !== 'dialing' || this.nextAgent >= plan.agents.length) return;
-    const index = this.nextAgent++;
-    const dial: Dial = { agent: plan.agents[index]!, index, done: false };
+  private async place(target: RingTarget): Promise<void> {
+    const { control, log, ringTimeoutS } = this.opts;
+    const dial: Dial = { target, done: false, reported: false, answered: false, placedAt: performance.now() };
     this.dials.push(dial);
-    dial.timer = setTimeout(() => this.dialFailed(dial, 'ring-timeout', true), (plan.ringTimeoutS + RING_GRACE_S) * 1000);
-    control.dial({ to: dial.agent, from: plan.callerId, url: agentUrls.url, statusCallback: agentUrls.statusCallback, timeoutS: plan.ringTimeoutS }).then(
-      (sid) => {
-        dial.sid = sid;
-        log.info({ agent: index, agentCallSid: sid }, 'agent call placed');
-        // Cancel a call nobody wants any more: another agent won, the room ended, or this dial
-        // already gave up (its ring timer fired before Twilio's answer came back).
-        if ((this.state === 'won' && sid !== this.winnerSid) || this.state === 'stopped' || this.state === 'failed' || dial.done) {
-          void this.cancelDial(dial);
-          return;
-        }
-        const early = this.earlyStatus.get(sid);
-        if (early) this.onStatus(sid, early);
-      },
-      (err: Error & { status?: number; code?: number }) => {
-        // Twilio's error text names the number it refused: agents' numbers are never logged in full.
-        log.warn({ agent: index, status: err.status, code: err.code, message: maskPhonesIn(String(err.message)) }, 'agent call could not be placed');
-        this.dialFailed(dial, 'rest-error', false);
-      },
-    );
+    await this.opts.pace();
+    if (this.state !== 'ringing' || dial.done) {
+      this.give(dial, 'canceled');
+      return;
+    }
+    dial.placedAt = performance.now();
+    dial.timer = setTimeout(() => this.give(dial, 'ring-timeout'), (ringTimeoutS + RING_GRACE_S) * 1000);
+    dial.timer.unref();
+    const req = { to: target.endpoint, from: this.opts.callerId, url: this.opts.agentUrls.url, statusCallback: this.opts.agentUrls.statusCallback, timeoutS: ringTimeoutS };
+    try {
+      const sid = await control.dial(req);
+      dial.sid = sid;
+      log.info({ agent: target.agentId, agentCallSid: sid }, 'agent call placed');
+      // Cancel a call nobody wants any more: another agent won, the round stopped, or this dial
+      // already gave up (its ring timer fired before Twilio's answer came back).
+      if (dial.done || this.state !== 'ringing') {
+        if (dial !== this.winner) void control.cancel(sid);
+        this.give(dial, 'canceled', false);
+        return;
+      }
+      const early = this.earlyStatus.get(sid);
+      if (early) this.onStatus(sid, early);
+    } catch (err) {
+      const e = err as Error & { status?: number; code?: number };
+      // Twilio's error text names the number it refused: agents' numbers are never logged in full.
+      log.warn({ agent: target.agentId, status: e.status, code: e.code, message: maskPhonesIn(String(e.message)) }, 'agent call could not be placed');
+      this.give(dial, 'rest-error', false);
+    }
   }
 
-  private dialFailed(dial: Dial, reason: string, cancel: boolean): void {
-    if (dial.done) return;
+  /** This agent's call will not join: stop it (unless it already ended) and report once. */
+  private give(dial: Dial, outcome: DialOutcome, cancel = true): void {
+    if (dial.reported || dial === this.winner) return;
+    dial.reported = true;
     dial.done = true;
     clearTimeout(dial.timer);
-    if (this.state !== 'dialing') return;
-    this.opts.log.info({ agent: dial.index, reason }, 'agent did not answer');
-    if (cancel) void this.cancelDial(dial);
-    const { plan } = this.opts;
-    if (plan.ring === 'sequential' && this.nextAgent < plan.agents.length) return this.dialNext();
-    if (this.dials.every((d) => d.done) && this.nextAgent >= plan.agents.length) this.fail('every agent failed');
-  }
-
-  private fail(why: string): void {
-    if (this.state !== 'dialing') return;
-    this.state = 'failed';
-    clearTimeout(this.deadline);
-    for (const d of this.dials) if (!d.done) void this.cancelDial(d);
-    this.opts.onNoAnswer(why);
-  }
-
-  private async cancelDial(dial: Dial): Promise<void> {
-    dial.done = true;
-    clearTimeout(dial.timer);
-    if (dial.sid && dial.sid !== this.winnerSid) await this.opts.control.cancel(dial.sid);
+    if (cancel && dial.sid) void this.opts.control.cancel(dial.sid);
+    this.opts.log.info({ agent: dial.target.agentId, outcome }, 'agent did not join');
+    this.opts.onFailed(dial.target.agentId, outcome);
   }
 }

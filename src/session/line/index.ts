@@ -1,29 +1,40 @@
 /**
- * Two-party masked lines: the webhooks and the 'line' stream route, plugged into the server
- * through its `extend` hook (src/compose.ts wires it when LINES_CONFIG is set).
+ * Contact lines: the webhooks, the 'line' stream route and the dispatch of waiting callers to
+ * agents, plugged into the server through its `extend` hook (src/compose.ts wires it when
+ * LINES_CONFIG is set).
  *
  *   POST /twiml/line          customer's voice webhook (the Twilio number points here)
- *   POST /twiml/agent         agent's TwiML, fetched when an agent answers the call we placed
- *   POST /twiml/agent-status  agent call status callbacks (busy, no-answer, completed, ...)
+ *   POST /twiml/agent         agent's TwiML, fetched when an agent answers the call we placed:
+ *                             the whisper and <Gather> (screening), or the agent's stream
+ *   POST /twiml/agent-accept  the <Gather>'s action: Digits=1 joins the agent, anything else not
+ *   POST /twiml/agent-status  agent call status callbacks (answered and the final status only)
  *   stream mode=line          both legs' media streams, paired by room id + signed token
  *
- * Every URL handed to Twilio (both Stream urls, the agent webhook and status callback) is
+ * Every URL handed to Twilio (both Stream urls, the agent webhooks and status callback) is
  * this instance's own public URL (INSTANCE_URL, else PUBLIC_URL, else the request's host):
- * both legs of a room reach the process that holds it, so instances share nothing.
- * See docs/two-party.md.
+ * both legs of a room reach the process that holds it. Agents' presence and the queues are
+ * shared (PresenceStore: this process, or Redis). See docs/two-party.md.
  */
+import { randomBytes } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Router } from 'express';
 import type { Logger } from '../../observability/logger.js';
 import { maskPhone } from '../../observability/logger.js';
-
+import { metrics } from '../../observability/metrics.js';
 import type { MaskingProfile } from '../../pipeline/profile.js';
-import type { CallManager, CallRoute } from '../manager.js';
 import { MEDIA_PATH } from '../../http/app.js';
 import { twilioSignatureGuard, webhookBody } from '../../http/guards.js';
-import { publicBase, toWebSocketBase } from '../../twilio/public-url.js';
 import { connectStream, TwimlTemplate, xmlEscape } from '../../http/twiml.js';
+import { publicBase, toWebSocketBase } from '../../twilio/public-url.js';
+import { embeddedHoldMusic, loadHoldFile } from '../../voice/hold-music.js';
+import type { MaskedAudio } from '../../voice/masked.js';
+import type { HoldSound } from '../hold-audio.js';
+import type { CallManager, CallRoute } from '../manager.js';
 import { createTwilioClient, twilioCallControl, type CallControl } from './call-control.js';
-import { checkLineVoices, loadLinesFile, type LinesConfig } from './lines-file.js';
+import { LineMetrics } from './line-metrics.js';
+import { checkLineVoices, LinesConfigError, loadLinesFile, type LineConfig, type LinesConfig } from './lines-file.js';
+import { Pacer } from './pacer.js';
+import { MemoryPresence } from './presence-memory.js';
+import type { PresenceStore } from './presence.js';
 import { Room } from './room.js';
 import { RoomTokens } from './tokens.js';
 
@@ -32,8 +43,9 @@ export { RoomTokens } from './tokens.js';
 export { loadLinesFile, parseLines, LinesConfigError, type LineConfig, type LinesConfig } from './lines-file.js';
 
 export const LINE_MODE = 'line';
+const CALL_SID = /^CA[0-9a-zA-Z]{1,64}$/;
 
-/** What the two-party lines need of the configuration, resolved in the root (src/compose/line-settings.ts). */
+/** What the contact lines need of the configuration, resolved in the root (src/compose/line-settings.ts). */
 export interface LineSettings {
   /** LINES_CONFIG: the lines file. */
   linesFile: string | undefined;
@@ -44,6 +56,8 @@ export interface LineSettings {
   publicUrl: string | undefined;
   instanceUrl: string | undefined;
   agentVoiceKeys: boolean;
+  /** Outbound agent calls placed per second at most (Twilio's account default is 1). */
+  dialCps: number;
   /** The REST client's credentials (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_API_BASE_URL). */
   rest: { accountSid: string | undefined; authToken: string | undefined; baseUrl: string | undefined };
 }
@@ -53,27 +67,86 @@ export interface LineOptions {
   lines?: LinesConfig;
   /** REST calls (default: the twilio client from TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN / TWILIO_API_BASE_URL). */
   control?: CallControl;
+  /** Agents' presence and the queues (default: this process's; the composition root passes Redis's). */
+  presence?: PresenceStore;
   /** Receives the room registry (tests, diagnostics). */
   onRooms?: (rooms: ReadonlyMap<string, Room>) => void;
 }
 
 type ExtendCtx = { log: Logger; profile: MaskingProfile; calls: CallManager; rateLimit: RequestHandler };
 
-/** The `extend` hook of startServer for two-party lines. Throws at start-up on a bad lines file. */
+export interface ReloadResult {
+  ok: boolean;
+  problems: string[];
+  warnings: string[];
+}
+
+export interface LineService {
+  routers: Router[];
+  routes: Record<string, CallRoute>;
+  /** Reads the lines file again: new calls use it; calls in progress keep what they started with. */
+  reload(): Promise<ReloadResult>;
+  presence: PresenceStore;
+  rooms: ReadonlyMap<string, Room>;
+  close(): Promise<void>;
+}
+
+/** A lines file with its hold sounds decoded: what a reload swaps in whole, or not at all. */
+interface LoadedLines {
+  config: LinesConfig;
+  sounds: Map<string, HoldSound>;
+}
+
+/** Reads, validates and decodes a lines file: every problem named (file, line, field). */
+async function loadLines(settings: LineSettings, profile: MaskingProfile, given?: LinesConfig): Promise<LoadedLines> {
+  const config = given ?? loadLinesFile(settings.linesFile!, { mask: settings.mask, dialTimeoutS: settings.dialTimeoutS });
+  checkLineVoices(config, (id) => profile.voices.isValid(id), () => profile.voices.describe());
+  const problems: string[] = [];
+  const files = new Map<string, Promise<MaskedAudio>>();
+  const decode = (f: string) => {
+    let p = files.get(f);
+    if (!p) files.set(f, (p = loadHoldFile(f)));
+    return p;
+  };
+  const sounds = new Map<string, HoldSound>();
+  for (const l of config.lines.values()) {
+    const part = async (field: 'holdAudio' | 'holdMessage', f: string | undefined) => {
+      if (!f) return undefined;
+      try {
+        return await decode(f);
+      } catch (err) {
+        problems.push(`line "${l.number}": ${field}: ${f} ${(err as Error).message}`);
+        return undefined;
+      }
+    };
+    const [loop, message] = await Promise.all([part('holdAudio', l.holdAudio), part('holdMessage', l.holdMessage)]);
+    sounds.set(l.number, { loop: loop ?? embeddedHoldMusic(), ...(message && { message, messageEveryMs: l.holdMessageEveryS * 1000 }) });
+  }
+  if (problems.length) throw new LinesConfigError(config.file, problems);
+  return { config, sounds };
+}
+
+/** The `extend` hook of startServer for contact lines. Rejects at start-up on a bad lines file. */
 export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
-  return ({ log: rootLog, profile, calls, rateLimit }: ExtendCtx): { routers: Router[]; routes: Record<string, CallRoute> } => {
+  return async ({ log: rootLog, profile, calls, rateLimit }: ExtendCtx): Promise<LineService> => {
     const log = rootLog.child({ component: 'line' });
     const s = settings;
     if (!opts.lines && !s.linesFile) throw new Error('lineExtension: LINES_CONFIG is not set');
-    const lines = opts.lines ?? loadLinesFile(s.linesFile!, { mask: s.mask, dialTimeoutS: s.dialTimeoutS });
-    checkLineVoices(lines, (id) => profile.voices.isValid(id), () => profile.voices.describe());
+    let current = await loadLines(s, profile, opts.lines);
+    for (const w of current.config.warnings) log.warn(`LINES_CONFIG ${current.config.file}: ${w}`);
     const control = opts.control ?? twilioCallControl(createTwilioClient(s.rest), log);
+    const presence = opts.presence ?? new MemoryPresence();
+    await presence.setRoster([...current.config.agents.keys()]);
     const tokens = new RoomTokens(s.roomSecret);
+    const personaSecret = s.roomSecret ?? randomBytes(32).toString('hex');
+    if (!s.roomSecret) log.warn('LINE_ROOM_SECRET is not set: stable personas change voice when this process restarts (set it, the same on every instance)');
+    const pacer = new Pacer(s.dialCps);
+    const lineMetrics = new LineMetrics();
     const rooms = new Map<string, Room>();
     /** The TwiML each customer call was answered with, by CallSid: a replayed webhook gets it again. */
     const answered = new Map<string, string>();
     opts.onRooms?.(rooms);
-    log.info({ file: lines.file, lines: [...lines.lines.keys()].map(maskPhone) }, 'two-party lines loaded');
+    log.info({ file: current.config.file, lines: [...current.config.lines.keys()].map(maskPhone), agents: current.config.agents.size }, 'contact lines loaded');
 
     const templates = {
       line: TwimlTemplate.load('line', ['stream']),
@@ -81,25 +154,63 @@ export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
       busy: TwimlTemplate.load('line-busy'),
       noAnswer: TwimlTemplate.load('line-no-answer'),
       agent: TwimlTemplate.load('agent', ['stream']),
+      agentScreen: TwimlTemplate.load('agent-screen', ['gather']),
       agentGone: TwimlTemplate.load('agent-gone'),
     };
-    const noAnswerTwiml = templates.noAnswer.render({}).replace(/^<\?xml[^>]*\?>\s*/, '').trim();
+    const bare = (doc: string) => doc.replace(/^<\?xml[^>]*\?>\s*/, '').trim();
+    const queueTimeoutTwiml = (line: LineConfig) =>
+      line.fallbackTwiml ?? (line.overflowMessage ? `<Response><Say>${xmlEscape(line.overflowMessage)}</Say><Hangup/></Response>` : bare(templates.noAnswer.render({})));
 
     const instanceBase = (req: Request) => publicBase(req, s.instanceUrl ?? s.publicUrl);
     const form = (req: Request) => (req.body ?? {}) as Record<string, string | undefined>;
     const twiml = (res: express.Response, body: string) => res.type('text/xml').send(body);
 
+    // ---- dispatch: offer available agents to the longest-waiting callers of this instance ----
+    let dispatching = false;
+    let again = false;
+    const dispatch = () => {
+      if (dispatching) {
+        again = true;
+        return;
+      }
+      dispatching = true;
+      void (async () => {
+        do {
+          again = false;
+          const waiting = [...rooms.values()].filter((r) => r.wantsAgent && r.enqueuedAt !== undefined).sort((a, b) => a.enqueuedAt! - b.enqueuedAt!);
+          for (const room of waiting) {
+            if (!room.wantsAgent) continue;
+            try {
+              const agents = await presence.claim({
+                line: room.line.number,
+                callSid: room.customerCallSid,
+                candidates: room.line.agents.map((a) => a.id),
+                strategy: room.line.strategy,
+                exclude: room.excluded(),
+              });
+              if (agents.length) room.ring(agents);
+            } catch (err) {
+              room.log.warn({ err: (err as Error).message }, 'could not claim an agent now: retrying');
+              setTimeout(dispatch, 1000).unref();
+            }
+          }
+        } while (again);
+        dispatching = false;
+      })();
+    };
+    const unsubscribe = presence.onChange(dispatch);
+    // Waiting callers are offered agents again now and then (a retry window passed, a missed change).
+    const sweep = setInterval(dispatch, 5000);
+    sweep.unref();
+
     const router = express.Router();
-    router.use(['/twiml/line', '/twiml/agent', '/twiml/agent-status'], [
-      rateLimit,
-      webhookBody,
-    ]);
+    router.use(['/twiml/line', '/twiml/agent', '/twiml/agent-accept', '/twiml/agent-status'], [rateLimit, webhookBody]);
     // The customer's webhook may arrive through a load balancer (PUBLIC_URL or the request's host);
     // the agent's webhooks come to this instance's own URL.
     router.post('/twiml/line', twilioSignatureGuard(s.authToken, s.publicUrl, log), (req, res) => {
       const { CallSid: callSid, To: to, From: from } = form(req);
-      const line = lines.get(to);
-      if (!line || !callSid || !/^CA[0-9a-zA-Z]{1,64}$/.test(callSid)) {
+      const line = current.config.get(to);
+      if (!line || !callSid || !CALL_SID.test(callSid)) {
         log.warn({ callSid, to: maskPhone(to) }, 'call to a number with no line configured: answering "not in service"');
         return twiml(res, templates.unknown.render({ line: to ?? '' }));
       }
@@ -117,18 +228,27 @@ export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
       const base = instanceBase(req);
       const hookToken = tokens.sign(id, 'agent-webhook');
       const qs = `room=${id}&token=${hookToken}`;
+      const sounds = current.sounds;
       const room = new Room(id, line, session, {
         profile,
         control,
-        voiceCycle: line.voices ?? profile.voiceCycle,
+        presence,
+        metrics: lineMetrics,
+        voiceCycle: (l) => l.voices ?? profile.voiceCycle,
         agentVoiceKeys: s.agentVoiceKeys,
         agentUrls: { url: `${base}/twiml/agent?${qs}`, statusCallback: `${base}/twiml/agent-status?${qs}` },
-        noAnswerTwiml,
+        holdSound: (l) => sounds.get(l.number) ?? { loop: embeddedHoldMusic() },
+        pace: () => pacer.next(),
+        personaSecret,
+        queueTimeoutTwiml,
+        lineOf: (n) => current.config.get(n),
+        dispatch,
       });
       rooms.set(id, room);
       session.onClose(() => {
         rooms.delete(id);
         answered.delete(callSid);
+        dispatch();
       });
       room.log.info({ callSid, from: maskPhone(from) }, 'line call: answering with the customer stream');
       const stream = connectStream(
@@ -152,22 +272,50 @@ export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
       }
       return rooms.get(id as string) ?? null;
     };
+    const agentStream = (req: Request, room: Room, callSid: string) =>
+      templates.agent.render(
+        {},
+        {
+          stream: connectStream(
+            toWebSocketBase(instanceBase(req)) + MEDIA_PATH,
+            { mode: LINE_MODE, room: room.id, role: 'agent', token: tokens.sign(room.id, 'agent', callSid) },
+            'agent',
+          ),
+        },
+      );
 
     router.post('/twiml/agent', agentGuard, (req, res) => {
       const room = agentRoom(req, res);
       if (room === undefined) return;
       const callSid = form(req).CallSid;
-      if (!room || !room.acceptsAgent || !callSid || !/^CA[0-9a-zA-Z]{1,64}$/.test(callSid)) {
-        log.info({ callSid, room: (req.query.room as string).slice(0, 8) }, 'agent answered a call that was taken or has ended');
+      if (!room || !callSid || !CALL_SID.test(callSid) || !room.screens(callSid)) {
+        log.info({ callSid, room: String(req.query.room).slice(0, 8) }, 'agent answered a call that was taken or has ended');
         return twiml(res, templates.agentGone.render({}));
       }
-      room.log.info({ agentCallSid: callSid }, 'agent answered: opening the agent stream');
-      const stream = connectStream(
-        toWebSocketBase(instanceBase(req)) + MEDIA_PATH,
-        { mode: LINE_MODE, room: room.id, role: 'agent', token: tokens.sign(room.id, 'agent', callSid) },
-        'agent',
-      );
-      twiml(res, templates.agent.render({}, { stream }));
+      if (!room.line.screen) {
+        // No screening: the first agent whose stream starts joins (Room.joinAgent).
+        room.log.info({ agentCallSid: callSid }, 'agent answered (no screening): opening the agent stream');
+        return twiml(res, agentStream(req, room, callSid));
+      }
+      room.log.info({ agentCallSid: callSid }, 'agent answered: whisper, waiting for the key');
+      const action = `${instanceBase(req)}/twiml/agent-accept?room=${room.id}&token=${encodeURIComponent(String(req.query.token))}`;
+      const say = `Call for line ${room.line.number.replace(/(\d)/g, '$1 ').trim()}. Press 1 to accept.`;
+      const gather = `<Gather input="dtmf" numDigits="1" timeout="${room.line.acceptTimeoutS}" action="${xmlEscape(action)}" method="POST"><Say>${xmlEscape(say)}</Say></Gather>`;
+      twiml(res, templates.agentScreen.render({ line: room.line.number }, { gather }));
+    });
+
+    router.post('/twiml/agent-accept', agentGuard, (req, res) => {
+      const room = agentRoom(req, res);
+      if (room === undefined) return;
+      const { CallSid: callSid, Digits: digits } = form(req);
+      if (!room || !callSid || !CALL_SID.test(callSid)) return twiml(res, templates.agentGone.render({}));
+      if (digits !== '1') {
+        room.log.info({ agentCallSid: callSid }, 'agent did not press 1: not accepted');
+        void control.hangUp(callSid);
+        return twiml(res, '<Response><Hangup/></Response>');
+      }
+      if (!room.accept(callSid)) return twiml(res, templates.agentGone.render({}));
+      twiml(res, agentStream(req, room, callSid));
     });
 
     router.post('/twiml/agent-status', agentGuard, (req, res) => {
@@ -179,7 +327,10 @@ export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
     });
 
     const route: CallRoute = (conn, start, streamLog) => {
-      const { room: id, role, token } = start.customParameters;
+      const p = start.customParameters;
+      const id = Object.hasOwn(p, 'room') ? p.room : undefined;
+      const role = Object.hasOwn(p, 'role') ? p.role : undefined;
+      const token = Object.hasOwn(p, 'token') ? p.token : undefined;
       if ((role !== 'customer' && role !== 'agent') || !tokens.verify(id, role, token, start.callSid)) {
         streamLog.warn({ role }, 'line stream refused: missing, forged or misdirected room token');
         return undefined;
@@ -192,6 +343,38 @@ export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
       return role === 'customer' ? room.joinCustomer(conn, start, streamLog) : room.joinAgent(conn, start, streamLog);
     };
 
-    return { routers: [router], routes: { [LINE_MODE]: route } };
+    const reload = async (): Promise<ReloadResult> => {
+      if (!s.linesFile) return { ok: false, problems: ['LINES_CONFIG is not set'], warnings: [] };
+      try {
+        const next = await loadLines(s, profile);
+        await presence.setRoster([...next.config.agents.keys()]);
+        current = next;
+        metrics.linesReloads.inc({ result: 'ok' });
+        for (const w of next.config.warnings) log.warn(`LINES_CONFIG ${next.config.file}: ${w}`);
+        log.info({ lines: [...next.config.lines.keys()].map(maskPhone), agents: next.config.agents.size, callsInProgress: rooms.size }, 'lines file reloaded: new calls use it, calls in progress keep theirs');
+        dispatch();
+        return { ok: true, problems: [], warnings: [...next.config.warnings] };
+      } catch (err) {
+        metrics.linesReloads.inc({ result: 'invalid' });
+        const problems = err instanceof LinesConfigError ? err.problems : [String((err as Error).message)];
+        for (const p of problems) log.error(p);
+        log.error({ problems: problems.length }, 'lines file NOT reloaded: it has problems; the previous one stays in use');
+        return { ok: false, problems, warnings: [] };
+      }
+    };
+
+    return {
+      routers: [router],
+      routes: { [LINE_MODE]: route },
+      reload,
+      presence,
+      rooms,
+      async close() {
+        clearInterval(sweep);
+        unsubscribe();
+        pacer.close();
+        await presence.close();
+      },
+    };
   };
 }

@@ -188,7 +188,8 @@ export class ElevenLabsConverter implements PhraseConverter {
     form.append('audio', new Blob([new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength)], { type: 'application/octet-stream' }), 'phrase.pcm');
     form.append('model_id', o.modelId);
     if (o.voiceSettings !== undefined) form.append('voice_settings', o.voiceSettings);
-    if (o.seed !== undefined) form.append('seed', String(o.seed));
+    const seed = req.personaSeed ?? o.seed;
+    if (seed !== undefined) form.append('seed', String(seed));
     form.append('remove_background_noise', String(o.removeBackgroundNoise));
     form.append('file_format', 'pcm_s16le_16');
     return form;

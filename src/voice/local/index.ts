@@ -95,7 +95,7 @@ export class LocalEngine implements PhraseConverter {
   }
 
   /** The phrase masking steps (see maskBlocks), RNNoise first when asked for. */
-  private blocks(pcm: Int16Array, opts: MaskOptions, seed = opts.seed ?? this.seed ?? 0): Generator<Int16Array, void, undefined> {
+  private blocks(pcm: Int16Array, opts: MaskOptions, seed = opts.seed ?? this.seed ?? 0, stable = false): Generator<Int16Array, void, undefined> {
     const preset = getPreset(opts.voiceId || this.defaultVoiceId);
     const denoise = opts.denoise ?? this.denoise;
     if (denoise && !denoiseReady()) {
@@ -103,7 +103,9 @@ export class LocalEngine implements PhraseConverter {
       throw new Error('RNNoise is not loaded yet: use maskPcm16kAsync (it loads it on first use)');
     }
     // Each phrase draws its own formant variation from its samples (see phraseIndexOf).
-    return maskBlocks(pcm, preset, seed, { ...this.dsp, phrase: phraseIndexOf(pcm), ...(denoise && { prefilter: denoisePrefilter() }) });
+    // A stable persona has no per-phrase draw: the same voice on every phrase and every call.
+    const dsp = stable ? { ...this.dsp, phraseVariation: 0 } : this.dsp;
+    return maskBlocks(pcm, preset, seed, { ...dsp, phrase: phraseIndexOf(pcm), ...(denoise && { prefilter: denoisePrefilter() }) });
   }
 
   /**
@@ -149,8 +151,9 @@ export class LocalEngine implements PhraseConverter {
     let pcm16k: Int16Array;
     try {
       pcm16k = req.sampleRate === 16000 ? req.pcm : resample(req.pcm, req.sampleRate, 16000);
-      // One seed per call: the phrases of a call share it (and so the call's variation).
-      steps = this.blocks(pcm16k, { voiceId: req.voiceId }, this.seed ?? callSeed(req.callKey));
+      // One seed per call: the phrases of a call share it (and so the call's variation); a
+      // stable persona brings its own.
+      steps = this.blocks(pcm16k, { voiceId: req.voiceId }, req.personaSeed ?? this.seed ?? callSeed(req.callKey), req.personaSeed !== undefined);
       down = new Resampler(16000, 8000);
     } catch (err) {
       throw fail(err);
@@ -185,11 +188,15 @@ export class LocalEngine implements PhraseConverter {
     }
   }
 
-  /** `seed` overrides the engine's (evaluation tools); else LOCAL_SEED, else one drawn per call. */
-  openStream(opts: { voiceId: string; log?: Logger; callKey?: string; seed?: number }): FrameStream {
+  /**
+   * `seed` overrides the engine's (a stable persona, evaluation tools); else LOCAL_SEED, else one
+   * drawn per call. `stable`: no per-phrase draw (a stable persona).
+   */
+  openStream(opts: { voiceId: string; log?: Logger; callKey?: string; seed?: number; stable?: boolean }): FrameStream {
     if (this.closed) throw new Error('local engine closed');
     const seed = opts.seed ?? this.seed ?? (opts.callKey !== undefined ? callSeed(opts.callKey) : randomInt(0x1_0000_0000));
-    return new LocalFrameStream(opts.voiceId || this.defaultVoiceId, seed, opts.log ?? this.log, this.dsp);
+    const dsp = opts.stable ? { ...this.dsp, phraseVariation: 0 } : this.dsp;
+    return new LocalFrameStream(opts.voiceId || this.defaultVoiceId, seed, opts.log ?? this.log, dsp);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,30 @@
+/**
+ * Paces outbound calls: Twilio places one outbound call per second per account by default
+ * (more on request), and queues the excess, so ringing many agents at once starts the last ones
+ * late. next() resolves when the next call may be placed, in the order asked.
+ */
+export class Pacer {
+  private nextAt = 0;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(private readonly perSecond: number) {}
+
+  next(): Promise<void> {
+    const now = performance.now();
+    const at = Math.max(now, this.nextAt);
+    this.nextAt = at + 1000 / this.perSecond;
+    if (at <= now) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        resolve();
+      }, at - now);
+      this.timers.add(t);
+    });
+  }
+
+  close(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+}

@@ -84,5 +84,6 @@ export const metrics = {
     buckets: [10, 30, 60, 120, 300, 600, 1200, 3600],
     registers: [registry],
   }),
+  catchUps: counter('voicemask_playout_catch_ups_total', 'Listeners who spoke over a long backlog of a person\'s speech: the backlog played faster, nothing dropped'),
   linesReloads: counter('voicemask_lines_reloads_total', 'Reloads of the lines file by result (ok, invalid: the old file stays)', ['result']),
 };

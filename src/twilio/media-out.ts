@@ -12,7 +12,8 @@
  * It accepts only MaskedAudio (see src/voice/masked.ts): raw caller audio cannot be queued.
  */
 import type { MaskedAudio } from '../voice/masked.js';
-import { MULAW_SILENCE } from '../audio/mulaw.js';
+import { MULAW_SILENCE, mulawDecode, mulawEncode } from '../audio/mulaw.js';
+import { TimeStretcher } from '../audio/time-stretch.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 
@@ -66,8 +67,14 @@ export interface PlayoutOptions {
    * backlog sits in Twilio's buffer rather than ours.
    */
   leadMs?: number;
-  /** A barge-in clears the queue only when more than this much audio is waiting (0 = never). */
+  /** A barge-in acts only when more than this much audio is waiting (0 = never). */
   clearBacklogMs: number;
+  /**
+   * What a barge-in over a long backlog does: 'clear' drops it (a bot may be interrupted; the
+   * speaker hears themself in hotline mode); 'catch-up' keeps every word and plays the backlog
+   * faster (CATCH_UP_SPEED, pitch kept) until it is short again: a person's words never vanish.
+   */
+  overBacklog?: 'clear' | 'catch-up';
 }
 
 type Item = { kind: 'audio'; bytes: Uint8Array } | { kind: 'mark'; name: string };
@@ -78,6 +85,9 @@ type Item = { kind: 'audio'; bytes: Uint8Array } | { kind: 'mark'; name: string 
  * past it, new audio is dropped (silence), so memory per call stays bounded (about 1 MB).
  */
 export const MAX_QUEUED_MS = 120_000;
+
+/** How much faster a backlog plays while catching up (WSOLA: tempo up, pitch kept). */
+export const CATCH_UP_SPEED = 1.3;
 
 /** Marks remembered while unechoed (a peer that never echoes cannot grow them without bound). */
 const MAX_TRACKED_MARKS = 256;
@@ -175,6 +185,9 @@ export class MediaOut implements MaskedOutput {
   private overflowed = false;
   /** Where what is played is also reported (a call recording), if anywhere. */
   tap: MediaTap | undefined;
+  /** While catching up: the time compressor, and what it produced not yet sent. */
+  private stretcher: TimeStretcher | undefined;
+  private stretched = new Int16Array(0);
 
   constructor(
     private readonly sink: PlayoutSink,
@@ -209,6 +222,13 @@ export class MediaOut implements MaskedOutput {
    */
   bargeIn(): boolean {
     if (this.closed || this.opts.clearBacklogMs <= 0 || this.backlogMs() <= this.opts.clearBacklogMs) return false;
+    if (this.opts.overBacklog === 'catch-up') {
+      if (this.stretcher) return false;
+      this.stretcher = new TimeStretcher(CATCH_UP_SPEED);
+      metrics.catchUps.inc();
+      this.log.info({ backlogMs: Math.round(this.backlogMs()), speed: CATCH_UP_SPEED }, 'listener spoke over a long backlog: playing it faster until it is short (nothing dropped)');
+      return true;
+    }
     const dropped = this.slots.filter((s) => !s.dropped).length;
     this.clear();
     metrics.clears.inc();
@@ -223,6 +243,8 @@ export class MediaOut implements MaskedOutput {
    */
   clear(): void {
     if (this.closed) return;
+    this.stretcher = undefined;
+    this.stretched = new Int16Array(0);
     const kept: PlayoutSlot[] = [];
     for (const s of this.slots.splice(0)) {
       if (s.live && !s.ended) {
@@ -322,6 +344,8 @@ export class MediaOut implements MaskedOutput {
       }
       if (item.kind === 'mark') {
         this.flushPartial();
+        // Everything before the mark is sent before it, compressed or not.
+        if (this.stretcher) this.drainStretcher(true);
         head.items.shift();
         remember(this.unechoed, item.name);
         this.sink.sendMark(item.name);
@@ -362,9 +386,48 @@ export class MediaOut implements MaskedOutput {
   private emit(bytes: number): void {
     const out = this.partial.slice(0, bytes);
     this.partialLen = 0;
+    if (this.stretcher) this.compress(out);
+    else this.send(out);
+  }
+
+  private send(out: Uint8Array): void {
     this.sink.sendMedia(out);
     this.tap?.played(out, this.playedThrough);
-    metrics.framesOut.inc(bytes / 160);
-    this.playedThrough += bytes / 8;
+    metrics.framesOut.inc(out.length / 160);
+    this.playedThrough += out.length / 8;
+  }
+
+  /** Catching up: a chunk of the backlog goes through the compressor; whole chunks of its output are sent. */
+  private compress(raw: Uint8Array): void {
+    this.append(this.stretcher!.push(mulawDecode(raw)));
+    while (this.stretched.length >= this.chunkBytes) {
+      this.send(mulawEncode(this.stretched.subarray(0, this.chunkBytes)));
+      this.stretched = this.stretched.slice(this.chunkBytes);
+    }
+    // Short again: back to real time.
+    if (this.backlogMs() <= this.leadMs + 200) this.drainStretcher(false);
+  }
+
+  /** Sends what the compressor holds (padded to a whole chunk); `again`: keep catching up after. */
+  private drainStretcher(again: boolean): void {
+    if (!this.stretcher) return;
+    this.append(this.stretcher.end());
+    this.stretcher = again ? new TimeStretcher(CATCH_UP_SPEED) : undefined;
+    for (let o = 0; o < this.stretched.length; o += this.chunkBytes) {
+      const part = this.stretched.subarray(o, o + this.chunkBytes);
+      const out = new Uint8Array(this.chunkBytes).fill(MULAW_SILENCE);
+      out.set(mulawEncode(part));
+      this.send(out);
+    }
+    this.stretched = new Int16Array(0);
+    if (!again) this.log.debug('caught up: playing in real time again');
+  }
+
+  private append(pcm: Int16Array): void {
+    if (pcm.length === 0) return;
+    const next = new Int16Array(this.stretched.length + pcm.length);
+    next.set(this.stretched);
+    next.set(pcm, this.stretched.length);
+    this.stretched = next;
   }
 }

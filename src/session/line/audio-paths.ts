@@ -10,6 +10,7 @@
 import { frameConverter } from '../../pipeline/frame-adapter.js';
 import { MaskedDirection } from '../../pipeline/masked-direction.js';
 import type { MaskingProfile } from '../../pipeline/profile.js';
+import type { PlayoutOptions } from '../../twilio/media-out.js';
 import { openPassthroughFrames } from '../../voice/passthrough.js';
 import type { Leg } from './leg.js';
 import type { LineConfig } from './lines-file.js';
@@ -22,6 +23,11 @@ export interface AudioPaths {
 }
 
 const passthrough = frameConverter('passthrough', openPassthroughFrames);
+
+/** A person's words are never dropped: a listener speaking over a long backlog makes it play faster. */
+export function personPlayout(profile: MaskingProfile): PlayoutOptions {
+  return { ...profile.playout, overBacklog: 'catch-up' };
+}
 
 export interface LegsOptions {
   profile: MaskingProfile;
@@ -38,10 +44,10 @@ export interface LegsOptions {
 export function connectLegs(o: LegsOptions): AudioPaths {
   const { profile, line, customer, agent, signal } = o;
   // The customer's connection already plays (hold audio): its clock goes on with the agent's voice.
-  const customerOut = customer.conn.output ?? customer.conn.openOutput(profile.playout);
+  const customerOut = customer.conn.output ?? customer.conn.openOutput(personPlayout(profile));
   // Passthrough: frame by frame, 20 ms chunks, never cleared: nothing is held back.
   const unmasked = line.mask === 'agent';
-  const agentOut = agent.conn.openOutput(unmasked ? profile.passthroughPlayout : profile.playout);
+  const agentOut = agent.conn.openOutput(unmasked ? profile.passthroughPlayout : personPlayout(profile));
   const toCustomer = new MaskedDirection({
     converter: profile.converter,
     output: customerOut,

@@ -14,7 +14,7 @@
  * until it does.
  */
 import type { Logger } from '../../observability/logger.js';
-import { maskPhonesIn } from '../../observability/logger.js';
+import { maskPhone, maskPhonesIn } from '../../observability/logger.js';
 import type { CallControl } from './call-control.js';
 
 /** Past Twilio's ring timeout (or the accept time), how long to wait for its callback before giving up. */
@@ -126,7 +126,7 @@ export class Dialer {
       return;
     }
     this.earlyStatus.delete(callSid);
-    this.opts.log.debug({ agent: dial.target.agentId, status }, 'agent call status');
+    this.opts.log.debug({ agent: maskPhone(dial.target.agentId), status }, 'agent call status');
     if (dial === this.winner) {
       if (status === 'completed' || FAILED_STATUSES.has(status)) this.opts.onWinnerHungUp();
       return;
@@ -162,7 +162,7 @@ export class Dialer {
     try {
       const sid = await control.dial(req);
       dial.sid = sid;
-      log.info({ agent: target.agentId, agentCallSid: sid }, 'agent call placed');
+      log.info({ agent: maskPhone(target.agentId), agentCallSid: sid }, 'agent call placed');
       // Cancel a call nobody wants any more: another agent won, the round stopped, or this dial
       // already gave up (its ring timer fired before Twilio's answer came back).
       if (dial.done || this.state !== 'ringing') {
@@ -175,7 +175,7 @@ export class Dialer {
     } catch (err) {
       const e = err as Error & { status?: number; code?: number };
       // Twilio's error text names the number it refused: agents' numbers are never logged in full.
-      log.warn({ agent: target.agentId, status: e.status, code: e.code, message: maskPhonesIn(String(e.message)) }, 'agent call could not be placed');
+      log.warn({ agent: maskPhone(target.agentId), status: e.status, code: e.code, message: maskPhonesIn(String(e.message)) }, 'agent call could not be placed');
       this.give(dial, 'rest-error', false);
     }
   }
@@ -187,7 +187,7 @@ export class Dialer {
     dial.done = true;
     clearTimeout(dial.timer);
     if (cancel && dial.sid) void this.opts.control.cancel(dial.sid);
-    this.opts.log.info({ agent: dial.target.agentId, outcome }, 'agent did not join');
+    this.opts.log.info({ agent: maskPhone(dial.target.agentId), outcome }, 'agent did not join');
     this.opts.onFailed(dial.target.agentId, outcome);
   }
 }

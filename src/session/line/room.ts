@@ -27,7 +27,7 @@ import type { CallSession } from '../call-session.js';
 import { HoldAudio, type HoldSound } from '../hold-audio.js';
 import type { CallLeg } from '../manager.js';
 import { VoiceKeys } from '../voice-keys.js';
-import { connectLegs, type AudioPaths } from './audio-paths.js';
+import { connectLegs, personPlayout, type AudioPaths } from './audio-paths.js';
 import type { CallControl } from './call-control.js';
 import { Dialer, type DialOutcome } from './dialer.js';
 import { Leg, type LegEvents } from './leg.js';
@@ -156,7 +156,7 @@ export class Room implements LegEvents {
     }
     this.customer = new Leg('customer', conn, start.callSid, log.child({ room: this.id.slice(0, 8), role: 'customer' }), this.session, this);
     this.session.awaitingStream = false;
-    const output = conn.openOutput(this.deps.profile.playout);
+    const output = conn.openOutput(personPlayout(this.deps.profile));
     this.hold = new HoldAudio(output, this.deps.holdSound(this.line));
     this.wait(this.line);
     return this.customer;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { MAX_QUEUED_MS, MediaOut, type PlayoutSink } from '../../../src/twilio/media-out.js';
 import { asMasked } from '../../../src/voice/masked.js';
+import { mulawEncode } from '../../../src/audio/mulaw.js';
 
 type Sent = { kind: 'media'; bytes: Uint8Array } | { kind: 'mark'; name: string } | { kind: 'clear' };
 
@@ -208,6 +209,34 @@ describe('MediaOut', () => {
     const after = sink.sent.slice(before);
     expect(after[0]).toEqual({ kind: 'clear' });
     expect(after.slice(1).map((x) => (x as { bytes: Uint8Array }).bytes[0])).toEqual([0x44]);
+    p.close();
+  });
+  it("catch-up: a listener speaking over a long backlog of a person's speech makes it play faster; nothing is dropped or cleared", async () => {
+    const sink = recorder();
+    const c = clock();
+    const p = new MediaOut(sink, { chunkMs: 20, leadMs: 100, clearBacklogMs: 1000, overBacklog: 'catch-up' }, log, c.now);
+    // 6 s of a voiced tone (mu-law of a 200 Hz sine), one phrase.
+    const pcm = Int16Array.from({ length: 48_000 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 200 * i) / 8000)));
+    const slot = p.openSlot();
+    slot.write(asMasked(mulawEncode(pcm)));
+    slot.end();
+    await turn();
+    expect(p.bargeIn()).toBe(true);
+    expect(slot.signal.aborted).toBe(false);
+    expect(p.bargeIn()).toBe(false); // already catching up
+    // Play it out in real time.
+    for (let t = 0; t < 8000 && !sink.sent.some((x) => x.kind === 'mark'); t += 20) {
+      c.advance(20);
+      await wait(0);
+      p.wake();
+      await turn();
+    }
+    expect(sink.sent.some((x) => x.kind === 'clear')).toBe(false);
+    expect(sink.sent.at(-1)).toEqual({ kind: 'mark', name: slot.name });
+    const sentMs = sink.sent.filter((x) => x.kind === 'media').length * 20;
+    // Shorter than the 6 s written (compressed while catching up), but every part of it played.
+    expect(sentMs).toBeLessThan(5800);
+    expect(sentMs).toBeGreaterThan(6000 / 1.3 - 100);
     p.close();
   });
 });

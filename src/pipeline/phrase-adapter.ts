@@ -3,7 +3,7 @@
  * streaming Converter — the shape of livekit agents-js `stt/stream_adapter.ts`, which turns a
  * batch STT plus a VAD into a stream.
  *
- * It owns the VAD segmentation (src/vad/): a turn is cut into phrases at the hangover and,
+ * It owns the VAD segmentation (./vad/): a turn is cut into phrases at the hangover and,
  * while it goes on, into chunks at micro-pauses or at the chunk limit. Each chunk is sent as
  * soon as it closes; several chunks of a call may be in flight at once (the backend's fair
  * limiter bounds them); each has its own slot, opened in speaking order, so they play strictly

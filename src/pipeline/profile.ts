@@ -1,6 +1,6 @@
 /**
  * The masking profile: everything a masked direction needs, resolved once from the
- * configuration in the composition root (src/config/masking-profile.ts) and frozen. Nothing
+ * configuration in the composition root (src/compose/masking-profile.ts) and frozen. Nothing
  * below the root reads the configuration itself.
  */
 import type { SegmenterOptions } from './vad/index.js';

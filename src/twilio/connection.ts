@@ -1,9 +1,9 @@
 /**
- * One Twilio Media Streams WebSocket: validates every inbound message, enforces the
- * per-connection limits (binary frames, message rate, outbound backlog, heartbeat) and
- * hands typed events to the call: the serializer. Media is decoded from mu-law to PCM once,
- * here (media-frames.ts), on the clock of Twilio's timestamps. Bad input is logged, counted and
- * skipped; only abuse that makes the connection useless closes it.
+ * One Twilio Media Streams WebSocket, policed: every inbound message is parsed by the
+ * serializer (messages.ts), the per-connection limits are enforced (binary frames, message
+ * rate, outbound backlog, heartbeat) and typed events go to the call. Media is decoded from
+ * mu-law to PCM once (media-in.ts), on the clock of Twilio's timestamps. Bad input is logged,
+ * counted and skipped; only abuse that makes the connection useless closes it.
  */
 import type { WebSocket, RawData } from 'ws';
 import type { Logger } from '../observability/logger.js';

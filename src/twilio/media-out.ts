@@ -1,7 +1,8 @@
 /**
  * Playout toward one Twilio stream: converted audio goes out in the order the phrases were
  * spoken, even when conversions overlap, paced by a deadline clock a little ahead of real
- * time (EXAMPLES.md #7) so that a barge-in can still drop what Twilio has not received.
+ * time (each send moves the deadline one chunk on; after an underrun it re-anchors to now), so
+ * that a barge-in can still drop what Twilio has not received.
  *
  * Writers only enqueue (slot.write/end/fail, bargeIn); one clock task sends, on its own turn of
  * the event loop: nothing is sent from inside an inbound message handler, so a send that ends

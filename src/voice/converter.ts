@@ -7,10 +7,10 @@
  *
  * Two kinds of backend produce streams:
  *  - frame backends (the embedded engine in streaming mode; the two-party passthrough) turn
- *    each frame into masked audio at once, into one long slot (src/voice/frame-converter.ts);
+ *    each frame into masked audio at once, into one long slot (src/pipeline/frame-adapter.ts);
  *  - phrase backends (ElevenLabs, the embedded engine in phrase mode, and the resilience
  *    wrappers around them) convert whole phrases (PhraseConverter below); the
- *    PhraseStreamAdapter (src/direction/) turns one into a stream: it owns the VAD
+ *    PhraseStreamAdapter (src/pipeline/phrase-adapter.ts) turns one into a stream: it owns the VAD
  *    segmentation into phrases and chunks, one ordered slot per chunk, and the cancellation.
  * Each backend converts sample rates itself: the stream's audio is 8 kHz, as the call's.
  *

@@ -1,5 +1,5 @@
 /**
- * A fleet on one ElevenLabs account (issue 13): bridge instances on loopback, a real
+ * A fleet on one ElevenLabs account: bridge instances on loopback, a real
  * redis-server, and one fake account that refuses with 429 too_many_concurrent_requests above
  * its limit. With REDIS_URL the fleet never goes over the account's limit; without it (the
  * baseline) it does. Redis killed mid-call: each instance falls back to its share. An instance

@@ -1,5 +1,5 @@
 /**
- * Phrase mode holds a conversation (issue 14): a long turn is cut into chunks converted in a
+ * Phrase mode holds a conversation: a long turn is cut into chunks converted in a
  * pipeline and played strictly in order, each right after the one before; the speaker's own
  * speech never clears what the listener has not heard; a failing chunk leaves a silent gap and
  * nothing else; a hang-up cancels what is in flight. Whole calls on loopback: the bridge, a

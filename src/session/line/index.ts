@@ -1,6 +1,6 @@
 /**
  * Two-party masked lines: the webhooks and the 'line' stream route, plugged into startServer
- * through its `extend` hook (src/server.ts wires it when LINES_CONFIG is set).
+ * through its `extend` hook (src/compose.ts wires it when LINES_CONFIG is set).
  *
  *   POST /twiml/line          customer's voice webhook (the Twilio number points here)
  *   POST /twiml/agent         agent's TwiML, fetched when an agent answers the call we placed
@@ -32,7 +32,7 @@ export { loadLinesFile, parseLines, LinesConfigError, type LineConfig, type Line
 
 export const LINE_MODE = 'line';
 
-/** What the two-party lines need of the configuration, resolved in the root (src/config/line-settings.ts). */
+/** What the two-party lines need of the configuration, resolved in the root (src/compose/line-settings.ts). */
 export interface LineSettings {
   /** LINES_CONFIG: the lines file. */
   linesFile: string | undefined;

@@ -1,7 +1,8 @@
 /**
  * The lines file (LINES_CONFIG): which dialled number rings which agents, with which voice,
- * mask direction and notice. YAML or JSON, read and validated once at start-up
- * (EXAMPLES.md #10); every problem is reported at once, naming the file, the line and the field.
+ * mask direction and notice. YAML or JSON, read and validated once at start-up, so a bad file
+ * stops the process before the first call; every problem is reported at once, naming the file,
+ * the line and the field.
  *
  *   lines:
  *     "+14155550100":

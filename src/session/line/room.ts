@@ -13,7 +13,7 @@
  * (the other direction's playout), never its own words on their way to the other side.
  * Each direction writes only to its own room's streams: nothing crosses between rooms.
  *
- * Teardown is idempotent (EXAMPLES.md #11): whichever of a stream's stop, a socket close, a
+ * Teardown is idempotent: whichever of a stream's stop, a socket close, a
  * status callback or a timer comes first ends the room; the rest find it ended.
  */
 import type { Logger } from '../../observability/logger.js';

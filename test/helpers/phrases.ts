@@ -2,7 +2,8 @@
  * Helpers shared by the ElevenLabs client, resilience and compat-API tests: a test key (the fake
  * ElevenLabs' default), a speech-like phrase, and a collector for a converter's output.
  * Structurally typed (the converter contract is matched by shape). The config pointed at a fake
- * lives in ./config.ts. */
+ * lives in ./config.ts.
+ */
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
 

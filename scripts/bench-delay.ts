@@ -17,7 +17,7 @@ import { createLogger } from '../src/observability/logger.js';
 import { startServer } from '../src/compose.js';
 import { simulateCall } from '../tools/sim/index.js';
 import { CLIPS, loadClipMulaw } from '../tools/clips.js';
-import { startEchoConverter } from '../tools/fakes/echo-elevenlabs.js';
+import { startFakeElevenLabs } from '../tools/fakes/fake-elevenlabs.js';
 import { mouthToEar, percentile } from './lib/mouth-to-ear.js';
 
 const { values: args } = parseArgs({
@@ -35,7 +35,7 @@ for (const t of ttfbs) if (!Number.isFinite(t) || t < 0) throw new Error(`--ttfb
 for (const c of clips) if (!CLIPS[c]) throw new Error(`--clip: unknown clip ${c}; expected one of ${Object.keys(CLIPS).join(', ')}`);
 
 async function run(clip: string, ttfbMs: number) {
-  const fake = await startEchoConverter({ ttfbMs });
+  const fake = await startFakeElevenLabs({ answer: 'echo', apiKey: null, firstByteMs: ttfbMs, chunkMs: Infinity });
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ELEVENLABS_API_KEY: 'bench', ELEVENLABS_BASE_URL: fake.baseUrl, FALLBACK: 'silence', ...extraEnv });
   const bridge = await startServer(config, { logger: createLogger('warn') });
   try {

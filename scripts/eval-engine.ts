@@ -4,8 +4,8 @@
  *
  *   npm run eval:engine [-- --verbose] [-- --voices deep-male,shift-up] [-- --clips jfk,p240]
  *
- * Clips come from ../shared/testdata/speech when that folder exists, else test/fixtures.
- * Targets (issue #3), measured with the per-speaker formant normalisation and the per-call
+ * Clips come from the wideband originals (SHARED below) when that folder exists, else
+ * test/fixtures. Targets, measured with the per-speaker formant normalisation and the per-call
  * variation off (the preset's own DSP; npm run eval:privacy measures those): output median F0 (on the frames voiced in the input) within 5% of the preset's
  * (relative presets: of the input's median on the same frames, shifted); formant shift within 10% of the
  * preset's ratio; phrase duration within 20 ms; streaming delay as claimed (<= 60 ms); max

@@ -212,7 +212,7 @@ if (json) writeFileSync(json, JSON.stringify(results, null, 2));
 /**
  * Recogniser word error rate, original and masked (seed A), over the English clips. The
  * reference is the clip's transcript where one is known (jfk, aew, axb), else the recogniser's
- * own output on the clip's 16 kHz wideband original (../shared/testdata/speech, when present):
+ * own output on the clip's 16 kHz wideband original (in SHARED, when present):
  * the best transcript to hand, and both the telephone original and the masked voice are scored
  * against the same one.
  */

@@ -3,7 +3,7 @@
  *
  * A fleet on one ElevenLabs account, measured: N bridge processes (dist/main.js) on loopback,
  * a real redis-server on a free port, one fake account that answers 429
- * too_many_concurrent_requests above its limit (test/fakes/account-limited-elevenlabs.ts), and
+ * too_many_concurrent_requests above its limit (tools/fakes/fake-elevenlabs.ts), and
  * M simulated calls spread over the instances, all at once (callers speaking in real time;
  * --fast sends their audio as fast as possible). Run twice: without Redis
  * (each instance limits only itself, ELEVENLABS_MAX_CONCURRENCY = the account's limit) and
@@ -14,7 +14,7 @@
 import { parseArgs } from 'node:util';
 import { findLeakedFrames, simulateCall } from '../tools/sim/index.js';
 import { loadClipMulaw } from '../tools/clips.js';
-import { startAccountFake } from '../tools/fakes/account-limited-elevenlabs.js';
+import { startFakeElevenLabs } from '../tools/fakes/fake-elevenlabs.js';
 import { redisBinary, startRedis } from '../tools/redis-server.js';
 import { startBridgeProcess, type BridgeProcess } from './lib/bridge-process.js';
 
@@ -44,7 +44,7 @@ if (!redisBinary()) {
 const redis = await startRedis();
 
 async function run(mode: 'no Redis' | 'REDIS_URL'): Promise<Record<string, string | number>> {
-  const fake = await startAccountFake({ limit, holdMs });
+  const fake = await startFakeElevenLabs({ apiKey: 'fleet-key', concurrencyLimit: limit, holdMs });
   const bridges: BridgeProcess[] = [];
   try {
     for (let i = 0; i < instances; i++) {
@@ -80,8 +80,8 @@ async function run(mode: 'no Redis' | 'REDIS_URL'): Promise<Record<string, strin
     return {
       mode: values['kill-redis'] && mode === 'REDIS_URL' ? 'REDIS_URL, Redis killed' : mode,
       '429s': fake.refused,
-      'peak at account': fake.peak,
-      'peak served': fake.peakServed,
+      'peak at account': fake.maxInFlight,
+      'peak served': fake.maxServed,
       conversions: fake.converted,
       'calls heard': `${done.filter((r) => nonSilent(r.receivedAudio) > 4000).length}/${callCount}`,
       'leaked frames': done.reduce((s, r) => s + findLeakedFrames(r.sentFrames, r.receivedAudio), 0),

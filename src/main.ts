@@ -1,5 +1,7 @@
 /**
- * Composition root: configuration, logging, the server, and graceful shutdown.
+ * The process: configuration (a bad value exits 1 with a message), the logger, the server
+ * (built by the composition root, compose.ts), signals and graceful shutdown, exit codes and
+ * uncaught errors.
  */
 import { watch } from 'node:fs';
 import 'dotenv/config';

@@ -1,8 +1,9 @@
 /**
  * Parse and validate an ElevenLabs speech-to-speech request exactly as the API does
  * (POST /v1/speech-to-speech/{voice_id}[/stream]), framework-free: a Node IncomingMessage in,
- * a typed request or an error answer out. Shared by the fake ElevenLabs server in the tests
- * and the product's ElevenLabs-compatible API.
+ * a typed request or an error answer out, for the product's ElevenLabs-compatible API. The
+ * fake ElevenLabs (tools/fakes/) reads the same API reference on its own, so the tests compare
+ * two independent readings.
  *
  * Query: output_format (28 values), enable_logging, optimize_streaming_latency.
  * Multipart form: audio (file, required), model_id, voice_settings (a JSON string), seed

@@ -2,7 +2,7 @@
  * One rate-limit store for the whole HTTP port: a fixed one-minute window per client address,
  * shared by every route that mounts its middleware (the hotline and line webhooks, the
  * ElevenLabs-compatible API), so a client has one bucket however many routes it calls.
- * Created once in the composition root (src/server.ts) and passed down.
+ * Created once in the composition root (src/compose.ts) and passed down.
  */
 import type { RequestHandler } from 'express';
 import { metrics } from '../observability/metrics.js';

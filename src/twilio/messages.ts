@@ -1,7 +1,7 @@
 /**
  * Twilio Media Streams protocol: the one place that knows Twilio's JSON and base64.
  * Inbound messages are validated into typed events; outbound ones are serialized here.
- * (../shared/spec/twilio-media-streams.md)
+ * Message shapes as Twilio documents them (Media Streams, "WebSocket Messages").
  */
 import { z } from 'zod';
 

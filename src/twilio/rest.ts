@@ -1,8 +1,10 @@
 /**
- * The Twilio REST client (two-party lines dial and hang up with it; tools/twilio/configure.ts
- * points a number's webhook with it). The client can be redirected to another base URL (a loopback fake in tests, TWILIO_API_BASE_URL in config):
- * every request the twilio package builds for https://<product>.twilio.com/... is re-targeted
- * at that base by a RequestClient subclass passed as `httpClient`.
+ * The product's Twilio REST client: the two-party line's call control dials agents and ends
+ * legs with it (src/session/line/call-control.ts), and `npm run twilio:configure` points a
+ * number's voice webhook with it (through src/index.ts). It can be redirected to another base
+ * URL (TWILIO_API_BASE_URL; a loopback fake in tests): every request the twilio package builds
+ * for https://<product>.twilio.com/... is re-targeted at that base by a RequestClient subclass
+ * passed as `httpClient`.
  */
 import twilio from 'twilio';
 

@@ -1,7 +1,8 @@
 /**
- * X-Twilio-Signature checks for webhooks and for the Media Streams WebSocket upgrade
- * (../shared/spec/twilio-media-streams.md, "Request signing"). The twilio package computes
- * the HMAC; we only decide which URL and parameters it covers.
+ * X-Twilio-Signature checks for webhooks and for the Media Streams WebSocket upgrade, as
+ * Twilio signs them: an HMAC of the full public URL, plus a POST's form parameters (the
+ * upgrade is a GET: the URL alone). The twilio package computes the HMAC; we only decide which
+ * URL and parameters it covers.
  */
 import twilio from 'twilio';
 

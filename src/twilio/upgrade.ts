@@ -1,7 +1,7 @@
 /**
  * The Media Streams endpoint on the HTTP port: authenticate the upgrade (X-Twilio-Signature
- * over the public wss:// URL) before any WebSocket exists (EXAMPLES.md #9), then hand the
- * socket to the call layer. Refusals answer a plain HTTP status and open nothing.
+ * over the public wss:// URL) before any WebSocket exists, so an unsigned peer costs no socket,
+ * then hand the socket to the call layer. Refusals answer a plain HTTP status and open nothing.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';

@@ -1,7 +1,7 @@
 /**
  * THE FAIL-CLOSED INVARIANT, enforced by types.
  *
- * Playout (src/playout/) accepts only MaskedAudio. A MaskedAudio value can only be made by
+ * Playout (src/twilio/media-out.ts) accepts only MaskedAudio. A MaskedAudio value can only be made by
  * asMasked(), and asMasked() is called only inside src/voice/ by converters, on bytes that
  * the converter produced (ElevenLabs' answer, or the embedded engine's output). No other
  * module imports asMasked: the lint rules (tools/lint/eslint.config.js, run by npm test) refuse it.
@@ -9,7 +9,7 @@
  * on any failure the listener gets nothing (silence), never the input.
  * Two documented exceptions, both in src/voice/: hold-tone.ts (a synthesized ringback, no
  * voice in it) and passthrough.ts (the customer -> agent leg of a two-party line that masks
- * only the agent; only the two-party line code, src/line/, may use it, which the same rules check).
+ * only the agent; only the two-party line code, src/session/line/, may use it, which the same rules check).
  */
 declare const masked: unique symbol;
 

@@ -1,6 +1,6 @@
-/** A config pointed at a fake ElevenLabs, with short timeouts (product code: kept out of test/fakes). */
+/** A config pointed at a fake ElevenLabs, with short timeouts (it imports product code, so it cannot live in tools/fakes/). */
 import { loadConfig, type Config } from '../../src/config/env.js';
-import { TEST_KEY } from '../../tools/fakes/sts-helpers.js';
+import { TEST_KEY } from './phrases.js';
 
 /** A config pointed at a fake, with short timeouts; override any variable. */
 export function testConfig(baseUrl: string, env: Record<string, string> = {}): Config {

@@ -1,5 +1,5 @@
 /**
- * Phrase mode holds a conversation (issue 14): a long turn is cut into chunks converted in a
+ * Phrase mode holds a conversation: a long turn is cut into chunks converted in a
  * pipeline and played strictly in order, each right after the one before; the speaker's own
  * speech never clears what the listener has not heard; a failing chunk leaves a silent gap and
  * nothing else; a hang-up cancels what is in flight. Whole calls on loopback: the bridge, a
@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { mulawDecode } from '../../src/audio/mulaw.js';
 import { simulateCall } from '../../tools/sim/index.js';
 import { CLIPS, loadClipMulaw } from '../../tools/clips.js';
-import { startEchoConverter, type EchoOptions } from '../../tools/fakes/echo-elevenlabs.js';
+import { startFakeElevenLabs, type FakeElevenLabs, type FaultPlan } from '../../tools/fakes/fake-elevenlabs.js';
 import { mouthToEar } from '../../scripts/lib/mouth-to-ear.js';
 import { startBridge, type Bridge } from '../helpers/harness.js';
 
@@ -21,8 +21,9 @@ function excerpt(key: string, seconds: number) {
   return { audio, pcm: mulawDecode(audio), phrases };
 }
 
-async function withEcho<T>(opts: EchoOptions, env: Record<string, string>, fn: (b: Bridge, fake: Awaited<ReturnType<typeof startEchoConverter>>) => Promise<T>): Promise<T> {
-  const fake = await startEchoConverter(opts);
+/** The echoing fake ElevenLabs: each answer is its request's audio, `ttfbMs` after the request, in one piece. */
+async function withEcho<T>(opts: { ttfbMs: number; faults?: FaultPlan }, env: Record<string, string>, fn: (b: Bridge, fake: FakeElevenLabs) => Promise<T>): Promise<T> {
+  const fake = await startFakeElevenLabs({ answer: 'echo', apiKey: null, firstByteMs: opts.ttfbMs, chunkMs: Infinity, ...(opts.faults && { faults: opts.faults }) });
   const b = await startBridge({ ELEVENLABS_API_KEY: 'k', ELEVENLABS_BASE_URL: fake.baseUrl, FALLBACK: 'silence', ...env });
   try {
     return await fn(b, fake);
@@ -55,9 +56,9 @@ describe('a long turn in phrase mode (hotline, ElevenLabs)', () => {
 
   it.concurrent('a failing middle chunk leaves a silent gap; the chunks after it still play, in order', async () => {
     const { audio, pcm, phrases } = excerpt('ljspeech', 12);
-    await withEcho({ ttfbMs: 50, failStatus: (n) => (n === 2 ? 422 : undefined) }, {}, async (b, fake) => {
+    await withEcho({ ttfbMs: 50, faults: (n) => (n === 2 ? { type: 'status', status: 422 } : undefined) }, {}, async (b, fake) => {
       const r = await simulateCall({ url: b.url, audio, realtime: true, tailMs: 6000, endWhenIdleMs: 2000 });
-      const failed = fake.requests.filter((q) => q.status !== 200);
+      const failed = fake.requests.filter((q) => q.fault !== undefined);
       expect(failed.length).toBeGreaterThanOrEqual(1);
       const ok = fake.requests.filter((q) => q.status === 200);
       const rep = mouthToEar(pcm, phrases, ok, r.heard);
@@ -90,7 +91,7 @@ describe('a long turn in phrase mode (hotline, ElevenLabs)', () => {
       expect(pending.length).toBeGreaterThanOrEqual(1);
       for (const q of pending) {
         expect(q.cancelled).toBe(true);
-        expect(q.closedAt! - hangUpAt).toBeLessThan(1000);
+        expect(q.endedAt! - hangUpAt).toBeLessThan(1000);
       }
     });
   });

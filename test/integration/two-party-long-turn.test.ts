@@ -9,7 +9,7 @@ import { CATCH_UP_SPEED } from '../../src/twilio/media-out.js';
 import { findLeakedFrames, isAudible, simulateCall, toFrames, type SimulatedCallOptions } from '../../tools/sim/index.js';
 import { startFakeTwilioRest, type FakeCall, type FakeTwilioRest } from '../../tools/fakes/fake-twilio-rest.js';
 import { CLIPS, loadClipMulaw } from '../../tools/clips.js';
-import { startEchoConverter, type EchoConverter } from '../../tools/fakes/echo-elevenlabs.js';
+import { startFakeElevenLabs, type FakeElevenLabs } from '../../tools/fakes/fake-elevenlabs.js';
 import { mouthToEar } from '../../scripts/lib/mouth-to-ear.js';
 import { startLineBridge, type Bridge, waitFor } from '../helpers/harness.js';
 
@@ -18,12 +18,12 @@ const AGENT = '+15005550711';
 const LINE_BOTH = '+15005550800';
 const AGENT_BOTH = '+15005550811';
 let twilio: FakeTwilioRest;
-let echo: EchoConverter;
+let echo: FakeElevenLabs;
 let b: Bridge;
 
 beforeAll(async () => {
   twilio = await startFakeTwilioRest();
-  echo = await startEchoConverter({ ttfbMs: 150 });
+  echo = await startFakeElevenLabs({ answer: 'echo', apiKey: null, firstByteMs: 150, chunkMs: Infinity });
   b = await startLineBridge(twilio, `lines:\n  "${LINE}":\n    agents: ["${AGENT}"]\n    screen: false\n  "${LINE_BOTH}":\n    agents: ["${AGENT_BOTH}"]\n    mask: both\n    screen: false\n`, {
     CONVERTER: 'elevenlabs',
     ELEVENLABS_API_KEY: 'k',

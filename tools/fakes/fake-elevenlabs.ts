@@ -1,22 +1,37 @@
 /**
- * A fake ElevenLabs speech-to-speech server, written from the spec (../shared/spec:
- * speech-to-speech-convert.openapi.md, speech-to-speech-stream.md, elevenlabs-facts.md) and
- * importing nothing from src/, so a misreading of the spec in the product shows up as a
- * failing test instead of cancelling out. A real node:http server on 127.0.0.1:0 answering
- * POST /v1/speech-to-speech/{voice_id}[/stream] with a deterministic "masked" signal: a pure
- * tone (300 Hz by default) as long as the input, streamed in chunks with small delays. It
- * records every request and injects faults, programmable per request.
+ * The fake ElevenLabs speech-to-speech server, written from ElevenLabs' API reference (the
+ * convert and stream endpoints' OpenAPI schema, their error answers, the account's concurrency
+ * limit) and importing nothing from src/, so a misreading of the API in the product shows up as
+ * a failing test instead of cancelling out. A real node:http server on 127.0.0.1:0 answering
+ * POST /v1/speech-to-speech/{voice_id}[/stream]. It records every request and injects faults,
+ * programmable per request.
+ *
+ * What a conversion answers (`answer`):
+ *  - 'tone' (default): a deterministic "masked" signal, a pure tone (300 Hz by default) as long
+ *    as the input;
+ *  - 'echo': the input itself, at the output format's rate, so every played sample can be
+ *    traced to the words it carries (the delay benchmark, the long-turn tests); each request's
+ *    audio and answer are kept (`pcm8k`, `reply`).
+ * How it is paced: `firstByteMs` before the answer (the converter's time to first byte), then
+ * `chunkMs` pieces `chunkDelayMs` apart, or with `holdMs` every answer spread over that long
+ * (a conversion holding its account slot for a known time).
+ * One account (`concurrencyLimit`): a request arriving while the limit is in use gets 429
+ * too_many_concurrent_requests, as the API answers over a plan's limit; every answer carries
+ * current-concurrent-requests and maximum-concurrent-requests. `refused`, `maxServed` and
+ * `converted` count what a fleet test asserts.
  *
  *   const fake = await startFakeElevenLabs();
  *   fake.setFaults([{ type: 'status', status: 500 }, undefined]);   // 1st request 500, 2nd ok
  *   fake.setFaults((i) => (i < 3 ? { type: 'reset-before-first-byte' } : undefined));
  *   ... fake.requests, fake.maxInFlight, await fake.whenReceived(2), await fake.whenFinished(0) ...
  *   await fake.close();
+ *   const echo = await startFakeElevenLabs({ answer: 'echo', apiKey: null, firstByteMs: 300, chunkMs: Infinity });
+ *   const account = await startFakeElevenLabs({ concurrencyLimit: 4, holdMs: 500 });
  *
- * What it checks, as the spec states it: xi-api-key (401 needs_authorization / invalid_api_key);
- * the query parameters output_format (28 values, the 21 non-wav ones on /stream),
- * enable_logging (boolean), optimize_streaming_latency (integer); the multipart form: audio
- * (a file, required), model_id (a voice-changer model, else 400), voice_settings (a JSON
+ * What it checks, as the reference states it: xi-api-key (401 needs_authorization /
+ * invalid_api_key); the query parameters output_format (28 values, the 21 non-wav ones on
+ * /stream), enable_logging (boolean), optimize_streaming_latency (integer); the multipart form:
+ * audio (a file, required), model_id (a voice-changer model, else 400), voice_settings (a JSON
  * object string), seed (0..4294967295), remove_background_noise (boolean), file_format
  * (pcm_s16le_16 | other); 422 in FastAPI's {"detail":[{loc,msg,type}]} shape. Empty form
  * values count as absent (the docs' Go example sends every field empty).
@@ -69,23 +84,45 @@ export interface RecordedRequest {
   /** The validated request (undefined when validation failed). */
   parsed?: FakeStsRequest;
   fault?: Fault;
+  /** Refused with 429 too_many_concurrent_requests: the account's limit was in use. */
+  overLimit: boolean;
   status?: number;
+  /** The whole answer was sent. */
+  completed: boolean;
+  /** The client went away before the answer was complete (a cancelled request). */
+  cancelled: boolean;
   /** performance.now() marks (same clock as the tests'). */
   receivedAt: number;
   firstByteSentAt?: number;
   endedAt?: number;
   bytesSent: number;
+  /** The request's audio at 8 kHz (kept with `keepAudio`, else empty). */
+  pcm8k: Int16Array;
+  /** The audio answered, as sent (kept with `keepAudio`, else empty). */
+  reply: Uint8Array;
 }
 
 export interface FakeElevenLabsOptions {
   /** Accepted xi-api-key (default 'test-key'); null accepts anything. */
   apiKey?: string | null;
+  /** What a conversion answers: a tone as long as the input (default), or the input itself. */
+  answer?: 'tone' | 'echo';
   /** Tone of the answer, Hz (default 300). */
   toneHz?: number;
-  /** Audio per chunk, ms (default 100). */
+  /** Wait before answering, once the request is read, ms (default 0): the time to first byte. */
+  firstByteMs?: number;
+  /** Audio per chunk, ms (default 100; Infinity: the whole answer in one write). */
   chunkMs?: number;
   /** Pause between chunks, ms (default 10). */
   chunkDelayMs?: number;
+  /** Spread every answer over this long, in six pieces, whatever its length (instead of chunkMs/chunkDelayMs). */
+  holdMs?: number;
+  /** The account's concurrency limit (default none: maximum-concurrent-requests 15, nothing refused). */
+  concurrencyLimit?: number;
+  /** Keep each request's audio and answer in its record (default: with answer 'echo'). */
+  keepAudio?: boolean;
+  /** The fault plan from the start (see setFaults). */
+  faults?: FaultPlan;
   /** Path prefix the fake is mounted under, e.g. '/proxy'. */
   pathPrefix?: string;
   /** Audio size limit (default ElevenLabs' 50 MB); over it: 413 payload_too_large. */
@@ -99,12 +136,22 @@ export interface FakeElevenLabs {
   requests: RecordedRequest[];
   setFaults(plan: FaultPlan): void;
   readonly inFlight: number;
+  /** The most requests at once, those refused over the concurrency limit included. */
   readonly maxInFlight: number;
+  /** The most requests at once that the concurrency limit let through. */
+  readonly maxServed: number;
+  /** Requests refused with 429 too_many_concurrent_requests (the account's limit was in use). */
+  readonly refused: number;
+  /** Requests the concurrency limit let through (answered, failed or still running). */
+  readonly served: number;
+  /** Answers sent whole with status 200. */
+  readonly converted: number;
+  setConcurrencyLimit(limit: number | undefined): void;
   /** Resolves once `count` requests (since the last reset) have arrived: a wait on events, not on time. */
   whenReceived(count: number): Promise<void>;
   /** Resolves with request `index` once its connection has closed (answered, failed or reset). */
   whenFinished(index: number): Promise<RecordedRequest>;
-  /** Resets requests and maxInFlight (keeps the fault plan). */
+  /** Resets requests, maxInFlight and maxServed (keeps the fault plan and the limit). */
   reset(): void;
   close(): Promise<void>;
 }
@@ -139,11 +186,39 @@ function inputMs(r: FakeStsRequest): number {
   }
 }
 
-/** The tone in the requested container: headerless G.711 or PCM, or a WAV file. MP3/Opus are not faked. */
-function encodeAnswer(format: string, ms: number, hz: number): { bytes: Uint8Array; contentType: string; bytesPerMs: number } | undefined {
+/** The request's audio as 16-bit samples: raw 16 kHz S16LE for pcm_s16le_16, a WAV file's first channel otherwise. */
+function inputSamples(r: FakeStsRequest): { samples: Int16Array; rate: number } {
+  const raw = () => {
+    const b = r.audio.bytes;
+    return { samples: new Int16Array(b.buffer.slice(b.byteOffset, b.byteOffset + (b.byteLength & ~1))), rate: 16000 };
+  };
+  if (r.fileFormat === 'pcm_s16le_16') return raw();
+  try {
+    const wav = new wavefile.WaveFile(r.audio.bytes);
+    const fmt = wav.fmt as { sampleRate: number; numChannels: number };
+    const all = wav.getSamples(true, Int16Array) as unknown as Int16Array;
+    const samples = new Int16Array(Math.floor(all.length / fmt.numChannels));
+    for (let i = 0; i < samples.length; i++) samples[i] = all[i * fmt.numChannels]!;
+    return { samples, rate: fmt.sampleRate };
+  } catch {
+    return raw();
+  }
+}
+
+/** `samples` at `rate`, as `outRate` (nearest earlier sample: halving the rate keeps every other sample). */
+function atRate(samples: Int16Array, rate: number, outRate: number): Int16Array {
+  if (rate === outRate) return samples;
+  const out = new Int16Array(Math.floor((samples.length * outRate) / rate));
+  for (let i = 0; i < out.length; i++) out[i] = samples[Math.floor((i * rate) / outRate)]!;
+  return out;
+}
+
+/** The answer's samples in the requested container: headerless G.711 or PCM, or a WAV file. MP3/Opus are not faked. */
+function encodeAnswer(format: string, answerAt: (rate: number) => Int16Array): { bytes: Uint8Array; contentType: string; bytesPerMs: number } | undefined {
   const [codec, rateStr] = format.split('_') as [string, string];
   const rate = Number(rateStr);
-  const samples = toneSamples(ms, hz, rate);
+  if (!['ulaw', 'alaw', 'pcm', 'wav'].includes(codec)) return undefined;
+  const samples = answerAt(rate);
   if (codec === 'ulaw') return { bytes: mulawEncode(samples), contentType: 'audio/basic', bytesPerMs: rate / 1000 };
   if (codec === 'alaw') return { bytes: alawEncode(samples), contentType: 'audio/x-alaw-basic', bytesPerMs: rate / 1000 };
   if (codec === 'pcm') return { bytes: new Uint8Array(samples.buffer), contentType: 'audio/pcm', bytesPerMs: (rate * 2) / 1000 };
@@ -160,12 +235,20 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
   const toneHz = options.toneHz ?? 300;
   const chunkMs = options.chunkMs ?? 100;
   const chunkDelayMs = options.chunkDelayMs ?? 10;
+  const firstByteMs = options.firstByteMs ?? 0;
+  const echo = options.answer === 'echo';
+  const keepAudio = options.keepAudio ?? echo;
+  let limit = options.concurrencyLimit;
   const prefix = (options.pathPrefix ?? '').replace(/\/+$/, '');
   const maxBytes = options.maxBodyBytes ?? MAX_STS_BYTES;
   const requests: RecordedRequest[] = [];
-  let plan: FaultPlan = [];
+  let plan: FaultPlan = options.faults ?? [];
   let inFlight = 0;
   let maxInFlight = 0;
+  let servedInFlight = 0;
+  /** Requests whose socket the fake itself destroyed (a fault): not cancelled by the client. */
+  const resets = new WeakSet<RecordedRequest>();
+  let maxServed = 0;
   let counter = 0;
   const sockets = new Set<Socket>();
   const waiters = new Set<() => void>();
@@ -195,6 +278,19 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
     }
     rec.voiceId = route.voiceId;
     rec.stream = route.stream;
+    const key = req.headers['xi-api-key'];
+    if (limit !== undefined && inFlight > limit && (apiKey === null || key === apiKey)) {
+      // The account counts a request from its arrival to the end of its answer.
+      rec.overLimit = true;
+      req.resume();
+      return sendError(res, {
+        ...statusError(429, 'too_many_concurrent_requests', `Your current subscription is associated with a maximum of ${limit} concurrent requests.`),
+        headers: { 'current-concurrent-requests': String(inFlight), 'maximum-concurrent-requests': String(limit) },
+      });
+    }
+    servedInFlight++;
+    maxServed = Math.max(maxServed, servedInFlight);
+    res.once('close', () => servedInFlight--);
     const v = await validate(req, route, { apiKey, maxBytes, ...(options.voices && { voices: options.voices }) });
     if (v.ok) {
       rec.parsed = v.request;
@@ -203,14 +299,21 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
       rec.audioFilename = v.request.audio.filename;
       rec.audioContentType = v.request.audio.contentType;
     } else if (v.fields) rec.fields = v.fields;
+    const input = v.ok && (echo || keepAudio) ? inputSamples(v.request) : undefined;
+    if (input && keepAudio) rec.pcm8k = atRate(input.samples, input.rate, 8000);
     const fault = faultFor(rec);
     rec.fault = fault;
     const sock = req.socket;
+    if (firstByteMs > 0) {
+      await sleep(firstByteMs);
+      if (sock.destroyed) return;
+    }
 
     switch (fault?.type) {
       case 'hang':
         return new Promise<void>((resolve) => sock.once('close', resolve));
       case 'reset-before-first-byte':
+        resets.add(rec);
         sock.destroy();
         return;
       case 'status':
@@ -240,10 +343,11 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
 
     const r = v.request;
     const ms = inputMs(r);
-    const answer = encodeAnswer(r.outputFormat, ms, toneHz);
+    const answer = encodeAnswer(r.outputFormat, (rate) => (echo && input ? atRate(input.samples, input.rate, rate) : toneSamples(ms, toneHz, rate)));
     if (!answer) {
       return sendError(res, validationError([{ loc: ['query', 'output_format'], msg: 'the fake answers only ulaw, alaw, pcm and wav', type: 'value_error' }]));
     }
+    if (keepAudio) rec.reply = answer.bytes.subarray(0, fault?.type === 'reset-mid-stream' ? fault.afterBytes : answer.bytes.length);
     const headers = {
       'content-type': answer.contentType,
       'transfer-encoding': 'chunked',
@@ -251,7 +355,7 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
       'history-item-id': randomUUID().replaceAll('-', '').slice(0, 20),
       'character-cost': String(Math.ceil((ms / 60_000) * 1000)),
       'current-concurrent-requests': String(inFlight),
-      'maximum-concurrent-requests': '15',
+      'maximum-concurrent-requests': String(limit ?? 15),
     };
     if (fault?.type === 'slow-first-byte') {
       if (fault.headersEarly) res.writeHead(200, headers).flushHeaders();
@@ -259,21 +363,26 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
       if (sock.destroyed) return;
     }
     if (!res.headersSent) res.writeHead(200, headers);
-    const chunkBytes = Math.max(1, Math.round(chunkMs * answer.bytesPerMs));
-    const limit = fault?.type === 'reset-mid-stream' ? Math.min(fault.afterBytes, answer.bytes.length) : answer.bytes.length;
-    for (let off = 0; off < limit; off += chunkBytes) {
+    const total = fault?.type === 'reset-mid-stream' ? Math.min(fault.afterBytes, answer.bytes.length) : answer.bytes.length;
+    // Six pieces over holdMs, a pause after each; or chunkMs pieces chunkDelayMs apart.
+    const chunkBytes = options.holdMs !== undefined ? Math.max(1, Math.ceil(answer.bytes.length / 6)) : Math.max(1, Math.round(chunkMs * answer.bytesPerMs));
+    for (let off = 0; off < total; off += chunkBytes) {
       if (sock.destroyed) return;
-      const piece = answer.bytes.subarray(off, Math.min(limit, off + chunkBytes));
+      const piece = answer.bytes.subarray(off, Math.min(total, off + chunkBytes));
       await new Promise<void>((resolve) => res.write(piece, () => resolve()));
       rec.firstByteSentAt ??= performance.now();
       rec.bytesSent += piece.length;
-      if (off + chunkBytes < answer.bytes.length && chunkDelayMs > 0) await sleep(chunkDelayMs);
+      if (options.holdMs !== undefined) await sleep(options.holdMs / 6);
+      else if (off + chunkBytes < answer.bytes.length && chunkDelayMs > 0) await sleep(chunkDelayMs);
     }
     if (fault?.type === 'reset-mid-stream') {
+      resets.add(rec);
       sock.destroy();
       return;
     }
+    if (sock.destroyed) return;
     await new Promise<void>((resolve) => res.end(resolve));
+    rec.completed = true;
   }
 
   const server = createServer((req, res) => {
@@ -289,6 +398,11 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
       audioBytes: 0,
       receivedAt: performance.now(),
       bytesSent: 0,
+      overLimit: false,
+      completed: false,
+      cancelled: false,
+      pcm8k: new Int16Array(0),
+      reply: new Uint8Array(0),
     };
     requests.push(rec);
     wake();
@@ -301,6 +415,7 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
       inFlight--;
       rec.endedAt = performance.now();
       rec.status = res.headersSent ? res.statusCode : undefined;
+      rec.cancelled = !res.writableFinished && !resets.has(rec);
       wake();
     };
     res.once('close', finish);
@@ -328,12 +443,28 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
     get maxInFlight() {
       return maxInFlight;
     },
+    get maxServed() {
+      return maxServed;
+    },
+    get refused() {
+      return requests.filter((r) => r.overLimit).length;
+    },
+    get served() {
+      return requests.filter((r) => !r.overLimit).length;
+    },
+    get converted() {
+      return requests.filter((r) => r.completed && r.status === 200).length;
+    },
+    setConcurrencyLimit(n) {
+      limit = n;
+    },
     whenReceived: (count) => waitFor(() => (requests.length >= count ? true : undefined)).then(() => undefined),
     whenFinished: (index) => waitFor(() => (requests[index]?.endedAt !== undefined ? requests[index] : undefined)),
     reset() {
       requests.length = 0;
       counter = 0;
       maxInFlight = inFlight;
+      maxServed = servedInFlight;
     },
     async close() {
       for (const s of sockets) s.destroy();

@@ -1,7 +1,7 @@
 /**
  * A fault-injecting HTTP proxy for speech-to-speech requests, put in front of any
  * ElevenLabs-compatible server (the fake, or the bridge's own compatible API). Written from
- * the spec (elevenlabs-facts.md, RFC 7578 multipart): it imports nothing from src/.
+ * ElevenLabs' API reference and RFC 7578 (multipart): it imports nothing from src/.
  *
  * Each request is told apart as a phrase (the n-th distinct `audio` part seen) or a retry of
  * one (same audio bytes again), so a plan can fault "the first two phrases, every attempt":
@@ -170,7 +170,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   };
 }
 
-/** The faults of the fault matrix, by name (ElevenLabs' own bodies, elevenlabs-facts.md). */
+/** The faults of the fault matrix, by name (with the bodies ElevenLabs answers). */
 export const FAULTS: Record<string, ProxyFault> = {
   '500': { type: 'status', status: 500, code: 'internal_server_error', message: 'An internal server error occurred' },
   '429': { type: 'status', status: 429, code: 'system_busy', message: 'The system is experiencing heavy traffic, please try again', headers: { 'retry-after': '1' } },

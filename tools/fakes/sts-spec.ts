@@ -1,8 +1,8 @@
 /**
- * The speech-to-speech request as the spec describes it (../shared/spec:
- * speech-to-speech-convert.openapi.md, speech-to-speech-stream.md, elevenlabs-facts.md), for the
- * fake ElevenLabs server: path, key, query parameters and multipart form validated into a
- * FakeStsRequest or an error answer. Written from the spec alone: imports nothing from src/.
+ * The speech-to-speech request as ElevenLabs' API reference describes it (the convert and
+ * stream endpoints' OpenAPI schema, their error answers and limits), for the fake ElevenLabs
+ * server: path, key, query parameters and multipart form validated into a FakeStsRequest or an
+ * error answer. Written from the reference alone: imports nothing from src/.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -15,9 +15,9 @@ export const SPEC_OUTPUT_FORMATS = [
   'pcm_16000', 'pcm_22050', 'pcm_24000', 'pcm_32000', 'pcm_44100', 'pcm_48000', 'pcm_8000', 'ulaw_8000',
   'wav_16000', 'wav_22050', 'wav_24000', 'wav_32000', 'wav_44100', 'wav_48000', 'wav_8000',
 ] as const;
-/** /stream takes the 21 that are not wav_* (elevenlabs-facts.md). */
+/** /stream takes the 21 that are not wav_*. */
 export const SPEC_STREAM_OUTPUT_FORMATS = SPEC_OUTPUT_FORMATS.filter((f) => !f.startsWith('wav_'));
-/** Models with can_do_voice_conversion (elevenlabs-facts.md). */
+/** Models with can_do_voice_conversion (GET /v1/models). */
 export const SPEC_STS_MODELS = ['eleven_english_sts_v2', 'eleven_multilingual_sts_v2'] as const;
 export const SPEC_MAX_SEED = 4294967295;
 

@@ -1,6 +1,6 @@
 /**
- * A WebSocket client speaking Twilio's Media Streams protocol, as Twilio does
- * (../shared/spec/twilio-media-streams.md): connected, start (with customParameters), 20 ms
+ * A WebSocket client speaking Twilio's Media Streams protocol, as Twilio documents it
+ * ("WebSocket Messages"): connected, start (with customParameters), 20 ms
  * mu-law media frames, dtmf, stop; it records what the server sends and how the socket closed.
  * Also signs the upgrade as Twilio does. Imports nothing from src/.
  *

@@ -11,7 +11,7 @@
  * The passthrough converter (unmasked by design) is for the two-party line code only.
  * Tools (tools/) import the product only through src/index.ts and src/audio/index.ts.
  * Test doubles (tools/fakes/) import nothing from src/.
- * test/unit/lint-config.test.ts shows each rule failing and passing.
+ * test/unit/tools/lint/eslint-config.test.ts shows each rule failing and passing.
  */
 import Module, { createRequire } from 'node:module';
 
@@ -113,7 +113,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ regex: '(^|/)src(/|$)', message: 'Test doubles are written from the spec (../shared/spec): they import nothing from src/.' }] },
+        { patterns: [{ regex: '(^|/)src(/|$)', message: 'Test doubles are written from the providers\' API references: they import nothing from src/.' }] },
       ],
     },
   },

@@ -1,4 +1,8 @@
-/** The call simulator: the one Twilio client in the codebase (tests, demo and scripts share it). */
+/**
+ * The call simulator: plays Twilio's part toward the bridge (the signed voice webhook, then a
+ * Media Streams WebSocket sending a caller's audio in real time and recording what comes back).
+ * Tests, the demo and the scripts share it.
+ */
 export { simulateCall, resolveStreamTarget } from './call.js';
 export type { SimulatedCallOptions, SimulatedCallResult, SimProgressEvent, SimHooks, RawStream } from './call.js';
 export { SimulatorError, type SimulatorErrorKind } from './errors.js';

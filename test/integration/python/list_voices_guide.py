@@ -1,4 +1,4 @@
-# Copied verbatim from ElevenLabs' documentation (shared/spec/api-getting-started.md); the test fills in the
+# Copied verbatim from ElevenLabs' documentation (the API getting-started page); the test fills in the
 # <placeholders> and points the URL at the bridge, changing nothing else.
 # The 'requests' and 'json' libraries are imported.
 # 'requests' is used to send HTTP requests, while 'json' is used for parsing the JSON data that we receive from the API.

@@ -1,4 +1,4 @@
-# Copied verbatim from ElevenLabs' documentation (shared/spec/speech-to-speech-guide.md); the test fills in the
+# Copied verbatim from ElevenLabs' documentation (the speech-to-speech streaming guide); the test fills in the
 # <placeholders> and points the URL at the bridge, changing nothing else.
 # Import necessary libraries
 import requests  # Used for making HTTP requests

@@ -12,7 +12,7 @@ import { decodeToMono16k } from '../../../src/audio/codecs/decode.js';
 import { containerSeconds } from '../../../src/audio/codecs/duration.js';
 import { sniffContainer } from '../../../src/audio/codecs/sniff.js';
 import { initResampler } from '../../../src/audio/resampler.js';
-import { silentLog } from '../../../tools/fakes/sts-helpers.js';
+import { silentLog } from '../../helpers/phrases.js';
 import { encodeFlac } from '../../helpers/flac.js';
 import { fixture, fixturePcm16k } from '../../helpers/audio-check.js';
 

@@ -18,7 +18,7 @@ import { encodeWavMulaw, encodeWavPcm16, parseWav, wavToPcm16 } from '../../../s
 import { createElevenLabsConverter } from '../../../src/voice/elevenlabs/index.js';
 import { voiceInfos } from '../../../src/voice/local/index.js';
 import { ELEVENLABS_PREMADE_VOICES } from '../../../src/voice/local/premade-voices.js';
-import { collect, phrase, phrasePcm, silentLog } from '../../../tools/fakes/sts-helpers.js';
+import { collect, phrase, phrasePcm, silentLog } from '../../helpers/phrases.js';
 import { testConfig } from '../../helpers/config.js';
 import { decodeMp3, decodeOggOpus, envelopeCorrelation, fixture, fixturePcm16k } from '../../helpers/audio-check.js';
 

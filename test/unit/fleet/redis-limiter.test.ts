@@ -5,7 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisFairLimiter } from '../../../src/fleet/limiter.js';
 import type { Release } from '../../../src/voice/resilience/index.js';
-import { silentLog } from '../../../tools/fakes/sts-helpers.js';
+import { silentLog } from '../../helpers/phrases.js';
 import { redisBinary, startRedis, type RedisServer } from '../../../tools/redis-server.js';
 
 const have = redisBinary() !== undefined;

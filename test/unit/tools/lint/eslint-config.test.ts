@@ -52,7 +52,7 @@ describe('fail closed: only src/voice/ may brand audio', () => {
       'aliased type': `import type { MaskedAudio as Safe } from '../voice/masked.js';\nexport const f = (b: Uint8Array) => b as Safe;\n`,
     };
     for (const [what, code] of Object.entries(samples)) {
-      const ids = await lint('src/playout/leak.ts', code.replace(/\.\.\/\.\.\/src\/voice/, '../voice'));
+      const ids = await lint('src/twilio/leak.ts', code.replace(/\.\.\/\.\.\/src\/voice/, '../voice'));
       expect(ids.length, `${what} should be refused`).toBeGreaterThan(0);
       expect(ids.every((id) => id === 'no-restricted-imports' || id === 'no-restricted-syntax'), what).toBe(true);
     }
@@ -62,7 +62,7 @@ describe('fail closed: only src/voice/ may brand audio', () => {
   });
 
   it('allows what playout needs: the MaskedAudio type under its own name', async () => {
-    expect(await lint('src/playout/ok.ts', `import type { MaskedAudio } from '../voice/masked.js';\nexport const f = (a: MaskedAudio) => a.length;\n`)).toEqual([]);
+    expect(await lint('src/twilio/ok.ts', `import type { MaskedAudio } from '../voice/masked.js';\nexport const f = (a: MaskedAudio) => a.length;\n`)).toEqual([]);
   });
 
   it('keeps the passthrough converter to the two-party line code', async () => {

@@ -12,7 +12,7 @@ import {
   parseRetryAfter,
 } from '../../../../src/voice/elevenlabs/index.js';
 import { expectedUlaw, startFakeElevenLabs, type FakeElevenLabs } from '../../../../tools/fakes/fake-elevenlabs.js';
-import { collect, phrase, silentLog } from '../../../../tools/fakes/sts-helpers.js';
+import { collect, phrase, silentLog } from '../../../helpers/phrases.js';
 import { testConfig } from '../../../helpers/config.js';
 
 let fake: FakeElevenLabs;

@@ -13,7 +13,7 @@ import { createResilientConverter } from '../../../../src/voice/resilience/index
 import type { PhraseConverter } from '../../../../src/voice/converter.js';
 import { expectedUlaw, startFakeElevenLabs, type FakeElevenLabs } from '../../../../tools/fakes/fake-elevenlabs.js';
 import { startFaultProxy, type FaultProxy } from '../../../../tools/fakes/fault-proxy.js';
-import { collect, phrase, silentLog } from '../../../../tools/fakes/sts-helpers.js';
+import { collect, phrase, silentLog } from '../../../helpers/phrases.js';
 import { testConfig } from '../../../helpers/config.js';
 
 let fake: FakeElevenLabs;

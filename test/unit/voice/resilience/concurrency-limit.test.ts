@@ -9,7 +9,7 @@ import { ConversionError } from '../../../../src/voice/errors.js';
 import { createElevenLabsConverter, readConcurrencyHeaders, type AccountConcurrency } from '../../../../src/voice/elevenlabs/index.js';
 import { AccountLimit, classifyOutcome, createResilientConverter, FairLimiter, type ResilientConverter } from '../../../../src/voice/resilience/index.js';
 import { expectedUlaw, startFakeElevenLabs, type FakeElevenLabs } from '../../../../tools/fakes/fake-elevenlabs.js';
-import { collect, phrase, silentLog } from '../../../../tools/fakes/sts-helpers.js';
+import { collect, phrase, silentLog } from '../../../helpers/phrases.js';
 import { testConfig } from '../../../helpers/config.js';
 
 let fake: FakeElevenLabs;

@@ -13,7 +13,7 @@ import { CircuitBreakerConverter, createResilientConverter, ResilienceStats, typ
 import { metrics } from '../../../../src/observability/metrics.js';
 import { initLocalEngine, LocalEngine } from '../../../../src/voice/local/index.js';
 import { expectedUlaw, startFakeElevenLabs, type FakeElevenLabs } from '../../../../tools/fakes/fake-elevenlabs.js';
-import { collect, phrase, silentLog } from '../../../../tools/fakes/sts-helpers.js';
+import { collect, phrase, silentLog } from '../../../helpers/phrases.js';
 import { testConfig } from '../../../helpers/config.js';
 
 let primaryFake: FakeElevenLabs;

@@ -1,8 +1,8 @@
 /**
- * Helpers shared by the ElevenLabs client, resilience and compat-API tests: a test key, a
- * speech-like phrase, and a collector for a converter's output. Structurally typed, importing
- * nothing from src/ (the converter contract is matched by shape). The config pointed at a
- * fake lives in test/helpers/config.ts.
+ * Helpers shared by the ElevenLabs client, resilience and compat-API tests: a test key (the fake
+ * ElevenLabs' default), a speech-like phrase, and a collector for a converter's output.
+ * Structurally typed (the converter contract is matched by shape). The config pointed at a fake
+ * lives in ./config.ts.
  */
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';

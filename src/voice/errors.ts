@@ -28,10 +28,25 @@ export const STALLED = 'stalled';
 /** Code of a 200 answer that carried no audio. */
 export const EMPTY_ANSWER = 'empty_answer';
 
+/** Names a class of error in logs, events and metric labels. */
+export type ErrorLabel =
+  | 'aborted'
+  | 'stale'
+  | 'circuit-open'
+  | 'concurrency'
+  | 'rate-limited'
+  | 'auth'
+  | 'server'
+  | 'refused'
+  | 'timeout'
+  | 'stalled'
+  | 'network'
+  | 'empty-answer'
+  | 'internal';
+
 /** What the layers do with one class of error. */
 export interface ErrorPolicy {
-  /** Names the class in logs and as the metric label (a small fixed set). */
-  readonly label: string;
+  readonly label: ErrorLabel;
   /**
    * Whether another attempt could help, and from which budget:
    * 'attempts': a fault that may pass (RetryOptions.maxAttempts);

@@ -4,10 +4,10 @@
  * (./metrics.ts), and nothing else here writes a metric. Listener exceptions are contained
  * (mediasoup's safeEmit): a broken metrics hook never breaks a conversion.
  *
- * `label` in an event is the error's policy label (../errors.ts): a small fixed set.
+ * `label` in an event is the error's policy label (../errors.ts).
  */
 import { EventEmitter } from 'node:events';
-import type { AuthCause } from '../errors.js';
+import type { AuthCause, ErrorLabel } from '../errors.js';
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
@@ -17,21 +17,21 @@ export type ResilienceEvent =
   /** The limiter's state changed (a phrase started waiting, got a slot, gave it back). */
   | { type: 'slots'; inFlight: number; queued: number; limit: number }
   /** A retryable failure, retried after waitMs; `attempt`: the requests made so far for this phrase. */
-  | { type: 'retry'; callKey: string; attempt: number; waitMs: number; label: string; status?: number; code?: string }
+  | { type: 'retry'; callKey: string; attempt: number; waitMs: number; label: ErrorLabel; status?: number; code?: string }
   /** The phrase was given up on because it got too old (in the queue or before a retry). */
   | { type: 'stale'; callKey: string; where: 'queue' | 'retry'; ageMs: number }
   /** A 429 too_many_concurrent_requests: the slot went back, the limit dropped to `limit` for a while. */
   | { type: 'concurrency-refused'; callKey: string; limit: number }
   /** The phrase went to the fallback converter. */
-  | { type: 'fallback'; callKey: string; label: string; status?: number }
+  | { type: 'fallback'; callKey: string; label: ErrorLabel; status?: number }
   /** cooldownMs: how long it stays open; cause: why ElevenLabs refused the key (401/403). */
   | { type: 'circuit'; from: CircuitState; to: CircuitState; reason: string; cooldownMs?: number; cause?: AuthCause }
   /** The answer stopped mid-phrase (no byte within the idle timeout): what had played was kept. */
   | { type: 'stalled'; callKey: string }
   /** The primary failed after audio had been delivered: the phrase ended there, not retried. */
-  | { type: 'truncated'; callKey: string; label: string }
+  | { type: 'truncated'; callKey: string; label: ErrorLabel }
   /** The phrase ended with no audio for the listener. */
-  | { type: 'dropped'; callKey: string; label: string }
+  | { type: 'dropped'; callKey: string; label: ErrorLabel }
   | { type: 'success'; callKey: string; via: 'primary' | 'fallback' };
 
 export interface ResilienceCounters {

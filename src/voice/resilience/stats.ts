@@ -1,8 +1,8 @@
 /**
  * What the resilience wrappers did, as counters (stats()) and as events. The events are the
  * only way this folder reports: the Prometheus metrics are bound to them in one place
- * (./metrics.ts), and nothing else here writes a metric. Listener exceptions are contained
- * (mediasoup's safeEmit): a broken metrics hook never breaks a conversion.
+ * (./metrics.ts), and nothing else here writes a metric. Listener exceptions are contained:
+ * a broken metrics hook never breaks a conversion.
  *
  * `label` in an event is the error's policy label (../errors.ts).
  */

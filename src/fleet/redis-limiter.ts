@@ -21,7 +21,7 @@ import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { AccountLimit } from '../voice/resilience/account-limit.js';
 import { FairLimiter, type ConcurrencyLimiter, type Release } from '../voice/resilience/fair-limiter.js';
-import { abortedError } from '../voice/resilience/freshness.js';
+import { abortedError } from '../voice/errors.js';
 import { ACQUIRE, LOWER, POOL_KEYS, RELEASE, RENEW } from './redis-scripts.js';
 
 export interface RedisLimiterOptions {

@@ -30,7 +30,8 @@ export const metrics = {
   framesOut: counter('voicemask_frames_out_total', 'Masked audio frames sent to Twilio'),
   clears: counter('voicemask_clears_total', 'Playback buffers cleared on barge-in'),
   httpRejected: counter('voicemask_http_rejected_total', 'HTTP requests refused', ['reason']),
-  // The resilience wrappers around ElevenLabs (src/voice/resilience), fed by its events.
+  // The resilience wrappers around ElevenLabs (src/voice/resilience), written only from their events
+  // (src/voice/resilience/metrics.ts). kind and reason are error policy labels (src/voice/errors.ts).
   conversionAttempts: counter('voicemask_conversion_attempts_total', 'Requests sent to the primary converter', ['converter']),
   conversionRetries: counter('voicemask_conversion_retries_total', 'Phrase conversions retried', ['converter', 'kind']),
   staleDrops: counter('voicemask_conversion_stale_total', 'Phrases given up as too old for the lag budget', ['converter', 'where']),
@@ -41,7 +42,8 @@ export const metrics = {
   stalls: counter('voicemask_conversion_stalls_total', 'Answers that stopped mid-phrase (no byte within ELEVENLABS_IDLE_TIMEOUT_MS)', ['converter']),
   authFailures: counter('voicemask_converter_auth_failures_total', 'Circuit openings on a refused key, by cause (quota_exceeded, invalid_api_key, needs_authorization, ...)', ['converter', 'cause']),
   circuitOpen: gauge('voicemask_circuit_open', '1 while the converter circuit is open or half-open', ['converter']),
-  // The ElevenLabs concurrency limit (src/voice/resilience: FairLimiter, RedisFairLimiter with REDIS_URL).
+  // The ElevenLabs concurrency limit: scope instance from the resilience events, scope pool and
+  // fallback (and the slot waits of the shared pool) from the fleet's limiter (src/fleet/).
   slotsInFlight: gauge('voicemask_elevenlabs_slots_in_flight', 'ElevenLabs requests holding a slot: this instance, or the whole pool sharing REDIS_URL', ['scope']),
   slotsWaiting: gauge('voicemask_elevenlabs_slots_waiting', 'Phrases waiting for an ElevenLabs slot: this instance, or the whole pool', ['scope']),
   slotWait: new client.Histogram({

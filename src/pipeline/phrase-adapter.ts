@@ -123,7 +123,7 @@ class PhraseStream implements ConverterStream {
       const e = err instanceof ConversionError ? err : undefined;
       metrics.conversions.inc({ converter: name, result: e?.kind ?? 'internal' });
       log.warn(
-        { kind: e?.kind ?? 'internal', status: e?.status, code: e?.opts.code, playedMs: bytes / 8, err: e ? undefined : err },
+        { kind: e?.kind ?? 'internal', status: e?.status, code: e?.code, playedMs: bytes / 8, err: e ? undefined : err },
         `phrase dropped: conversion failed (${(err as Error).message}); the listener hears silence`,
       );
     }

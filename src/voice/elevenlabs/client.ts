@@ -2,7 +2,8 @@
  * ElevenLabs speech-to-speech over undici: one POST per phrase to
  * {base}/v1/speech-to-speech/{voice}/stream?output_format=ulaw_8000, converted audio yielded
  * chunk by chunk as it arrives. No retries here (the resilience wrappers own them): every
- * failure becomes a ConversionError that says whether a retry could help.
+ * failure becomes a ConversionError saying what happened and whether audio had been delivered;
+ * what that means (retry, circuit, fallback) is the table's in ../errors.ts.
  *
  * Timeouts: connect (undici), first byte (our timer, cleared by the first body byte), idle
  * (no byte for idleTimeoutMs while the answer is incomplete: a stall; what arrived is kept and
@@ -16,9 +17,10 @@ import { FormData, Pool } from 'undici';
 import type { Logger } from '../../observability/logger.js';
 import { phraseMs as durationMs, type PhraseConverter, type PhraseRequest } from '../converter.js';
 import { resample } from '../../audio/resampler.js';
-import { ConversionError, STALLED } from '../errors.js';
+import { abortedError, ConversionError, EMPTY_ANSWER, isAbort, STALLED } from '../errors.js';
 import { asMasked, type MaskedAudio } from '../masked.js';
-import { errorFromResponse, errorFromTransport, readConcurrencyHeaders, type AccountConcurrency } from './http-errors.js';
+import { errorFromResponse, errorFromTransport } from './failures.js';
+import { readConcurrencyHeaders, type AccountConcurrency } from './headers.js';
 
 export interface ElevenLabsOptions {
   apiKey: string;
@@ -85,8 +87,8 @@ export class ElevenLabsConverter implements PhraseConverter {
   }
 
   async *convert(req: PhraseRequest): AsyncGenerator<MaskedAudio, void, undefined> {
-    if (this.closed) throw new ConversionError('ElevenLabs converter is closed', 'internal', false);
-    if (req.signal.aborted) throw aborted();
+    if (this.closed) throw new ConversionError('ElevenLabs converter is closed', 'internal');
+    if (req.signal.aborted) throw abortedError(req.signal.reason);
     const log = req.log ?? this.log;
     const phraseMs = durationMs(req);
     const { firstByteTimeoutMs, idleTimeoutMs = 1200 } = this.opts;
@@ -105,19 +107,16 @@ export class ElevenLabsConverter implements PhraseConverter {
     let firstByteMs: number | undefined;
     // Which of the signals ended the request, as a ConversionError (undefined: none did).
     const why = (): ConversionError | undefined => {
-      if (req.signal.aborted) return aborted();
+      if (req.signal.aborted) return abortedError(req.signal.reason);
       const after = bytesOut > 0;
       if (firstByte.signal.aborted && !after) {
-        return new ConversionError(`ElevenLabs sent no audio within ${firstByteTimeoutMs} ms`, 'timeout', true, { afterFirstByte: false });
+        return new ConversionError(`ElevenLabs sent no audio within ${firstByteTimeoutMs} ms`, 'timeout');
       }
       if (idle.signal.aborted && after) {
-        return new ConversionError(`ElevenLabs stalled: no audio for ${idleTimeoutMs} ms mid-answer (${bytesOut} bytes kept)`, 'timeout', false, {
-          afterFirstByte: true,
-          code: STALLED,
-        });
+        return new ConversionError(`ElevenLabs stalled: no audio for ${idleTimeoutMs} ms mid-answer (${bytesOut} bytes kept)`, 'timeout', { afterFirstByte: true, code: STALLED });
       }
       if (total.aborted) {
-        return new ConversionError(`ElevenLabs did not finish within ${Math.round(totalMs)} ms`, 'timeout', !after, { afterFirstByte: after });
+        return new ConversionError(`ElevenLabs did not finish within ${Math.round(totalMs)} ms`, 'timeout', { afterFirstByte: after });
       }
       return undefined;
     };
@@ -163,14 +162,14 @@ export class ElevenLabsConverter implements PhraseConverter {
       } catch (err) {
         throw why() ?? errorFromTransport(err, bytesOut > 0);
       }
-      if (bytesOut === 0) throw new ConversionError('ElevenLabs answered 200 with no audio', 'internal', true, { status: res.statusCode });
+      if (bytesOut === 0) throw new ConversionError('ElevenLabs answered 200 with no audio', 'internal', { status: res.statusCode, code: EMPTY_ANSWER });
       log.debug(
         { converter: this.name, voiceId: req.voiceId, phraseMs: Math.round(phraseMs), firstByteMs: Math.round(firstByteMs ?? 0), bytesOut, ms: Math.round(performance.now() - started) },
         'elevenlabs phrase converted',
       );
     } catch (err) {
-      if (err instanceof ConversionError && err.kind !== 'aborted') {
-        log.debug({ converter: this.name, voiceId: req.voiceId, kind: err.kind, status: err.status, code: err.opts.code, retryable: err.retryable, bytesOut }, 'elevenlabs phrase failed');
+      if (err instanceof ConversionError && !isAbort(err)) {
+        log.debug({ converter: this.name, voiceId: req.voiceId, kind: err.kind, label: err.policy.label, status: err.status, code: err.code, retryable: err.retryable, bytesOut }, 'elevenlabs phrase failed');
       }
       throw err;
     } finally {
@@ -200,10 +199,6 @@ export class ElevenLabsConverter implements PhraseConverter {
     this.closed = true;
     await this.pool.destroy();
   }
-}
-
-function aborted(): ConversionError {
-  return new ConversionError('phrase cancelled', 'aborted', false);
 }
 
 async function readText(body: AsyncIterable<Buffer>, limit: number): Promise<string> {

@@ -1,2 +1,3 @@
 export { ElevenLabsConverter, createElevenLabsConverter, buildStsUrl, OUTPUT_FORMAT, type ElevenLabsOptions } from './client.js';
-export { errorFromResponse, errorFromTransport, parseErrorBody, parseRetryAfter, readConcurrencyHeaders, type AccountConcurrency } from './http-errors.js';
+export { errorFromResponse, errorFromTransport, parseErrorBody } from './failures.js';
+export { parseRetryAfter, readConcurrencyHeaders, type AccountConcurrency } from './headers.js';

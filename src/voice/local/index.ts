@@ -11,7 +11,7 @@
 import { createHash, randomInt } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FrameStream, PhraseConverter, PhraseRequest, VoiceInfo } from '../converter.js';
-import { ConversionError } from '../errors.js';
+import { abortedError, ConversionError } from '../errors.js';
 import { asMasked, type MaskedAudio } from '../masked.js';
 import { mulawEncode } from '../../audio/mulaw.js';
 import { initResampler, resample, Resampler } from '../../audio/resampler.js';
@@ -134,10 +134,10 @@ export class LocalEngine implements PhraseConverter {
    * a few ms). The signal is checked between blocks.
    */
   async *convert(req: PhraseRequest): AsyncIterable<MaskedAudio> {
-    if (this.closed) throw new ConversionError('local engine closed', 'internal', false);
-    const aborted = () => new ConversionError('phrase aborted', 'aborted', false, { cause: req.signal.reason });
+    if (this.closed) throw new ConversionError('local engine closed', 'internal');
+    const aborted = () => abortedError(req.signal.reason);
     if (req.signal.aborted) throw aborted();
-    const fail = (err: unknown) => new ConversionError(`local engine failed: ${(err as Error).message}`, 'internal', false, { cause: err });
+    const fail = (err: unknown) => new ConversionError(`local engine failed: ${(err as Error).message}`, 'internal', { cause: err });
     if (this.denoise && !denoiseReady()) {
       try {
         await this.loadDenoise();

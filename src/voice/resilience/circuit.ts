@@ -13,12 +13,13 @@
  * or a fixed key is noticed within half a minute. When the cool-down is over, the next live
  * phrase is the half-open probe: converted if the primary is back (the circuit closes),
  * otherwise it fails over like the others and the circuit re-opens for the next, longer
- * cool-down. Aborts and queue-stale drops say nothing about the primary.
+ * cool-down. What a phrase's error says of the primary (a failure, an auth failure, or
+ * nothing: an abort, a queue-stale drop, a concurrency 429) is its policy's (../errors.ts).
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../observability/logger.js';
 import type { PhraseConverter, PhraseRequest } from '../converter.js';
-import { ConversionError, isAbort, isConcurrencyRefusal } from '../errors.js';
+import { ConversionError, policyOf, type AuthCause } from '../errors.js';
 import type { MaskedAudio } from '../masked.js';
 import type { CircuitState, ResilienceStats } from './stats.js';
 
@@ -37,9 +38,6 @@ export interface CircuitOptions {
   log?: Logger;
 }
 
-/** Why an auth failure happened, as ElevenLabs says it (elevenlabs-facts.md). */
-export type AuthCause = 'quota_exceeded' | 'invalid_api_key' | 'needs_authorization' | 'unauthorized' | 'forbidden';
-
 type Outcome = { kind: 'success' } | { kind: 'neutral' } | { kind: 'failure'; retryAfterMs?: number } | { kind: 'auth'; cause: AuthCause };
 
 const AUTH_HELP: Record<AuthCause, string> = {
@@ -50,23 +48,21 @@ const AUTH_HELP: Record<AuthCause, string> = {
   forbidden: 'ElevenLabs answered 403: the key lacks permission for speech-to-speech or this voice; the bridge probes again with a live phrase',
 };
 
-function authCause(err: ConversionError): AuthCause {
-  const code = err.opts.code;
-  if (code === 'quota_exceeded' || code === 'invalid_api_key' || code === 'needs_authorization') return code;
-  return err.status === 403 ? 'forbidden' : 'unauthorized';
-}
-
-/** One phrase's outcome. A stale drop caused by a failure (no time left to retry) is that failure. */
+/** One phrase's outcome, as the error's policy says (a stale drop counts as what made it wait, if anything did). */
 export function classifyOutcome(err: unknown): Outcome {
-  // A concurrency 429 says the account's slots are taken, not that the service is down.
-  if (isAbort(err) || isConcurrencyRefusal(err)) return { kind: 'neutral' };
-  if (err instanceof ConversionError) {
-    if (err.kind === 'circuit-open') return { kind: 'neutral' };
-    if (err.kind === 'stale') return err.cause === undefined ? { kind: 'neutral' } : classifyOutcome(err.cause);
-    if (err.status === 401 || err.status === 403) return { kind: 'auth', cause: authCause(err) };
-    return { kind: 'failure', ...(err.opts.retryAfterMs !== undefined && { retryAfterMs: err.opts.retryAfterMs }) };
+  const policy = policyOf(err);
+  switch (policy.circuit) {
+    case 'neutral':
+      return { kind: 'neutral' };
+    case 'as-cause':
+      return err instanceof Error && err.cause !== undefined ? classifyOutcome(err.cause) : { kind: 'neutral' };
+    case 'auth':
+      return { kind: 'auth', cause: policy.auth ?? 'unauthorized' };
+    case 'failure': {
+      const retryAfterMs = err instanceof ConversionError ? err.retryAfterMs : undefined;
+      return { kind: 'failure', ...(retryAfterMs !== undefined && { retryAfterMs }) };
+    }
   }
-  return { kind: 'failure' };
 }
 
 export class CircuitBreakerConverter implements PhraseConverter {
@@ -123,7 +119,6 @@ export class CircuitBreakerConverter implements PhraseConverter {
     throw new ConversionError(
       this.state === 'open' ? `${this.inner.name} is marked down (next probe in ${inMs} ms)` : `${this.inner.name} is being probed`,
       'circuit-open',
-      false,
     );
   }
 

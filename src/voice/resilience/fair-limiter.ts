@@ -8,7 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { AccountLimit } from './account-limit.js';
-import { abortedError } from './freshness.js';
+import { abortedError } from '../errors.js';
 
 export type Release = () => void;
 
@@ -102,7 +102,7 @@ export class FairLimiter implements ConcurrencyLimiter {
    * stale one when performance.now() reaches staleAt, whichever first.
    */
   acquire(key: string, signal: AbortSignal, staleAt = Infinity, onStale?: () => Error): Promise<Release> {
-    if (signal.aborted) return Promise.reject(abortedError());
+    if (signal.aborted) return Promise.reject(abortedError(signal.reason));
     if (this.active < this.max && this.queued === 0) return Promise.resolve(this.take(key));
     return new Promise<Release>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
@@ -116,7 +116,7 @@ export class FairLimiter implements ConcurrencyLimiter {
         this.prune(key);
         reject(err);
       };
-      const onAbort = () => leave(abortedError());
+      const onAbort = () => leave(abortedError(signal.reason));
       const cleanup = () => {
         if (timer) clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);

@@ -1,15 +1,15 @@
 /**
  * The outermost layer: a phrase the primary could not convert (circuit open, a permanent
- * error, or retryable errors after the retries) goes to the fallback converter when
- * FALLBACK=local and it is still fresh, with the request's voice mapped to the fallback's
- * (their voice ids differ); otherwise it is dropped. The fallback masks too: raw audio never
- * passes. A failure after audio was delivered ends the phrase there: it is rethrown as is
- * (afterFirstByte, not retryable) with no retry and no fallback, as the listener would hear
- * the start of the phrase twice.
+ * error, or retryable errors after the retries) goes to the fallback converter when its
+ * error's policy allows it (../errors.ts), FALLBACK=local and the phrase is still fresh, with
+ * the request's voice mapped to the fallback's (their voice ids differ); otherwise it is
+ * dropped. The fallback masks too: raw audio never passes. A failure after audio was delivered
+ * ends the phrase there: it is rethrown as is with no fallback, as the listener would hear the
+ * start of the phrase twice. An abort is rethrown at once: the call ended, nothing failed.
  */
 import type { Logger } from '../../observability/logger.js';
 import type { PhraseConverter, PhraseRequest } from '../converter.js';
-import { ConversionError, isAbort, STALLED } from '../errors.js';
+import { ConversionError, isAbort, policyOf } from '../errors.js';
 import type { MaskedAudio } from '../masked.js';
 import { isFresh } from './freshness.js';
 import type { ResilienceStats } from './stats.js';
@@ -24,8 +24,6 @@ export interface FallbackOptions {
   stats?: ResilienceStats;
   log?: Logger;
 }
-
-const kindOf = (err: unknown) => (err instanceof ConversionError ? err.kind : 'internal');
 
 export class FallbackConverter implements PhraseConverter {
   readonly name: string;
@@ -51,29 +49,29 @@ export class FallbackConverter implements PhraseConverter {
       return;
     } catch (err) {
       if (isAbort(err)) throw err;
-      const kind = kindOf(err);
+      const { label, fallback: allowed } = policyOf(err);
       const status = err instanceof ConversionError ? err.status : undefined;
-      if (delivered || (err instanceof ConversionError && err.opts.afterFirstByte)) {
-        stats?.record({ type: 'truncated', callKey: req.callKey, kind });
-        if (err instanceof ConversionError && err.opts.code === STALLED) stats?.record({ type: 'stalled', callKey: req.callKey });
-        log?.debug({ callKey: req.callKey, kind, status }, 'conversion failed mid-phrase: not retried, no fallback');
+      if (delivered || (err instanceof ConversionError && err.afterFirstByte)) {
+        stats?.record({ type: 'truncated', callKey: req.callKey, label });
+        if (label === 'stalled') stats?.record({ type: 'stalled', callKey: req.callKey });
+        log?.debug({ callKey: req.callKey, label, status }, 'conversion failed mid-phrase: not retried, no fallback');
         throw err;
       }
-      if (mode !== 'local' || !fallback || !isFresh(req, maxLagMs)) {
-        stats?.record({ type: 'dropped', callKey: req.callKey, kind });
+      if (!allowed || mode !== 'local' || !fallback || !isFresh(req, maxLagMs)) {
+        stats?.record({ type: 'dropped', callKey: req.callKey, label });
         // the caller (the bridge) logs the drop with its own context
-        log?.debug({ callKey: req.callKey, kind, status, err: (err as Error).message }, 'no fallback for this phrase');
+        log?.debug({ callKey: req.callKey, label, status, err: (err as Error).message }, 'no fallback for this phrase');
         throw err;
       }
-      stats?.record({ type: 'fallback', callKey: req.callKey, reason: kind, ...(status !== undefined && { status }) });
-      log?.info({ callKey: req.callKey, kind, status, fallback: fallback.name }, 'phrase sent to the fallback converter');
+      stats?.record({ type: 'fallback', callKey: req.callKey, label, ...(status !== undefined && { status }) });
+      log?.info({ callKey: req.callKey, label, status, fallback: fallback.name }, 'phrase sent to the fallback converter');
     }
     // The fallback, outside the catch: its own failure is not the primary's.
     try {
       yield* fallback.convert({ ...req, voiceId: this.opts.fallbackVoiceId ?? req.voiceId });
       stats?.record({ type: 'success', callKey: req.callKey, via: 'fallback' });
     } catch (err) {
-      if (!isAbort(err)) stats?.record({ type: 'dropped', callKey: req.callKey, kind: kindOf(err) });
+      if (!isAbort(err)) stats?.record({ type: 'dropped', callKey: req.callKey, label: policyOf(err).label });
       throw err;
     }
   }

@@ -1,6 +1,5 @@
 /** The lag budget: a phrase older than ELEVENLABS_MAX_LAG_MS is not worth converting any more. */
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { PhraseRequest } from '../converter.js';
 import { ConversionError } from '../errors.js';
 
@@ -13,21 +12,9 @@ export function isFresh(req: Pick<PhraseRequest, 'endedAt'>, maxLagMs: number, w
   return maxLagMs <= 0 || phraseAgeMs(req) + waitMs < maxLagMs;
 }
 
+/** The phrase is given up; `cause`: the failure that made it wait, if one did (the circuit counts that). */
 export function staleError(req: Pick<PhraseRequest, 'endedAt'>, maxLagMs: number, cause?: unknown): ConversionError {
-  return new ConversionError(`phrase dropped: ${Math.round(phraseAgeMs(req))} ms old, over the ${maxLagMs} ms lag budget`, 'stale', false, {
+  return new ConversionError(`phrase dropped: ${Math.round(phraseAgeMs(req))} ms old, over the ${maxLagMs} ms lag budget`, 'stale', {
     ...(cause !== undefined && { cause }),
   });
-}
-
-export function abortedError(): ConversionError {
-  return new ConversionError('phrase cancelled', 'aborted', false);
-}
-
-/** timers/promises' setTimeout, rejecting with an aborted ConversionError on signal. */
-export async function delay(ms: number, signal: AbortSignal): Promise<void> {
-  try {
-    await sleep(ms, undefined, { signal });
-  } catch (err) {
-    throw signal.aborted ? abortedError() : err;
-  }
 }

@@ -2,10 +2,13 @@
  * The resilient converter: ElevenLabs (or any primary) wrapped, outermost first, in
  *   fallback  → the embedded engine when FALLBACK=local (still masked), else drop
  *   circuit   → marked down after failed phrases or a 401/403; the next live phrase probes
- *   retry     → jittered exponential backoff, Retry-After, only while the phrase is fresh
- *   fair cap  → ELEVENLABS_MAX_CONCURRENCY in flight, round-robin between calls
+ *   retry     → the one retry loop: faults with backoff, concurrency 429s queue again for a
+ *               slot; Retry-After honoured; only while the phrase is fresh
+ *   fair cap  → ELEVENLABS_MAX_CONCURRENCY in flight, round-robin between calls; one attempt
  *   primary
- * Each layer is itself a PhraseConverter and can be used alone.
+ * Each layer is itself a PhraseConverter and can be used alone. What an error means to each
+ * layer is one table (../errors.ts). The layers report through ResilienceStats events only;
+ * the Prometheus metrics are bound to those events once, here (./metrics.ts).
  */
 import type { Logger } from '../../observability/logger.js';
 import type { PhraseConverter, PhraseRequest } from '../converter.js';
@@ -19,14 +22,14 @@ import { bindResilienceMetrics } from './metrics.js';
 import { RetryingConverter, type RetryOptions } from './retry.js';
 import { ResilienceStats, type ResilienceSnapshot } from './stats.js';
 
-export { CircuitBreakerConverter, classifyOutcome, type AuthCause, type CircuitOptions } from './circuit.js';
+export { CircuitBreakerConverter, classifyOutcome, type CircuitOptions } from './circuit.js';
 export { AccountLimit } from './account-limit.js';
 export { FairLimiter, type ConcurrencyLimiter, type Release } from './fair-limiter.js';
 export { LimitedConverter } from './limited.js';
 export { FallbackConverter, type FallbackOptions } from './fallback.js';
 export { isFresh, phraseAgeMs } from './freshness.js';
 export { bindResilienceMetrics } from './metrics.js';
-export { RetryingConverter, backoffMs, canRetry, type RetryOptions } from './retry.js';
+export { RetryingConverter, backoffMs, type RetryOptions } from './retry.js';
 export { ResilienceStats, type CircuitState, type ResilienceCounters, type ResilienceEvent, type ResilienceSnapshot } from './stats.js';
 
 export interface ResilientConverterOptions {
@@ -63,7 +66,7 @@ export function createResilientConverter(opts: ResilientConverterOptions): Resil
   const log = opts.log.child({ component: 'resilience' });
   const events = new ResilienceStats();
   const limiter = opts.limiter ?? new FairLimiter(new AccountLimit({ configured: opts.maxConcurrency }));
-  const limited = new LimitedConverter(primary, limiter, { maxLagMs, stats: events, metrics: opts.metrics !== false });
+  const limited = new LimitedConverter(primary, limiter, { maxLagMs, stats: events });
   const retrying = new RetryingConverter(limited, { ...opts.retry, maxLagMs, stats: events, log });
   const breaker = new CircuitBreakerConverter(retrying, { ...opts.circuit, stats: events, log });
   const outer = new FallbackConverter(breaker, {

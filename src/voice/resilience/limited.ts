@@ -1,28 +1,21 @@
 /**
- * A PhraseConverter that holds a limiter slot for the whole of each conversion. A 429
- * too_many_concurrent_requests (the account's slots are all taken, by this fleet or by someone
- * else using the key) is not a failure of the service: the slot is given back, the limit is
- * lowered for a while (the limiter's `refused`), and the phrase queues again for a slot after
- * the answer's Retry-After (or a short backoff), as long as it stays fresh. It never reaches
- * the retry layer's attempts nor the circuit breaker as a fault.
+ * A PhraseConverter that holds a limiter slot for the whole of each conversion, and nothing
+ * more: it makes one attempt and never waits to try again (the retry loop above it does).
+ * A phrase that would go stale waiting in the queue leaves it (kind 'stale', no cause: nothing
+ * failed). When the answer says every slot of the account was taken (policy retry 'requeue'),
+ * the limiter is told while the slot is still held, so it lowers its limit for a while.
  */
 import { performance } from 'node:perf_hooks';
-import { metrics } from '../../observability/metrics.js';
 import type { PhraseConverter, PhraseRequest } from '../converter.js';
-import { ConversionError, isConcurrencyRefusal } from '../errors.js';
+import { policyOf } from '../errors.js';
 import type { MaskedAudio } from '../masked.js';
 import type { ConcurrencyLimiter } from './fair-limiter.js';
-import { delay, isFresh, staleError } from './freshness.js';
-import { backoffMs } from './retry.js';
+import { staleError } from './freshness.js';
 import type { ResilienceStats } from './stats.js';
 
 export interface LimitedOptions {
   maxLagMs: number;
   stats?: ResilienceStats;
-  /** Concurrency 429s one phrase may meet before it is given up (default 8). */
-  maxRefusals?: number;
-  /** Feed the Prometheus slot gauges (default true). */
-  metrics?: boolean;
 }
 
 export class LimitedConverter implements PhraseConverter {
@@ -37,61 +30,39 @@ export class LimitedConverter implements PhraseConverter {
   }
 
   async *convert(req: PhraseRequest): AsyncGenerator<MaskedAudio, void, undefined> {
-    const { maxLagMs, stats, maxRefusals = 8 } = this.opts;
+    const { maxLagMs, stats } = this.opts;
     const staleAt = maxLagMs > 0 ? req.endedAt + maxLagMs : Infinity;
     const onStale = () => {
       stats?.record({ type: 'stale', callKey: req.callKey, where: 'queue', ageMs: Math.round(performance.now() - req.endedAt) });
       return staleError(req, maxLagMs);
     };
-    for (let refusals = 0; ; ) {
-      if (performance.now() >= staleAt) throw onStale();
-      const asked = performance.now();
-      this.gauges(1);
-      let release: () => void;
-      try {
-        release = await this.limiter.acquire(req.callKey, req.signal, staleAt, onStale);
-      } finally {
-        this.gauges(0);
-      }
-      if (this.opts.metrics !== false && this.limiter.kind === 'local') metrics.slotWait.observe({ source: 'local' }, (performance.now() - asked) / 1000);
-      stats?.record({ type: 'attempt', callKey: req.callKey });
-      let delivered = false;
-      let refusal: ConversionError | undefined;
-      try {
-        for await (const chunk of this.inner.convert(req)) {
-          delivered = true;
-          yield chunk;
-        }
-        return;
-      } catch (err) {
-        if (delivered || !isConcurrencyRefusal(err) || err.opts.afterFirstByte) throw err;
+    if (performance.now() >= staleAt) throw onStale();
+    const asked = performance.now();
+    this.report(1);
+    let release: () => void;
+    try {
+      release = await this.limiter.acquire(req.callKey, req.signal, staleAt, onStale);
+    } finally {
+      this.report(0);
+    }
+    stats?.record({ type: 'attempt', callKey: req.callKey, waitedMs: performance.now() - asked, limiter: this.limiter.kind });
+    try {
+      yield* this.inner.convert(req);
+    } catch (err) {
+      if (policyOf(err).retry === 'requeue') {
         this.limiter.refused();
-        refusal = err;
-      } finally {
-        release();
-        this.gauges(0);
+        stats?.record({ type: 'concurrency-refused', callKey: req.callKey, limit: this.limiter.limit });
       }
-      refusals++;
-      stats?.record({ type: 'concurrency-refused', callKey: req.callKey, limit: this.limiter.limit });
-      const waitMs = refusal.opts.retryAfterMs ?? backoffMs(refusals, 50, 1000);
-      if (!isFresh(req, maxLagMs, waitMs)) {
-        stats?.record({ type: 'stale', callKey: req.callKey, where: 'retry', ageMs: Math.round(performance.now() - req.endedAt) });
-        throw staleError(req, maxLagMs, refusal);
-      }
-      if (refusals >= maxRefusals) {
-        throw new ConversionError(`${refusal.message}; given up after ${refusals} refusals`, 'http', false, { status: 429, code: refusal.opts.code, cause: refusal });
-      }
-      stats?.record({ type: 'retry', callKey: req.callKey, attempt: refusals, waitMs, kind: refusal.kind, status: 429, ...(refusal.opts.code !== undefined && { code: refusal.opts.code }) });
-      await delay(waitMs, req.signal);
+      throw err;
+    } finally {
+      release();
+      this.report(0);
     }
   }
 
-  /** This instance's slot gauges (pending: a phrase entering the queue, not yet counted in it). */
-  private gauges(pending: number): void {
-    if (this.opts.metrics === false) return;
-    metrics.slotsInFlight.set({ scope: 'instance' }, this.limiter.inFlight);
-    metrics.slotsWaiting.set({ scope: 'instance' }, this.limiter.queued + pending);
-    metrics.concurrencyLimit.set({ scope: 'instance' }, this.limiter.limit);
+  /** The limiter's state (pending: a phrase entering the queue, not yet counted in it). */
+  private report(pending: number): void {
+    this.opts.stats?.record({ type: 'slots', inFlight: this.limiter.inFlight, queued: this.limiter.queued + pending, limit: this.limiter.limit });
   }
 
   async close(): Promise<void> {

@@ -1,33 +1,37 @@
 /**
- * What the resilience wrappers did, as counters (stats()) and as events the bridge can turn
- * into logs or metrics. Listener exceptions are contained (mediasoup's safeEmit): a broken
- * metrics hook never breaks a conversion.
+ * What the resilience wrappers did, as counters (stats()) and as events. The events are the
+ * only way this folder reports: the Prometheus metrics are bound to them in one place
+ * (./metrics.ts), and nothing else here writes a metric. Listener exceptions are contained:
+ * a broken metrics hook never breaks a conversion.
+ *
+ * `label` in an event is the error's policy label (../errors.ts).
  */
 import { EventEmitter } from 'node:events';
-import type { ConversionErrorKind } from '../errors.js';
-import type { AuthCause } from './circuit.js';
+import type { AuthCause, ErrorLabel } from '../errors.js';
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
 export type ResilienceEvent =
-  /** A request went to the primary converter (after its queue slot). */
-  | { type: 'attempt'; callKey: string }
-  /** A retryable failure, retried after waitMs. */
-  | { type: 'retry'; callKey: string; attempt: number; waitMs: number; kind: ConversionErrorKind; status?: number; code?: string }
+  /** A request went to the primary converter, after waitedMs for its slot from a `limiter`. */
+  | { type: 'attempt'; callKey: string; waitedMs: number; limiter: 'local' | 'redis' }
+  /** The limiter's state changed (a phrase started waiting, got a slot, gave it back). */
+  | { type: 'slots'; inFlight: number; queued: number; limit: number }
+  /** A retryable failure, retried after waitMs; `attempt`: the requests made so far for this phrase. */
+  | { type: 'retry'; callKey: string; attempt: number; waitMs: number; label: ErrorLabel; status?: number; code?: string }
   /** The phrase was given up on because it got too old (in the queue or before a retry). */
   | { type: 'stale'; callKey: string; where: 'queue' | 'retry'; ageMs: number }
-  /** A 429 too_many_concurrent_requests: the slot went back, the limit dropped to `limit` for a while, the phrase queues again. */
+  /** A 429 too_many_concurrent_requests: the slot went back, the limit dropped to `limit` for a while. */
   | { type: 'concurrency-refused'; callKey: string; limit: number }
   /** The phrase went to the fallback converter. */
-  | { type: 'fallback'; callKey: string; reason: ConversionErrorKind; status?: number }
+  | { type: 'fallback'; callKey: string; label: ErrorLabel; status?: number }
   /** cooldownMs: how long it stays open; cause: why ElevenLabs refused the key (401/403). */
   | { type: 'circuit'; from: CircuitState; to: CircuitState; reason: string; cooldownMs?: number; cause?: AuthCause }
   /** The answer stopped mid-phrase (no byte within the idle timeout): what had played was kept. */
   | { type: 'stalled'; callKey: string }
   /** The primary failed after audio had been delivered: the phrase ended there, not retried. */
-  | { type: 'truncated'; callKey: string; kind: ConversionErrorKind }
+  | { type: 'truncated'; callKey: string; label: ErrorLabel }
   /** The phrase ended with no audio for the listener. */
-  | { type: 'dropped'; callKey: string; kind: ConversionErrorKind }
+  | { type: 'dropped'; callKey: string; label: ErrorLabel }
   | { type: 'success'; callKey: string; via: 'primary' | 'fallback' };
 
 export interface ResilienceCounters {
@@ -49,7 +53,8 @@ export interface ResilienceSnapshot extends ResilienceCounters {
   inFlight: number;
 }
 
-const COUNTER: Record<ResilienceEvent['type'], keyof ResilienceCounters> = {
+/** The counter each event adds to ('slots' is a state, not a count). */
+const COUNTER: Partial<Record<ResilienceEvent['type'], keyof ResilienceCounters>> = {
   attempt: 'attempts',
   retry: 'retries',
   stale: 'stale',
@@ -68,7 +73,8 @@ export class ResilienceStats extends EventEmitter {
   circuit: CircuitState = 'closed';
 
   record(ev: ResilienceEvent): void {
-    this.counters[COUNTER[ev.type]]++;
+    const counter = COUNTER[ev.type];
+    if (counter) this.counters[counter]++;
     if (ev.type === 'circuit') this.circuit = ev.to;
     for (const name of ['event', ev.type]) {
       try {

@@ -153,8 +153,8 @@ describe('ElevenLabs client: errors', () => {
     const e = asError((await collect(conv, phrase(100))).error);
     expect(e).toMatchObject({ kind: 'http', retryable: true });
     expect(e.status).toBe(429);
-    expect(e.opts.code).toBe(code);
-    expect(e.opts.retryAfterMs).toBe(2000);
+    expect(e.code).toBe(code);
+    expect(e.retryAfterMs).toBe(2000);
   });
 
   it('maps 401 (injected, and a real wrong key) to a permanent error', async () => {
@@ -162,7 +162,7 @@ describe('ElevenLabs client: errors', () => {
     const e1 = asError((await collect(conv, phrase(100))).error);
     expect(e1).toMatchObject({ kind: 'http', retryable: false });
     expect(e1.status).toBe(401);
-    expect(e1.opts.code).toBe('invalid_api_key');
+    expect(e1.code).toBe('invalid_api_key');
 
     const wrong = createElevenLabsConverter(elevenLabsOptions(testConfig(fake.baseUrl, { ELEVENLABS_API_KEY: 'sk_wrong' })), silentLog);
     extra.push(wrong);
@@ -176,7 +176,7 @@ describe('ElevenLabs client: errors', () => {
     fake.setFaults([{ type: 'status', status: 403, body: { detail: { status: 'quota_exceeded', message: 'quota' } } }, { type: 'validation' }]);
     const e403 = asError((await collect(conv, phrase(100))).error);
     expect(e403).toMatchObject({ retryable: false, status: 403 });
-    expect(e403.opts.code).toBe('quota_exceeded');
+    expect(e403.code).toBe('quota_exceeded');
     const e422 = asError((await collect(conv, phrase(100))).error);
     expect(e422).toMatchObject({ retryable: false, status: 422 });
     expect(e422.message).toContain('body.model_id');
@@ -188,7 +188,7 @@ describe('ElevenLabs client: errors', () => {
     const e = asError(out.error);
     expect(out.bytes.length).toBe(0);
     expect(e).toMatchObject({ kind: 'network', retryable: true });
-    expect(e.opts.afterFirstByte).toBe(false);
+    expect(e.afterFirstByte).toBe(false);
   });
 
   it('yields what arrived, then fails permanently on a reset mid-stream', async () => {
@@ -198,7 +198,7 @@ describe('ElevenLabs client: errors', () => {
     expect(out.bytes.length).toBe(1600);
     expect(Buffer.from(out.bytes).equals(Buffer.from(expectedUlaw(1000).subarray(0, 1600)))).toBe(true);
     expect(e).toMatchObject({ kind: 'network', retryable: false });
-    expect(e.opts.afterFirstByte).toBe(true);
+    expect(e.afterFirstByte).toBe(true);
   });
 
   it('times out a slow first byte (headers late or headers early) as retryable', async () => {
@@ -243,7 +243,7 @@ describe('ElevenLabs client: errors', () => {
     expect(out.bytes.length).toBeGreaterThan(0);
     expect(out.bytes.length).toBeLessThan(800);
     expect(e).toMatchObject({ kind: 'timeout', retryable: false });
-    expect(e.opts.afterFirstByte).toBe(true);
+    expect(e.afterFirstByte).toBe(true);
   });
 
   it('cancels through req.signal as an aborted (not failed) conversion', async () => {

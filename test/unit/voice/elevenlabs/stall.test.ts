@@ -37,7 +37,7 @@ describe('ElevenLabs client: stalls and truncated bodies', () => {
     const out = await collect(conv, phrase(1000));
     const gap = performance.now() - out.at.at(-1)!;
     expect(out.error).toBeInstanceOf(ConversionError);
-    expect(out.error).toMatchObject({ kind: 'timeout', retryable: false, opts: { code: STALLED, afterFirstByte: true } });
+    expect(out.error).toMatchObject({ kind: 'timeout', retryable: false, code: STALLED, afterFirstByte: true });
     expect(out.bytes.length).toBe(3000);
     expect(Buffer.from(out.bytes).equals(Buffer.from(expectedUlaw(1000).subarray(0, 3000)))).toBe(true);
     // ended by the idle timeout (600 ms after the last byte), not the 5 s total deadline
@@ -59,7 +59,7 @@ describe('ElevenLabs client: stalls and truncated bodies', () => {
     proxy.setPlan(() => ({ type: 'truncate', afterBytes: 2400 }));
     const out = await collect(conv, phrase(1000));
     expect(out.bytes.length).toBe(2400);
-    expect(out.error).toMatchObject({ kind: 'network', retryable: false, opts: { afterFirstByte: true } });
+    expect(out.error).toMatchObject({ kind: 'network', retryable: false, afterFirstByte: true });
   });
 
   it('counts a stall in the resilience stats, without a retry or a fallback', async () => {

@@ -40,7 +40,7 @@ describe('FairLimiter', () => {
     const r = await lim.acquire('A', never);
     const ac = new AbortController();
     const aborted = lim.acquire('B', ac.signal).catch((e: unknown) => e);
-    const stale = lim.acquire('C', never, performance.now() + 30, () => new ConversionError('old', 'stale', false)).catch((e: unknown) => e);
+    const stale = lim.acquire('C', never, performance.now() + 30, () => new ConversionError('old', 'stale')).catch((e: unknown) => e);
     ac.abort();
     expect(((await aborted) as ConversionError).kind).toBe('aborted');
     expect(((await stale) as ConversionError).kind).toBe('stale');

@@ -147,7 +147,7 @@ describe('retries', () => {
     const { conv } = make();
     primaryFake.setFaults([{ type: 'reset-mid-stream', afterBytes: 800 }]);
     const out = await collect(conv, phrase(500));
-    expect(err(out.error)).toMatchObject({ kind: 'network', retryable: false, opts: { afterFirstByte: true } });
+    expect(err(out.error)).toMatchObject({ kind: 'network', retryable: false, afterFirstByte: true });
     expect(same(out.bytes, expectedUlaw(500, PRIMARY_TONE).subarray(0, 800))).toBe(true);
     expect(primaryFake.requests).toHaveLength(1);
     expect(fallbackFake.requests).toHaveLength(0);
@@ -262,7 +262,7 @@ describe('circuit breaker and fallback', () => {
     const inner: PhraseConverter = {
       name: 'stub-primary',
       async *convert() {
-        if (fail) throw new ConversionError('down', 'http', true, { status: 500 });
+        if (fail) throw new ConversionError('down', 'http', { status: 500 });
         yield new Uint8Array(160) as never;
       },
       close: async () => {},
@@ -287,7 +287,7 @@ describe('circuit breaker and fallback', () => {
 
   it('opens at once on a 401 and sends that phrase and the next to the fallback (and counts it in Prometheus)', async () => {
     const fallbacksMetric = async () =>
-      (await metrics.fallbacks.get()).values.filter((v) => v.labels.reason === 'http').reduce((n, v) => n + v.value, 0);
+      (await metrics.fallbacks.get()).values.filter((v) => v.labels.reason === 'auth').reduce((n, v) => n + v.value, 0);
     const before = await fallbacksMetric();
     const { conv } = make({}, { authCooldownsMs: [5000] });
     primaryFake.setFaults([{ type: 'unauthorized' }]);

@@ -1,11 +1,14 @@
 /**
- * ElevenLabs error answers → ConversionError.
+ * ElevenLabs' failures as ConversionErrors: an error answer (its status, its code, its
+ * Retry-After) or a transport failure (timeout or network, before or after the first byte).
+ * These only describe what happened; what it means to the retries, the circuit and the
+ * fallback is the table's in ../errors.ts.
  *
  * Bodies come in two shapes: `{"detail":{"status":"too_many_concurrent_requests","message":"..."}}`
  * and the 422 validation shape `{"detail":[{"loc":["body","seed"],"msg":"...","type":"..."}]}`.
- * 401/403/422 are permanent; 408, 429 and 5xx are retryable (ConversionError.fromStatus).
  */
 import { ConversionError } from '../errors.js';
+import { parseRetryAfter } from './headers.js';
 
 export interface ErrorDetail {
   /** detail.status, or the first validation error's type. */
@@ -43,23 +46,7 @@ export function parseErrorBody(text: string): ErrorDetail | undefined {
   return undefined;
 }
 
-/** Retry-After (delta seconds or an HTTP date), or retry-after-ms, in ms. */
-export function parseRetryAfter(headers: Record<string, string | string[] | undefined>, now = Date.now()): number | undefined {
-  const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
-  const ms = one(headers['retry-after-ms']);
-  if (ms !== undefined && /^\d+(\.\d+)?$/.test(ms.trim())) return Math.round(Number(ms));
-  const ra = one(headers['retry-after'])?.trim();
-  if (!ra) return undefined;
-  if (/^\d+(\.\d+)?$/.test(ra)) return Math.round(Number(ra) * 1000);
-  const at = Date.parse(ra);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-export function errorFromResponse(
-  status: number,
-  headers: Record<string, string | string[] | undefined>,
-  bodyText: string,
-): ConversionError {
+export function errorFromResponse(status: number, headers: Record<string, string | string[] | undefined>, bodyText: string): ConversionError {
   const detail = parseErrorBody(bodyText);
   const retryAfterMs = parseRetryAfter(headers);
   const what = detail?.code ? `${detail.code}: ${detail.message}` : (detail?.message ?? 'no details');
@@ -69,37 +56,14 @@ export function errorFromResponse(
   });
 }
 
-/** What an answer says of the account's concurrency (elevenlabs-facts.md: sent on generations). */
-export interface AccountConcurrency {
-  /** maximum-concurrent-requests: the plan's limit, for every process using the key. */
-  max?: number;
-  /** current-concurrent-requests: requests in flight on the account, this one included. */
-  current?: number;
-}
-
-/** The two concurrency headers, when present and numeric; undefined when neither is. */
-export function readConcurrencyHeaders(headers: Record<string, string | string[] | undefined>): AccountConcurrency | undefined {
-  const num = (name: string): number | undefined => {
-    const v = headers[name];
-    const s = (Array.isArray(v) ? v[0] : v)?.trim();
-    return s !== undefined && /^\d{1,6}$/.test(s) ? Number(s) : undefined;
-  };
-  const max = num('maximum-concurrent-requests');
-  const current = num('current-concurrent-requests');
-  if (max === undefined && current === undefined) return undefined;
-  return { ...(max !== undefined && max > 0 && { max }), ...(current !== undefined && { current }) };
-}
-
+/** undici's codes for a deadline passed (the rest of its failures are the network's). */
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 
-/** A transport failure (reset, refused, closed): retryable only before the first byte. */
+/** A transport failure (reset, refused, closed, undici's own deadlines). */
 export function errorFromTransport(err: unknown, afterFirstByte: boolean): ConversionError {
   const code = (err as { code?: string } | null)?.code;
   const msg = err instanceof Error ? err.message : String(err);
   const kind = code !== undefined && TIMEOUT_CODES.has(code) ? 'timeout' : 'network';
-  return new ConversionError(`ElevenLabs ${kind === 'timeout' ? 'timed out' : 'connection failed'}${afterFirstByte ? ' mid-stream' : ''}: ${code ?? ''} ${msg}`.trim(), kind, !afterFirstByte, {
-    ...(code !== undefined && { code }),
-    afterFirstByte,
-    cause: err,
-  });
+  const what = `ElevenLabs ${kind === 'timeout' ? 'timed out' : 'connection failed'}${afterFirstByte ? ' mid-stream' : ''}: ${code ?? ''} ${msg}`.trim();
+  return new ConversionError(what, kind, { ...(code !== undefined && { code }), afterFirstByte, cause: err });
 }

@@ -9,7 +9,9 @@ import { denoisePrefilter, denoiseReady, initDenoise } from '../voice/local/deno
 import { ELEVENLABS_PREMADE_VOICES } from '../voice/local/premade-voices.js';
 import { getPreset, LOCAL_VOICES, type LocalVoicePreset } from '../voice/local/presets.js';
 import { BlockMasker, PHRASE_BLOCK } from '../voice/local/processor.js';
-import { applyGain, applyVoiceSettings, frameEnergies, speakerBoostGain, type TimbreParams, type VoiceSettings } from './voice-settings.js';
+import { applyVoiceSettings, type TimbreParams, type VoiceSettings } from './voice-settings.js';
+import { applyGain } from '../audio/gain.js';
+import { frameEnergies, speakerBoostGain } from '../audio/speaker-boost.js';
 import { TimeStretcher } from '../audio/time-stretch.js';
 import { apiTurn } from './turns.js';
 

@@ -2,12 +2,14 @@
  * Privacy evaluation of the embedded engine: a classical speaker-verification attacker
  * (telephone-band MFCC + deltas with CMN, GMM-UBM whose background never holds the test speaker,
  * MAP-adapted speaker models, 2-3 s segments cut at the phrases) against the engine run the way
- * a call runs it (8 kHz mu-law in and out; streaming and phrase mode). Equal error rates, with
+ * a call runs it (8 kHz mu-law in and out; streaming and phrase mode), or with --path api the
+ * way the compatible API runs it (each clip one request with its own seed, default voice
+ * settings, ulaw_8000 out; through the same facade call as the API). Equal error rates, with
  * 95% speaker-bootstrap intervals and trial counts, for:
  *   original     enrol and test on the real voices (how well the attacker works at all)
  *   ignorant     enrol on the real voice, test masked (the attacker knows only the real voice)
  *   lazy         enrol masked, test masked, same preset, same call seed (recorded the agent before);
- *                every speaker's clip is a call of its own, with a seed of its own
+ *                every speaker's clip is a call (or request) of its own, with a seed of its own
  *   fixed seed   as lazy, but every clip masked with one and the same seed (what LOCAL_SEED
  *                gives: every call of every agent gets the same per-call variation)
  *   cross-call   as lazy, but enrolment and test come from calls with different seeds
@@ -17,7 +19,7 @@
  * plus, when python3 has pocketsphinx, the recogniser's word error rate on the clips with
  * known transcripts, masked over original (--no-asr skips it).
  *
- *   npm run eval:privacy [-- --voices neutral-male,deep-male] [-- --modes streaming,phrase]
+ *   npm run eval:privacy [-- --voices neutral-male,deep-male] [-- --path call|api] [-- --modes streaming,phrase]
  *     [-- --clips bush,p240,...] [-- --components 64] [-- --no-asr] [-- --json out.json]
  *     [-- --normalise 0..1] [-- --variation 0..1] [-- --phrase-variation 0..1] [-- --pulse 0..1] [-- --asr-only]
  *     [-- --seeds A,B (the two calls' base seeds, default 1001,2002)]
@@ -37,7 +39,7 @@ import { initLocalEngine, LocalEngine, LOCAL_VOICES } from '../src/voice/local/i
 import { CLIPS, loadClipMulaw } from '../tools/clips.js';
 import { eerWithInterval, type EerResult, type Trial } from './eval-privacy/eer.js';
 import { llrScore, mapAdapt, prepareTest, trainUbm, type Features, type Gmm } from './eval-privacy/gmm.js';
-import { maskPhrases, maskStreaming, type Mode } from './eval-privacy/masking.js';
+import { maskPhrases, maskRequest, maskStreaming, type Mode } from './eval-privacy/masking.js';
 import { DIM, mfccFeatures } from './eval-privacy/mfcc.js';
 import { cutSegments, segmentSamples, spread, type Segment } from './eval-privacy/segments.js';
 import { REFERENCES, wordErrors } from './eval-privacy/wer.js';
@@ -45,13 +47,30 @@ import { REFERENCES, wordErrors } from './eval-privacy/wer.js';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SHARED = path.resolve(HERE, '../../shared/testdata/speech');
 const args = process.argv.slice(2);
+const USAGE = `npm run eval:privacy -- [options]
+  --path call|api        the call path (default; --modes below) or the compatible API's: each clip
+                         one /v1/speech-to-speech request with its own seed, default voice
+                         settings, ulaw_8000 out, through the same facade call as the API
+  --modes streaming,phrase   call path modes (default both)
+  --voices a,b           presets (default all)          --clips a,b,c   clips (at least 3)
+  --seeds A,B            the two calls' base seeds (default 1001,2002)
+  --components N         GMM components, a power of two (default 64)
+  --skip ignorant,fixed,cross-call,cross-preset,semi    cells to leave out
+  --normalise, --variation, --phrase-variation, --pulse 0..1   engine options
+  --no-asr | --asr-only  --asr-voices all|a,b   the recogniser's word error rate
+  --json out.json        the results as JSON`;
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const opt = (name: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : undefined;
 };
 const DEFAULT_VOICE = 'neutral-male';
 const voices = opt('voices')?.split(',') ?? LOCAL_VOICES.map((v) => v.id);
-const modes = (opt('modes')?.split(',') ?? ['streaming', 'phrase']) as Mode[];
+const pathName = opt('path') ?? 'call';
+const modes = (pathName === 'api' ? ['api'] : (opt('modes')?.split(',') ?? ['streaming', 'phrase'])) as Mode[];
 const components = Number(opt('components') ?? 64);
 /** Clip 'noisy' is clip 'ljspeech' again (same words, same speaker): left out. */
 const clipKeys = opt('clips')?.split(',') ?? Object.keys(CLIPS).filter((k) => k !== 'noisy');
@@ -63,9 +82,11 @@ const usage = (msg: string): never => {
   console.error(`eval:privacy: ${msg}`);
   process.exit(2);
 };
+if (pathName !== 'call' && pathName !== 'api') usage(`unknown path "${pathName}"; paths: call, api`);
+if (pathName === 'api' && opt('modes') !== undefined) usage('--modes selects the call path\'s modes; --path api has one (each clip one request)');
 if (!(Number.isInteger(SEED_A) && Number.isInteger(SEED_B) && SEED_A !== SEED_B)) usage('--seeds needs two different integers, e.g. 1001,2002');
 for (const v of voices) if (!LOCAL_VOICES.some((p) => p.id === v)) usage(`unknown voice "${v}"; presets: ${LOCAL_VOICES.map((p) => p.id).join(', ')}`);
-for (const m of modes) if (m !== 'streaming' && m !== 'phrase') usage(`unknown mode "${m}"; modes: streaming, phrase`);
+for (const m of modes) if (pathName === 'call' && m !== 'streaming' && m !== 'phrase') usage(`unknown mode "${m}"; modes: streaming, phrase`);
 for (const k of clipKeys) if (!CLIPS[k]) usage(`unknown clip "${k}"; clips: ${Object.keys(CLIPS).join(', ')}`);
 if (new Set(clipKeys).size < 3) usage('--clips needs at least 3 clips (speakers) for verification trials');
 if (!(Number.isInteger(components) && components >= 2 && (components & (components - 1)) === 0)) usage('--components must be a power of two (e.g. 64)');
@@ -105,7 +126,14 @@ async function processed(key: Key): Promise<Map<string, Uint8Array>> {
       // (or the base seed itself, for every clip, with /same).
       const [mode, voice, base, same] = key.split('/') as [Mode, string, string, string?];
       const seed = Number(base) + (same === 'same' ? 0 : 7919 * i);
-      m.set(c.key, mode === 'streaming' ? maskStreaming(engine, c.ulaw, voice, seed) : await maskPhrases(engine, c.ulaw, c.phrases, voice, seed));
+      m.set(
+        c.key,
+        mode === 'streaming'
+          ? maskStreaming(engine, c.ulaw, voice, seed)
+          : mode === 'api'
+            ? await maskRequest(engine, c.ulaw, voice, seed)
+            : await maskPhrases(engine, c.ulaw, c.phrases, voice, seed),
+      );
     }
   }
   audio.set(key, m);
@@ -187,9 +215,9 @@ for (const mode of modes) {
       lazy: await run(a, [a]),
       fixedSeed: skip.has('fixed') ? undefined : await run(`${a}/same`, [`${a}/same`]),
       crossCall: skip.has('cross-call') ? undefined : await run(a, [b]),
-      // Cross-preset costs 7 cells' trials: streaming mode (the default) only.
-      crossPreset: others.length > 0 && mode === 'streaming' && !skip.has('cross-preset') ? await run(a, others) : undefined,
-      semiInformed: voice === DEFAULT_VOICE && mode === 'streaming' && !skip.has('semi') ? await run(a, [a], a) : undefined,
+      // Cross-preset costs 7 cells' trials: each path's default mode only (streaming; the API's one).
+      crossPreset: others.length > 0 && mode !== 'phrase' && !skip.has('cross-preset') ? await run(a, others) : undefined,
+      semiInformed: voice === DEFAULT_VOICE && mode !== 'phrase' && !skip.has('semi') ? await run(a, [a], a) : undefined,
     };
     results[`${mode}/${voice}`] = r;
     const cell = (x: EerResult | undefined) => (x ? pct(x) : '-');

@@ -70,13 +70,14 @@ export interface Extension {
 }
 
 /** The embedded engine behind an ElevenLabs-compatible speech-to-speech API (/v1/...). */
-function compatApi(config: Config, log: Logger, limits: RateLimitStore): Router {
+function compatApi(config: Config, log: Logger, limits: RateLimitStore, local: LocalEngine): Router {
   const key = config.LOCAL_API_KEY;
   if (!key) log.warn('LOCAL_API=true without LOCAL_API_KEY: the ElevenLabs-compatible API at /v1/speech-to-speech accepts any key');
   const router = express.Router();
   router.use(
     createStsRouter({
-      engine: localStsEngine({ seed: config.LOCAL_SEED }),
+      // the calls' engine: the same seed (LOCAL_SEED) and variation (LOCAL_PHRASE_VARIATION) rules
+      engine: localStsEngine(local),
       checkKey: key ? (k) => k !== undefined && safeEqual(k, key) : undefined,
       maxInputSeconds: config.LOCAL_API_MAX_SECONDS,
       maxConcurrent: config.LOCAL_API_MAX_CONCURRENCY,
@@ -149,7 +150,7 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   const ext: Extension = (await extend?.({ log, profile, calls, rateLimit: limits.middleware })) ?? {};
   for (const [mode, route] of Object.entries(ext.routes ?? {})) calls.addRoute(mode, route);
   const routers = [...(ext.routers ?? [])];
-  if (config.LOCAL_API === 'true' || (config.LOCAL_API === 'auto' && config.LOCAL_API_KEY)) routers.push(compatApi(config, log, limits));
+  if (config.LOCAL_API === 'true' || (config.LOCAL_API === 'auto' && config.LOCAL_API_KEY)) routers.push(compatApi(config, log, limits, local));
   const app = createApp({ twilio: { authToken: config.TWILIO_AUTH_TOKEN, publicUrl: config.PUBLIC_URL, instanceUrl: config.INSTANCE_URL }, log, voices, rateLimit: limits.middleware, isReady: () => !calls.isDraining, routers });
   const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, app);
   const wss = attachMediaStreams(server, {

@@ -1,16 +1,23 @@
 /**
- * Runs the embedded engine the way a call does: 8 kHz mu-law in, masked 8 kHz mu-law out.
+ * Runs the embedded engine the way a call does (8 kHz mu-law in, masked 8 kHz mu-law out), or
+ * the way the compatible API does:
  * - streaming: one FrameStream per call, fed 20 ms frames (the bridge's default);
  * - phrase: each phrase (reference timings, padded like the VAD's pre-roll and hangover)
- *   upsampled to 16 kHz and converted on its own, as LOCAL_MODE=phrase does.
+ *   upsampled to 16 kHz and converted on its own, as LOCAL_MODE=phrase does;
+ * - api: the whole clip as one request to /v1/speech-to-speech (16 kHz in, as the API decodes a
+ *   telephone recording; default voice settings; the request's seed), through the same adapter
+ *   and facade call the API uses, answered as ulaw_8000.
  * Outputs are aligned with the input (the stream's delay removed; silence between phrases).
  */
 import { FRAME_BYTES_8K, MULAW_SILENCE } from '../../src/audio/mulaw.js';
 import { mulawDecode, mulawEncode } from '../../src/audio/mulaw.js';
 import { resample } from '../../src/audio/resampler.js';
+import { localStsEngine } from '../../src/api/engine.js';
+import { createOutputEncoder } from '../../src/api/output-encoder.js';
+import { DEFAULT_VOICE_SETTINGS } from '../../src/api/voice-settings.js';
 import type { LocalEngine } from '../../src/voice/local/index.js';
 
-export type Mode = 'streaming' | 'phrase';
+export type Mode = 'streaming' | 'phrase' | 'api';
 
 const PREROLL_S = 0.2;
 const HANGOVER_S = 0.3;
@@ -58,4 +65,19 @@ export async function maskPhrases(
     out.set(y.subarray(0, Math.max(0, to - from)), from);
   }
   return out;
+}
+
+/** The clip as one compatible-API request with `seed`, answered as ulaw_8000. */
+export async function maskRequest(engine: LocalEngine, ulaw: Uint8Array, voiceId: string, seed: number): Promise<Uint8Array> {
+  const pcm16k = resample(mulawDecode(ulaw), 8000, 16000);
+  const enc = await createOutputEncoder('ulaw_8000', pcm16k.length);
+  const parts: Uint8Array[] = [];
+  try {
+    const masked = localStsEngine(engine).mask(pcm16k, { voiceId, settings: { ...DEFAULT_VOICE_SETTINGS }, seed, denoise: false, signal: new AbortController().signal });
+    for await (const chunk of masked) parts.push(...enc.push(chunk));
+    parts.push(...enc.end());
+  } finally {
+    enc.destroy();
+  }
+  return Buffer.concat(parts);
 }

@@ -1,16 +1,18 @@
 /**
- * What the compatible API needs of a masking engine, and the thin adapter that serves it with
- * the embedded engine (src/voice/local): its presets with voice settings applied, masked block
- * by block (200 ms of input per step, the event loop handed back between steps), so /stream
- * sends audio while the conversion runs and a long file never stalls calls; speed other than 1
- * changes the tempo of the masked output (../audio/time-stretch.ts), not its pitch.
+ * What the compatible API needs of a masking engine, and the adapter that serves it with the
+ * embedded engine's facade (src/voice/local/index.ts): its presets and ElevenLabs' premade voice
+ * ids, each request masked as a recording (LocalEngine.maskRecording: the engine's seed,
+ * variation and block loop) with the voice settings applied: the timbre settings to the preset,
+ * speaker boost's gain (../audio/speaker-boost.ts) and speed's tempo (../audio/time-stretch.ts)
+ * to the masked output. Every step hands the event loop back through the API's queue
+ * (./turns.ts), so /stream sends audio while the conversion runs and a long file never stalls
+ * calls.
  */
-import { denoisePrefilter, denoiseReady, initDenoise } from '../voice/local/denoise.js';
-import { ELEVENLABS_PREMADE_VOICES } from '../voice/local/premade-voices.js';
-import { getPreset, LOCAL_VOICES, type LocalVoicePreset } from '../voice/local/presets.js';
-import { BlockMasker, PHRASE_BLOCK } from '../voice/local/processor.js';
-import { applyGain, applyVoiceSettings, frameEnergies, speakerBoostGain, type TimbreParams, type VoiceSettings } from './voice-settings.js';
+import { ELEVENLABS_PREMADE_VOICES, getPreset, LocalEngine, LOCAL_VOICES, type ArrivingPcm, type LocalVoicePreset } from '../voice/local/index.js';
+import { applyGain } from '../audio/gain.js';
+import { frameEnergies, speakerBoostGain } from '../audio/speaker-boost.js';
 import { TimeStretcher } from '../audio/time-stretch.js';
+import { applyVoiceSettings, type TimbreParams, type VoiceSettings } from './voice-settings.js';
 import { apiTurn } from './turns.js';
 
 export interface EngineVoice {
@@ -27,6 +29,7 @@ export interface EngineVoice {
 export interface MaskRequest {
   voiceId: string;
   settings: VoiceSettings;
+  /** The request's seed; unset: the engine's rule (LOCAL_SEED, else one drawn per request). */
   seed?: number;
   denoise: boolean;
   signal: AbortSignal;
@@ -36,10 +39,7 @@ export interface MaskRequest {
  * Input still being decoded: what is decoded so far (speaker boost measures its level there),
  * then the rest as it comes.
  */
-export interface ArrivingInput {
-  head: Int16Array;
-  rest: AsyncIterable<Int16Array>;
-}
+export type ArrivingInput = ArrivingPcm;
 
 export interface StsEngine {
   readonly voices: readonly EngineVoice[];
@@ -52,25 +52,19 @@ export interface StsEngine {
   mask(input: Int16Array | ArrivingInput, req: MaskRequest): AsyncIterable<Int16Array>;
 }
 
-export interface LocalStsEngineOptions {
-  /** Seed when a request gives none (LOCAL_SEED). */
-  seed?: number;
-}
+/** Speaker boost measures in 10 s slices, the event loop handed back between them. */
+const MEASURE_SLICE = 160_000;
 
-/** A chunk cut into masking blocks (200 ms), so each step stays a few ms of work. */
-function* pieces(x: Int16Array): Generator<Int16Array> {
-  for (let o = 0; o < x.length; o += PHRASE_BLOCK) yield x.subarray(o, o + PHRASE_BLOCK);
-}
+const params = (p: LocalVoicePreset): TimbreParams => ({
+  ...(p.targetF0Hz !== undefined && { targetF0Hz: p.targetF0Hz }),
+  ...(p.pitchSemitones !== undefined && { pitchSemitones: p.pitchSemitones }),
+  intonation: p.intonation,
+  formantRatio: p.formantRatio,
+});
 
-/** The embedded engine's presets as an StsEngine. */
-export function localStsEngine(opts: LocalStsEngineOptions = {}): StsEngine {
-  const params = (p: LocalVoicePreset): TimbreParams => ({
-    ...(p.targetF0Hz !== undefined && { targetF0Hz: p.targetF0Hz }),
-    ...(p.pitchSemitones !== undefined && { pitchSemitones: p.pitchSemitones }),
-    intonation: p.intonation,
-    formantRatio: p.formantRatio,
-  });
-  const voices: EngineVoice[] = [
+/** The presets, then ElevenLabs' premade voice ids, each with the preset that serves it. */
+function engineVoices(): EngineVoice[] {
+  return [
     ...LOCAL_VOICES.map((p) => ({ id: p.id, name: p.name, description: p.description, params: params(p) })),
     ...ELEVENLABS_PREMADE_VOICES.map((v) => {
       const p = getPreset(v.preset);
@@ -84,46 +78,42 @@ export function localStsEngine(opts: LocalStsEngineOptions = {}): StsEngine {
       };
     }),
   ];
+}
+
+/**
+ * The embedded engine as an StsEngine. `engine` is the bridge's own (its LOCAL_SEED and
+ * LOCAL_PHRASE_VARIATION apply); by default one with the engine's defaults.
+ */
+export function localStsEngine(engine: LocalEngine = new LocalEngine({ defaultVoiceId: LOCAL_VOICES[0]!.id })): StsEngine {
   return {
-    voices,
+    voices: engineVoices(),
     async *mask(input, req) {
-      const preset = applyVoiceSettings(getPreset(req.voiceId), req.settings);
-      const { head, rest } = input instanceof Int16Array ? { head: input, rest: undefined } : input;
-      if (req.denoise && !denoiseReady()) await initDenoise();
-      req.signal.throwIfAborted();
+      const head = input instanceof Int16Array ? input : input.head;
       let gain = 1;
       if (req.settings.use_speaker_boost) {
-        // measured in 10 s slices, the event loop handed back between them
         const energies: number[] = [];
-        for (let o = 0; o < head.length; o += 160_000) {
-          frameEnergies(head.subarray(o, o + 160_000), energies);
+        for (let o = 0; o < head.length; o += MEASURE_SLICE) {
+          frameEnergies(head.subarray(o, o + MEASURE_SLICE), energies);
           await apiTurn();
         }
         gain = speakerBoostGain(energies);
       }
-      const masker = new BlockMasker(preset, req.seed ?? opts.seed ?? 0, req.denoise ? { prefilter: denoisePrefilter() } : {});
+      req.signal.throwIfAborted();
       const tempo = new TimeStretcher(req.settings.speed);
-      const out = (chunk: Int16Array) => (chunk.length > 0 ? tempo.push(applyGain(chunk, gain)) : chunk);
-      async function* blocks(): AsyncGenerator<Int16Array> {
-        yield* pieces(head);
-        if (rest) for await (const x of rest) yield* pieces(x);
+      const masked = engine.maskRecording(input, {
+        voiceId: req.voiceId,
+        ...(req.seed !== undefined && { seed: req.seed }),
+        denoise: req.denoise,
+        adjust: (p) => applyVoiceSettings(p, req.settings),
+        signal: req.signal,
+        turn: apiTurn,
+      });
+      for await (const chunk of masked) {
+        const y = tempo.push(applyGain(chunk, gain));
+        if (y.length > 0) yield y;
       }
-      try {
-        for await (const block of blocks()) {
-          const y = out(masker.push(block));
-          if (y.length > 0) yield y;
-          await apiTurn();
-          req.signal.throwIfAborted();
-        }
-        for (const chunk of masker.finish()) {
-          const y = out(chunk);
-          if (y.length > 0) yield y;
-        }
-        const tail = tempo.end();
-        if (tail.length > 0) yield tail;
-      } finally {
-        masker.destroy();
-      }
+      const tail = tempo.end();
+      if (tail.length > 0) yield tail;
     },
   };
 }

@@ -9,7 +9,7 @@
  *   wav_<rate>         RIFF/WAVE PCM16 mono (length known up front), audio/wav
  */
 import { alawEncode, mulawEncode } from '../audio/mulaw.js';
-import { Resampler } from '../audio/resampler.js';
+import { RateConverter } from '../audio/rate-converter.js';
 import { loadMp3Encoder, Mp3StreamEncoder } from '../audio/codecs/mp3-encoder.js';
 import { OggOpusEncoder } from '../audio/codecs/ogg-opus-encoder.js';
 import { pcm16Bytes } from '../audio/codecs/pcm.js';
@@ -47,44 +47,6 @@ const CONTENT_TYPES: Record<FormatInfo['codec'], string> = {
   wav: 'audio/wav',
 };
 
-/** 16 kHz to another rate, streaming, with the output exactly round(n * rate / 16000) long. */
-class RateConverter {
-  private readonly r?: Resampler;
-  private inSamples = 0;
-  private outSamples = 0;
-
-  constructor(private readonly rate: number) {
-    if (rate !== 16000) this.r = new Resampler(16000, rate);
-  }
-
-  private cap(x: Int16Array): Int16Array {
-    const want = Math.round((this.inSamples * this.rate) / 16000) - this.outSamples;
-    const y = x.length > want ? x.subarray(0, Math.max(0, want)) : x;
-    this.outSamples += y.length;
-    return y;
-  }
-
-  push(x: Int16Array): Int16Array {
-    this.inSamples += x.length;
-    return this.r ? this.cap(this.r.process(x)) : x;
-  }
-
-  end(): Int16Array {
-    if (!this.r) return new Int16Array(0);
-    const tail = this.cap(this.r.flush());
-    const missing = Math.round((this.inSamples * this.rate) / 16000) - this.outSamples;
-    if (missing <= 0) return tail;
-    const out = new Int16Array(tail.length + missing);
-    out.set(tail);
-    this.outSamples += missing;
-    return out;
-  }
-
-  destroy(): void {
-    this.r?.destroy();
-  }
-}
-
 /**
  * An encoder for a format. `totalSamples16k` (the whole output's length) is needed for WAV's
  * header. MP3 loads its optional encoder here and rejects with Mp3EncoderUnavailable.
@@ -92,7 +54,7 @@ class RateConverter {
 export async function createOutputEncoder(format: OutputFormat, totalSamples16k: number): Promise<OutputEncoder> {
   const info = formatInfo(format);
   const Lame = info.codec === 'mp3' ? await loadMp3Encoder() : undefined;
-  const rate = new RateConverter(info.sampleRate);
+  const rate = new RateConverter(16000, info.sampleRate);
   let encode: (pcm: Int16Array) => Uint8Array[];
   let finish: () => Uint8Array[] = () => [];
   let free: () => void = () => undefined;

@@ -11,7 +11,8 @@
  *   style (0..1, default 0): exaggeration; multiplies the intonation kept by (1 + style).
  *     Intonation is capped at 1.5x the speaker's own.
  *   use_speaker_boost (default true): levels the output to a steady speech loudness (about
- *     -20 dBFS RMS over the speech, gain between -6 and +12 dB, peaks limited).
+ *     -20 dBFS RMS over the speech, gain between -6 and +12 dB, peaks limited;
+ *     ../audio/speaker-boost.ts).
  *   speed (0.7..1.2, default 1): tempo. The masked output is 1/speed as long as the input, its
  *     pitch unchanged (WSOLA, ../audio/time-stretch.ts); 1 keeps the input's timing exactly.
  */
@@ -82,55 +83,4 @@ export function applyVoiceSettings<P extends TimbreParams>(preset: P, s: VoiceSe
     ...(preset.pitchSemitones !== undefined && { pitchSemitones: preset.pitchSemitones * reach }),
     intonation,
   };
-}
-
-/** Speaker boost's target: speech RMS, dBFS. */
-const TARGET_DBFS = -20;
-const MIN_GAIN = 0.5;
-const MAX_GAIN = 4;
-
-const FRAME = 320;
-
-/** Mean square of each 20 ms frame of x (appended to out): speaker boost's measurement, in slices. */
-export function frameEnergies(x: Int16Array, out: number[] = []): number[] {
-  for (let o = 0; o + FRAME <= x.length; o += FRAME) {
-    let e = 0;
-    for (let i = o; i < o + FRAME; i++) e += x[i]! * x[i]!;
-    out.push(e / FRAME);
-  }
-  return out;
-}
-
-/**
- * The gain speaker boost applies, from the input's frame energies (the whole input; on /stream
- * of a long encoded file, its first 10 s): RMS over the frames within 30 dB of the loudest, so
- * pauses do not count.
- */
-export function speakerBoostGain(energies: readonly number[]): number {
-  let peak = 0;
-  for (const e of energies) if (e > peak) peak = e;
-  if (peak === 0) return 1;
-  let sum = 0;
-  let n = 0;
-  for (const e of energies) {
-    if (e >= peak / 1000) {
-      sum += e;
-      n++;
-    }
-  }
-  const rms = Math.sqrt(sum / n) / 32768;
-  return Math.min(MAX_GAIN, Math.max(MIN_GAIN, 10 ** (TARGET_DBFS / 20) / rms));
-}
-
-/** Applies a gain in place with a soft limiter above -3 dBFS (no hard clipping). */
-export function applyGain(x: Int16Array, gain: number): Int16Array {
-  if (gain === 1) return x;
-  const knee = 23197; // -3 dBFS
-  const room = 32767 - knee;
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]! * gain;
-    const a = Math.abs(v);
-    x[i] = a <= knee ? Math.round(v) : Math.sign(v) * Math.round(knee + room * Math.tanh((a - knee) / room));
-  }
-  return x;
 }

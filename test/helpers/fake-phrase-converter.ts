@@ -19,7 +19,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PhraseConverter, PhraseRequest } from '../../src/voice/converter.js';
-import { ConversionError } from '../../src/voice/errors.js';
+import { abortedError, ConversionError } from '../../src/voice/errors.js';
 import { asMasked, type MaskedAudio } from '../../src/voice/masked.js';
 
 /** What one conversion does. Every field is optional: the default answers at once, in one chunk, as long as the phrase. */
@@ -192,5 +192,5 @@ export class FakePhraseConverter implements PhraseConverter {
 }
 
 function cancelled(signal: AbortSignal): ConversionError {
-  return new ConversionError('conversion cancelled', 'aborted', false, { cause: signal.reason });
+  return abortedError(signal.reason);
 }

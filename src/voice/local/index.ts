@@ -1,28 +1,39 @@
 /**
- * The embedded voice-masking engine: offline, in-process, real time. One implementation of both
- * converter shapes (phrase and streaming), over the DSP in processor.ts:
- * LPC source-filter split, YIN pitch tracking with pitch normalisation, residual PSOLA,
- * seeded-noise unvoiced excitation, pole-angle formant warping. Optional RNNoise first (loaded
- * on first use).
+ * The embedded voice-masking engine, and its one facade: every use of it, the calls' and the
+ * compatible API's, goes through LocalEngine, so preset lookup, RNNoise, the seed and variation
+ * rules and the block loop exist once. The DSP (processor.ts): LPC source-filter split, YIN
+ * pitch tracking with pitch normalisation, residual PSOLA, seeded-noise unvoiced excitation,
+ * pole-angle formant warping; optionally RNNoise first (loaded on first use).
  *
- * Phrase work is done in 200 ms blocks with the event loop handed back between them (convert,
- * maskPcm16kAsync), so a long phrase never holds up other calls' 20 ms pacing.
+ * The uses, each choosing its rules explicitly:
+ *  - a call in streaming mode (openStream): 20 ms of 8 kHz PCM in, 20 ms of masked mu-law out;
+ *  - a call in phrase mode (convert): a whole phrase, masked in 200 ms blocks (block-loop.ts);
+ *  - a recording (maskRecording): the compatible API's requests, 16 kHz PCM whole or still
+ *    arriving, through the same block loop;
+ *  - maskPcm16k / maskPcm16kAsync: a phrase at 16 kHz, for tools and tests.
+ * Seeds: the use's own seed, else the engine's (LOCAL_SEED), else the use's default: a call's is
+ * derived from its call id (every phrase of a call shares it), a recording's is drawn for it,
+ * maskPcm16k's is 0. Variation (per call, drawn from the seed; per phrase, a new formant draw
+ * after every pause) is the engine's, the same for every use. Denoising: LOCAL_DENOISE for
+ * calls, the request's choice for a recording.
  */
 import { createHash, randomInt } from 'node:crypto';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FrameStream, PhraseConverter, PhraseRequest, VoiceInfo } from '../converter.js';
 import { abortedError, ConversionError } from '../errors.js';
 import { asMasked, type MaskedAudio } from '../masked.js';
 import { mulawEncode } from '../../audio/mulaw.js';
-import { initResampler, resample, Resampler } from '../../audio/resampler.js';
+import { RateConverter } from '../../audio/rate-converter.js';
+import { initResampler, resample } from '../../audio/resampler.js';
 import type { Logger } from '../../observability/logger.js';
 import { denoisePrefilter, denoiseReady, initDenoise } from './denoise.js';
 import { phraseIndexOf } from './call-variation.js';
-import { concatChunks, maskBlocks, type MaskProcessorOptions } from './processor.js';
+import { maskInBlocks, type ArrivingPcm } from './block-loop.js';
+import { BlockMasker, concatChunks, maskBlocks, type MaskProcessorOptions, type Prefilter } from './processor.js';
 import { getPreset, isLocalVoice, LOCAL_VOICES, type LocalVoicePreset } from './presets.js';
+import { ELEVENLABS_PREMADE_VOICES, type PremadeVoice } from './premade-voices.js';
 import { LocalFrameStream, STREAM_DELAY_8K } from './stream.js';
 
-export { LOCAL_VOICES, isLocalVoice, type LocalVoicePreset };
+export { LOCAL_VOICES, ELEVENLABS_PREMADE_VOICES, getPreset, isLocalVoice, type ArrivingPcm, type LocalVoicePreset, type PremadeVoice };
 
 /** Default least clean-pulse share of the voiced excitation (see LocalEngineOptions.pulse). */
 const DEFAULT_PULSE = 0;
@@ -38,8 +49,9 @@ export function voiceInfos(): VoiceInfo[] {
 
 export interface LocalEngineOptions {
   defaultVoiceId: string;
-  /** Fixed seed for every call (deterministic output). Unset: each call draws its own. */
+  /** Fixed seed for every call and recording (deterministic output). Unset: each draws its own. */
   seed?: number;
+  /** RNNoise before masking a call's phrases (LOCAL_DENOISE). */
   denoise?: boolean;
   /** Per-speaker formant normalisation, 0..1 (default 1; 0 = one fixed ratio for everyone). */
   normalise?: number;
@@ -58,11 +70,28 @@ export interface MaskOptions {
   denoise?: boolean;
 }
 
-/**
- * The engine as a phrase backend (convert: a whole phrase, PCM at any rate) and as a frame
- * backend (openStream: 20 ms of 8 kHz PCM in, 20 ms of masked mu-law out; the pipeline's frame
- * adapter wraps it as a Converter). The maskPcm16k* entry points serve the ElevenLabs-compatible API.
- */
+/** A preset's parameters as one use plays them (the compatible API's voice settings). */
+export type PresetAdjustment = (preset: LocalVoicePreset) => LocalVoicePreset;
+
+export interface RecordingOptions {
+  voiceId: string;
+  /** The recording's seed; unset: the engine's (LOCAL_SEED), else one drawn for this recording. */
+  seed?: number;
+  /** RNNoise first (the request's remove_background_noise). */
+  denoise: boolean;
+  adjust?: PresetAdjustment;
+  signal: AbortSignal;
+  /** How the event loop is handed back between blocks (see BlockLoopOptions.turn). */
+  turn?: () => Promise<void>;
+}
+
+/** What one masking needs, its rules applied: the preset, the seed, the DSP options. */
+interface Plan {
+  preset: LocalVoicePreset;
+  seed: number;
+  opts: MaskProcessorOptions & { prefilter?: Prefilter };
+}
+
 export class LocalEngine implements PhraseConverter {
   readonly name = 'local' as const;
   readonly delayMs = STREAM_DELAY_8K / 8;
@@ -94,97 +123,101 @@ export class LocalEngine implements PhraseConverter {
     }
   }
 
-  /** The phrase masking steps (see maskBlocks), RNNoise first when asked for. */
-  private blocks(pcm: Int16Array, opts: MaskOptions, seed = opts.seed ?? this.seed ?? 0, stable = false): Generator<Int16Array, void, undefined> {
-    const preset = getPreset(opts.voiceId || this.defaultVoiceId);
-    const denoise = opts.denoise ?? this.denoise;
+  /** The seed rule, for every use: its own seed, else LOCAL_SEED, else the use's default. */
+  private seedOf(own: number | undefined, otherwise: () => number): number {
+    return own ?? this.seed ?? otherwise();
+  }
+
+  /**
+   * One masking's plan: the voice's preset (adjusted), the engine's variation from `phrase` on,
+   * RNNoise first when asked for (it must be loaded: the async uses await it first).
+   */
+  private plan(voiceId: string, seed: number, phrase: number, denoise: boolean, adjust?: PresetAdjustment, stable = false): Plan {
+    const base = getPreset(voiceId || this.defaultVoiceId);
+    const preset = adjust ? adjust(base) : base;
     if (denoise && !denoiseReady()) {
       this.loadDenoise().catch(() => undefined);
       throw new Error('RNNoise is not loaded yet: use maskPcm16kAsync (it loads it on first use)');
     }
-    // Each phrase draws its own formant variation from its samples (see phraseIndexOf).
     // A stable persona has no per-phrase draw: the same voice on every phrase and every call.
     const dsp = stable ? { ...this.dsp, phraseVariation: 0 } : this.dsp;
-    return maskBlocks(pcm, preset, seed, { ...dsp, phrase: phraseIndexOf(pcm), ...(denoise && { prefilter: denoisePrefilter() }) });
+    return { preset, seed, opts: { ...dsp, phrase, ...(denoise && { prefilter: denoisePrefilter() }) } };
+  }
+
+  /** The block loop over a plan, RNNoise loaded first when the plan needs it. */
+  private async *run(
+    make: () => Plan,
+    denoise: boolean,
+    input: Int16Array | ArrivingPcm,
+    loop: { signal?: AbortSignal; turn?: () => Promise<void> },
+  ): AsyncGenerator<Int16Array, void, undefined> {
+    if (denoise && !denoiseReady()) await this.loadDenoise();
+    loop.signal?.throwIfAborted();
+    const p = make();
+    yield* maskInBlocks(new BlockMasker(p.preset, p.seed, p.opts), input, loop);
   }
 
   /**
-   * Pure DSP, 16 kHz mono PCM16 in -> same length out, in one synchronous call (about 9 ms per
-   * second of audio). Servers should prefer maskPcm16kAsync.
+   * A phrase: pure DSP, 16 kHz mono PCM16 in -> same length out, in one synchronous call (about
+   * 9 ms per second of audio). Each phrase draws its own formant variation from its samples (see
+   * phraseIndexOf). Servers should prefer maskPcm16kAsync.
    */
   maskPcm16k(pcm: Int16Array, opts: MaskOptions): Int16Array {
-    return concatChunks([...this.blocks(pcm, opts)]);
+    const p = this.plan(opts.voiceId, this.seedOf(opts.seed, () => 0), phraseIndexOf(pcm), opts.denoise ?? this.denoise);
+    return concatChunks([...maskBlocks(pcm, p.preset, p.seed, p.opts)]);
   }
 
-  /** maskPcm16k in 200 ms steps, handing the event loop back between them; RNNoise loads on first use. */
+  /** maskPcm16k through the block loop; RNNoise loads on first use. */
   async maskPcm16kAsync(pcm: Int16Array, opts: MaskOptions & { signal?: AbortSignal }): Promise<Int16Array> {
-    if ((opts.denoise ?? this.denoise) && !denoiseReady()) await this.loadDenoise();
+    const denoise = opts.denoise ?? this.denoise;
     const chunks: Int16Array[] = [];
-    for (const chunk of this.blocks(pcm, opts)) {
-      chunks.push(chunk);
-      await nextTurn();
-      opts.signal?.throwIfAborted();
-    }
+    const make = () => this.plan(opts.voiceId, this.seedOf(opts.seed, () => 0), phraseIndexOf(pcm), denoise);
+    for await (const chunk of this.run(make, denoise, pcm, { ...(opts.signal && { signal: opts.signal }) })) chunks.push(chunk);
     return concatChunks(chunks);
   }
 
   /**
-   * Masks the phrase block by block (200 ms of input each), yielding each block's 8 kHz mu-law as
-   * soon as it is ready and handing the event loop back between blocks (no step takes more than
-   * a few ms). The signal is checked between blocks.
+   * A recording (the compatible API's use): 16 kHz mono PCM16, whole or still arriving, masked
+   * through the block loop like a call of its own: its seed draws the per-call variation, and
+   * the per-phrase draws follow its pauses, counted from its start as a stream counts them.
+   * Joined, the chunks are aligned with the input and exactly as long. Stops (throwing the
+   * signal's reason) when aborted, or with the error the arriving input throws.
+   */
+  maskRecording(input: Int16Array | ArrivingPcm, opts: RecordingOptions): AsyncIterable<Int16Array> {
+    const seed = this.seedOf(opts.seed, drawSeed);
+    const make = () => this.plan(opts.voiceId, seed, 0, opts.denoise, opts.adjust);
+    return this.run(make, opts.denoise, input, { signal: opts.signal, ...(opts.turn && { turn: opts.turn }) });
+  }
+
+  /**
+   * A call's phrase: masked in blocks, each block's 8 kHz mu-law yielded as soon as it is ready,
+   * the event loop handed back between blocks. The phrases of a call share its seed (and so the
+   * call's variation); each draws its own formant variation from its samples.
    */
   async *convert(req: PhraseRequest): AsyncIterable<MaskedAudio> {
     if (this.closed) throw new ConversionError('local engine closed', 'internal');
     const aborted = () => abortedError(req.signal.reason);
     if (req.signal.aborted) throw aborted();
-    const fail = (err: unknown) => new ConversionError(`local engine failed: ${(err as Error).message}`, 'internal', { cause: err });
-    if (this.denoise && !denoiseReady()) {
-      try {
-        await this.loadDenoise();
-      } catch (err) {
-        throw fail(err);
-      }
-      if (req.signal.aborted) throw aborted();
-    }
-    let steps: Generator<Int16Array, void, undefined>;
-    let down: Resampler;
-    let pcm16k: Int16Array;
+    let down: RateConverter | undefined;
     try {
-      pcm16k = req.sampleRate === 16000 ? req.pcm : resample(req.pcm, req.sampleRate, 16000);
-      // One seed per call: the phrases of a call share it (and so the call's variation); a
-      // stable persona brings its own.
-      steps = this.blocks(pcm16k, { voiceId: req.voiceId }, req.personaSeed ?? this.seed ?? callSeed(req.callKey), req.personaSeed !== undefined);
-      down = new Resampler(16000, 8000);
+      const pcm16k = req.sampleRate === 16000 ? req.pcm : resample(req.pcm, req.sampleRate, 16000);
+      down = new RateConverter(16000, 8000);
+      // One seed per call: the phrases of a call share it (and so the call's variation); a stable
+      // persona brings its own, without the per-phrase draw.
+      const seed = req.personaSeed ?? this.seedOf(undefined, () => callSeed(req.callKey));
+      const make = () => this.plan(req.voiceId, seed, phraseIndexOf(pcm16k), this.denoise, undefined, req.personaSeed !== undefined);
+      for await (const chunk of this.run(make, this.denoise, pcm16k, { signal: req.signal })) {
+        const pcm8 = down.push(chunk);
+        if (pcm8.length > 0) yield asMasked(mulawEncode(pcm8));
+      }
+      // At the end, the resampler's delay line holds the phrase's last samples.
+      const tail = down.end();
+      if (tail.length > 0) yield asMasked(mulawEncode(tail));
     } catch (err) {
-      throw fail(err);
-    }
-    const want = Math.round(pcm16k.length / 2);
-    let sent = 0;
-    try {
-      for (;;) {
-        let ulaw: Uint8Array | undefined;
-        let done: boolean;
-        try {
-          const r = steps.next();
-          done = r.done === true;
-          // At the end, the resampler's delay line holds the phrase's last samples.
-          const pcm8 = r.done === true ? down.flush() : down.process(r.value);
-          const n = Math.min(pcm8.length, want - sent);
-          if (n > 0) ulaw = mulawEncode(pcm8.subarray(0, n));
-          sent += Math.max(0, n);
-        } catch (err) {
-          throw fail(err);
-        }
-        if (ulaw) yield asMasked(ulaw);
-        if (done) break;
-        await nextTurn();
-        if (req.signal.aborted) throw aborted();
-      }
-      // resample() pads a phrase whose filter tail came up short; so do we.
-      if (sent < want) yield asMasked(mulawEncode(new Int16Array(want - sent)));
+      if (req.signal.aborted) throw aborted();
+      throw new ConversionError(`local engine failed: ${(err as Error).message}`, 'internal', { cause: err });
     } finally {
-      steps.return();
-      down.destroy();
+      down?.destroy();
     }
   }
 
@@ -194,7 +227,7 @@ export class LocalEngine implements PhraseConverter {
    */
   openStream(opts: { voiceId: string; log?: Logger; callKey?: string; seed?: number; stable?: boolean }): FrameStream {
     if (this.closed) throw new Error('local engine closed');
-    const seed = opts.seed ?? this.seed ?? (opts.callKey !== undefined ? callSeed(opts.callKey) : randomInt(0x1_0000_0000));
+    const seed = this.seedOf(opts.seed, () => (opts.callKey !== undefined ? callSeed(opts.callKey) : drawSeed()));
     const dsp = opts.stable ? { ...this.dsp, phraseVariation: 0 } : this.dsp;
     return new LocalFrameStream(opts.voiceId || this.defaultVoiceId, seed, opts.log ?? this.log, dsp);
   }
@@ -204,8 +237,10 @@ export class LocalEngine implements PhraseConverter {
   }
 }
 
+const drawSeed = (): number => randomInt(0x1_0000_0000);
+
 /** Process-wide salt, so call seeds derived from call ids cannot be predicted from outside. */
-const SALT = randomInt(0x1_0000_0000).toString(16);
+const SALT = drawSeed().toString(16);
 
 /** A call's seed from its key (phrase mode: every phrase of a call masks with the same variation). */
 function callSeed(callKey: string): number {

@@ -40,10 +40,11 @@ function longMp3(n: number): Buffer {
   return Buffer.concat([one, ...Array.from({ length: n - 1 }, () => one.subarray(tag))]);
 }
 
-async function send(path: string, audio: Uint8Array, settings?: object) {
+async function send(path: string, audio: Uint8Array, settings?: object, seed?: number) {
   const f = new FormData();
   f.append('audio', new Blob([audio]), 'input.mp3');
   if (settings) f.append('voice_settings', JSON.stringify(settings));
+  if (seed !== undefined) f.append('seed', String(seed));
   const res = await fetch(`${url}${path}`, { method: 'POST', body: f });
   const parts: Uint8Array[] = [];
   let error: unknown;
@@ -79,8 +80,9 @@ describe('/stream of a long encoded file', () => {
   it('streams the same masked audio as convert, with the character cost of its duration', async () => {
     const mp3 = longMp3(8); // 24 s: past the 10 s /stream waits for
     const settings = { use_speaker_boost: false }; // boost measures the whole file on convert, the first 10 s on /stream
-    const whole = await send('/v1/speech-to-speech/neutral-male?output_format=pcm_16000', mp3, settings);
-    const streamed = await send('/v1/speech-to-speech/neutral-male/stream?output_format=pcm_16000', mp3, settings);
+    // one seed for both: without one, each request draws its own variation (as each call does)
+    const whole = await send('/v1/speech-to-speech/neutral-male?output_format=pcm_16000', mp3, settings, 11);
+    const streamed = await send('/v1/speech-to-speech/neutral-male/stream?output_format=pcm_16000', mp3, settings, 11);
     expect([whole.res.status, streamed.res.status]).toEqual([200, 200]);
     expect(streamed.error).toBeUndefined();
     expect(streamed.body.length).toBe(whole.body.length);
@@ -112,8 +114,8 @@ describe('/stream of a long encoded file', () => {
       flac.writeUInt32BE(stated, 22);
       expect(containerSeconds(flac, 'flac')).toBe(stated / 16000);
       const settings = { use_speaker_boost: false };
-      const streamed = await send('/v1/speech-to-speech/neutral-male/stream?output_format=pcm_16000', flac, settings);
-      const whole = await send('/v1/speech-to-speech/neutral-male?output_format=pcm_16000', flac, settings);
+      const streamed = await send('/v1/speech-to-speech/neutral-male/stream?output_format=pcm_16000', flac, settings, 11);
+      const whole = await send('/v1/speech-to-speech/neutral-male?output_format=pcm_16000', flac, settings, 11);
       expect([streamed.res.status, streamed.error, streamed.body.length], `stated ${stated}`).toEqual([200, undefined, long.length * 2]);
       expect(Buffer.compare(streamed.body, whole.body)).toBe(0);
       expect(streamed.res.headers.get('character-cost')).toBe('400'); // 24 s, not the stated duration

@@ -22,5 +22,16 @@ describe('npm run eval:privacy', () => {
     const seeds = await fail(run(TSX, [SCRIPT, '--seeds', '5,5'], { cwd: ROOT }));
     expect(seeds.code).toBe(2);
     expect(seeds.stderr).toMatch(/--seeds needs two different integers/);
+    const where = await fail(run(TSX, [SCRIPT, '--path', 'phone'], { cwd: ROOT }));
+    expect(where.code).toBe(2);
+    expect(where.stderr).toMatch(/unknown path "phone"; paths: call, api/);
+    const apiModes = await fail(run(TSX, [SCRIPT, '--path', 'api', '--modes', 'phrase'], { cwd: ROOT }));
+    expect(apiModes.code).toBe(2);
+    expect(apiModes.stderr).toMatch(/--path api has one/);
+  });
+
+  it('--help names the paths: the calls\' and the compatible API\'s', async () => {
+    const { stdout } = await run(TSX, [SCRIPT, '--help'], { cwd: ROOT });
+    expect(stdout).toMatch(/--path call\|api/);
   });
 });

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { PhraseConverter, PhraseRequest } from '../../../../src/voice/converter.js';
 import { ConversionError, TOO_MANY_CONCURRENT } from '../../../../src/voice/errors.js';
 import { AccountLimit, FairLimiter, LimitedConverter, ResilienceStats, RetryingConverter, type ResilienceEvent } from '../../../../src/voice/resilience/index.js';
-import { collect, phrase } from '../../../../tools/fakes/sts-helpers.js';
+import { collect, phrase } from '../../../helpers/phrases.js';
 
 const refused = () => ConversionError.fromStatus(429, 'every slot taken', { code: TOO_MANY_CONCURRENT });
 const down = () => ConversionError.fromStatus(503, 'down');

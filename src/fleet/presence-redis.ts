@@ -18,7 +18,10 @@
  *   instance within milliseconds.
  * - Redis down or slower than timeoutMs: every method rejects with PresenceUnavailableError
  *   (callers keep their callers on hold and retry on the next change or their own timer);
- *   nothing is decided locally, so an instance cut off from Redis rings nobody. A claim whose
+ *   nothing is decided locally, so an instance cut off from Redis rings nobody. (Calls made
+ *   while the first connection is being made wait for it, up to startWaitMs; the roster, the
+ *   callers and the claims this instance knows are written again by the heartbeat once Redis
+ *   answers, so a setRoster() that failed at startup heals by itself.) A claim whose
  *   answer arrives after its timeout is released at once; one that never answers expires with
  *   its lease, unrenewed. When Redis is back the listeners are told, to try again. ioredis
  *   reconnects by itself. The limit of the guarantee: an instance stalled longer than the lease
@@ -50,6 +53,8 @@ export interface RedisPresenceOptions {
   heartbeatMs?: number;
   /** Longest wait for a Redis answer before a method rejects (default 500 ms). */
   timeoutMs?: number;
+  /** How long calls made while the first connection is being made wait for it (default 2000 ms). */
+  startWaitMs?: number;
   instanceId?: string;
   /** Extra ioredis options (tests). */
   redis?: RedisOptions;
@@ -95,6 +100,8 @@ export class RedisPresence implements PresenceStore {
   private readonly heartbeat: NodeJS.Timeout;
   private next: { at: number; timer: NodeJS.Timeout } | undefined;
   private notifying: NodeJS.Immediate | undefined;
+  /** Settles when the first connection is ready, or after startWaitMs. */
+  private readonly firstReady: Promise<void>;
   private renewing = false;
   private up: boolean | undefined;
   private closed = false;
@@ -123,6 +130,11 @@ export class RedisPresence implements PresenceStore {
     });
     this.redis.on('error', (err: Error) => this.setUp(false, err.message));
     this.redis.on('close', () => this.setUp(false, 'connection closed'));
+    const startWait = opts.startWaitMs ?? 2000;
+    this.firstReady = new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, startWait).unref();
+      this.redis.once('ready', () => (clearTimeout(t), resolve()));
+    });
     this.heartbeat = setInterval(() => void this.renew(), opts.heartbeatMs ?? Math.max(100, Math.floor(this.leaseMs / 3))).unref();
   }
 
@@ -214,6 +226,8 @@ export class RedisPresence implements PresenceStore {
   /** Runs a script with the pool's keys; its header (next timer, expiries, changes) is handled here. */
   private async run(name: ScriptName, args: ReadonlyArray<string | number>, late?: (r: Reply) => void): Promise<Reply> {
     if (this.closed) throw new PresenceUnavailableError('the store is closed');
+    // Only while starting does a call wait for the connection; later it fails at once.
+    if (this.up === undefined && this.redis.status !== 'ready') await this.firstReady;
     if (this.redis.status !== 'ready') throw new PresenceUnavailableError(`Redis is ${this.redis.status}`);
     const asked = this.redis[`vm${name}`](...this.keys, this.channel, this.instanceId, this.leaseMs, ...args);
     let r: Reply;

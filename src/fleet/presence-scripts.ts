@@ -86,13 +86,20 @@ local function finish(res)
   for _, v in ipairs(res) do out[#out + 1] = v end
   return out
 end
--- the line's queue from its head: an iterator of callSid, enqueuedAt
-local function queueOf(line)
-  local all = redis.call('ZRANGEBYLEX', KEYS[4], '[' .. line .. NL, '(' .. line .. string.char(11))
-  local i, skip = 0, #line + 17
+-- the line's queue from its head (up to the member 'last' if given), read 32 at a time:
+-- an iterator of callSid, enqueuedAt
+local function queueOf(line, last)
+  local from, to = '[' .. line .. NL, '(' .. line .. string.char(11)
+  if last then to = '[' .. last end
+  local page, i, offset, skip = {}, 0, 0, #line + 17
   return function()
     i = i + 1
-    local m = all[i]
+    if i > #page then
+      if #page < 32 and offset > 0 then return nil end
+      page = redis.call('ZRANGEBYLEX', KEYS[4], from, to, 'LIMIT', offset, 32)
+      offset, i = offset + 32, 1
+    end
+    local m = page[i]
     if not m then return nil end
     return string.sub(m, skip + 1), tonumber(string.sub(m, #line + 2, skip - 1))
   end
@@ -194,7 +201,7 @@ for i, id in ipairs(cands) do
   end
 end
 if #avail == 0 then return finish({}) end
-for c in queueOf(line) do
+for c in queueOf(line, member(line, call, me.at)) do
   if c == call then break end
   if not dialled[c] then
     local ex = {}
@@ -249,7 +256,7 @@ return finish(ids)
 export const CONNECTED = `${PRELUDE}
 local a = getA(ARGV[4])
 if a and a.call == ARGV[5] and a.s == 'ringing' then
-  a.s, a.since, a.inst, a.exp = 'on-call', now, inst, now + lease
+  a.s, a.since, a.exp = 'on-call', now, now + lease
   putA(ARGV[4], a)
   redis.call('ZADD', KEYS[5], a.exp, 'a' .. NL .. ARGV[4])
 end

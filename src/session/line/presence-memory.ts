@@ -206,7 +206,7 @@ export class MemoryPresence implements PresenceStore {
     const before = agentState(a);
     a.paused = paused;
     if (agentState(a) !== before) a.since = this.now();
-    if (!paused) this.changed();
+    this.changed();
     return Promise.resolve();
   }
 

@@ -17,7 +17,8 @@ describe.skipIf(!have)('RedisPresence (real redis-server)', () => {
   const open: RedisPresence[] = [];
   let n = 0;
   const make = (o: Partial<RedisPresenceOptions> = {}) => {
-    const p = new RedisPresence({ url: redis.url, pool: `t${++n}`, log: silentLog, ...o });
+    // a generous timeout: these two cores are shared, and a storm queues 200 scripts
+    const p = new RedisPresence({ url: redis.url, pool: `t${++n}`, log: silentLog, timeoutMs: 3000, ...o });
     open.push(p);
     return p;
   };

@@ -95,6 +95,7 @@ export class RedisPresence implements PresenceStore {
   /** What this instance holds, renewed by the heartbeat (and re-created if Redis lost it). */
   private readonly roster = new Set<string>();
   private readonly waiting = new Map<string, { line: string; callSid: string; at: number }>();
+  private readonly enqueuing = new Map<string, symbol>();
   private readonly claims = new Map<string, { callSid: string; state: 'ringing' | 'on-call' }>();
   private readonly listeners = new Set<() => void>();
   private readonly heartbeat: NodeJS.Timeout;
@@ -149,13 +150,21 @@ export class RedisPresence implements PresenceStore {
   }
 
   async enqueue(w: { line: string; callSid: string; enqueuedAt?: number }): Promise<Waiter> {
+    const key = `${w.line}\n${w.callSid}`;
+    const mark = Symbol(key);
+    this.enqueuing.set(key, mark);
     const [at] = await this.run('ENQUEUE', [w.line, w.callSid, w.enqueuedAt ?? '']);
     const enqueuedAt = Number(at);
-    this.waiting.set(`${w.line}\n${w.callSid}`, { line: w.line, callSid: w.callSid, at: enqueuedAt });
+    // a leave() made while this was on its way wins: the heartbeat must not bring the caller back
+    if (this.enqueuing.get(key) === mark) {
+      this.enqueuing.delete(key);
+      this.waiting.set(key, { line: w.line, callSid: w.callSid, at: enqueuedAt });
+    }
     return { line: w.line, callSid: w.callSid, enqueuedAt, instance: this.instanceId };
   }
 
   async leave(line: string, callSid: string): Promise<void> {
+    this.enqueuing.delete(`${line}\n${callSid}`);
     this.waiting.delete(`${line}\n${callSid}`);
     await this.run('LEAVE', [line, callSid]);
   }

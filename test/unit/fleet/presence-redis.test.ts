@@ -194,6 +194,14 @@ describe.skipIf(!have)('RedisPresence (real redis-server)', () => {
     expect(await a.claim({ line: 'L', callSid: 'C', candidates: ['x'], strategy: 'linear' })).toEqual(['x']);
   });
 
+  it('a caller who leaves while its enqueue is on its way stays out (the heartbeat does not bring it back)', async () => {
+    const a = make({ heartbeatMs: 50 });
+    await ready(a);
+    await Promise.all([a.enqueue({ line: 'L', callSid: 'A' }), a.leave('L', 'A')]);
+    await sleep(200);
+    expect(await a.queue('L')).toEqual([]);
+  });
+
   it('Redis gone: methods reject at once with PresenceUnavailableError; back: callers and roster are restored', async () => {
     const own = await startRedis();
     try {

@@ -30,6 +30,9 @@ import { createLimiter, poolName } from './fleet/limiter.js';
 import { metrics } from './observability/metrics.js';
 import type { PhraseConverter } from './voice/converter.js';
 import { lineExtension } from './session/line/index.js';
+import { MemoryPresence } from './session/line/presence-memory.js';
+import type { PresenceStore } from './session/line/presence.js';
+import { RedisPresence } from './fleet/presence-redis.js';
 
 export interface RunningServer {
   /** http://host:port the server listens on (loopback address when bound to 0.0.0.0). */
@@ -95,6 +98,12 @@ function safeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** Agents' presence and the lines' queues: this process's, or with REDIS_URL the fleet's. */
+function presenceStore(config: Config, log: Logger): PresenceStore {
+  if (!config.REDIS_URL) return new MemoryPresence();
+  return new RedisPresence({ url: config.REDIS_URL, log: log.child({ component: 'presence' }) });
+}
+
 export async function startServer(config: Config, extras: ServerExtras = {}): Promise<RunningServer> {
   const log = extras.logger ?? createLogger(config.LOG_LEVEL);
   await Promise.all([initResampler(), initVad(), initLocalEngine()]);
@@ -143,7 +152,7 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   }
   const profile = resolveMaskingProfile(config, { phrase, local });
   const voices = profile.voices;
-  const extend = extras.extend ?? (config.LINES_CONFIG ? lineExtension(lineSettings(config)) : undefined);
+  const extend = extras.extend ?? (config.LINES_CONFIG ? lineExtension(lineSettings(config), { presence: presenceStore(config, log) }) : undefined);
   // One store for every route: a client has one bucket (HTTP_RATE_LIMIT_PER_MIN) across webhooks and the API.
   const limits = new RateLimitStore(config.HTTP_RATE_LIMIT_PER_MIN);
   const calls = new CallManager({ maxCalls: config.MAX_CALLS, log, profile });

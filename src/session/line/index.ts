@@ -178,17 +178,22 @@ export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
         do {
           again = false;
           const waiting = [...rooms.values()].filter((r) => r.wantsAgent && r.enqueuedAt !== undefined).sort((a, b) => a.enqueuedAt! - b.enqueuedAt!);
+          // In queue order; once a line has no agent for its head caller, its later callers wait
+          // too (trying them all on every change would be a thundering herd on the store).
+          const exhausted = new Set<string>();
           for (const room of waiting) {
-            if (!room.wantsAgent) continue;
+            if (!room.wantsAgent || exhausted.has(room.line.number)) continue;
             try {
+              const exclude = room.excluded();
               const agents = await presence.claim({
                 line: room.line.number,
                 callSid: room.customerCallSid,
                 candidates: room.line.agents.map((a) => a.id),
                 strategy: room.line.strategy,
-                exclude: room.excluded(),
+                exclude,
               });
               if (agents.length) room.ring(agents);
+              else if (exclude.length === 0) exhausted.add(room.line.number);
             } catch (err) {
               room.log.warn({ err: (err as Error).message }, 'could not claim an agent now: retrying');
               setTimeout(dispatch, 1000).unref();

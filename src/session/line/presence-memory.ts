@@ -9,7 +9,8 @@
  *   shows its own state again on resume (wrap-up still running stays wrap-up).
  * - A line's queue is ordered by `enqueuedAt`, which is unique (a new caller's is now, or 1 ms
  *   after the last arrival), so a caller re-queued with its `enqueuedAt` is back at its exact
- *   place. Enqueueing a caller already queued keeps its entry (or takes the given `enqueuedAt`).
+ *   place (equal given values: by callSid). Enqueueing a caller already queued keeps its entry (or
+ *   takes the given `enqueuedAt`).
  * - The head of a line is its longest-waiting caller that is not being dialled (no agent
  *   ringing or on a call for it) and that could take one of the available agents: a caller
  *   whose last claim excluded every agent available now does not hold up the callers behind it.
@@ -81,7 +82,6 @@ function minBy(ids: readonly string[], key: (id: string) => number): string {
 interface QueueEntry {
   callSid: string;
   enqueuedAt: number;
-  seq: number;
   /** The exclude list of this caller's last claim. */
   exclude: ReadonlySet<string>;
 }
@@ -101,7 +101,6 @@ export class MemoryPresence implements PresenceStore {
   private readonly listeners = new Set<() => void>();
   private readonly instance: string;
   private readonly now: () => number;
-  private seq = 0;
   private lastArrival = 0;
   private notifying: NodeJS.Immediate | undefined;
   private closed = false;
@@ -126,9 +125,9 @@ export class MemoryPresence implements PresenceStore {
     let q = this.queues.get(w.line);
     if (!q) this.queues.set(w.line, (q = []));
     let e = q.find((x) => x.callSid === w.callSid);
-    if (!e) q.push((e = { callSid: w.callSid, enqueuedAt: w.enqueuedAt ?? this.arrival(), seq: ++this.seq, exclude: new Set() }));
+    if (!e) q.push((e = { callSid: w.callSid, enqueuedAt: w.enqueuedAt ?? this.arrival(), exclude: new Set() }));
     else if (w.enqueuedAt !== undefined) e.enqueuedAt = w.enqueuedAt;
-    q.sort((a, b) => a.enqueuedAt - b.enqueuedAt || a.seq - b.seq);
+    q.sort((a, b) => a.enqueuedAt - b.enqueuedAt || (a.callSid < b.callSid ? -1 : 1));
     this.changed();
     return Promise.resolve(this.waiter(w.line, e));
   }
@@ -207,7 +206,7 @@ export class MemoryPresence implements PresenceStore {
     const before = agentState(a);
     a.paused = paused;
     if (agentState(a) !== before) a.since = this.now();
-    if (!paused) this.changed();
+    this.changed();
     return Promise.resolve();
   }
 

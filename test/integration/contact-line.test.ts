@@ -5,11 +5,12 @@
  * pressing 1 (the <Gather>'s action), as Twilio would.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { simulateCall, findLeakedFrames, isAudible, toFrames, twilioSignature, type SimulatedCallOptions } from '../../tools/sim/index.js';
-import { startFakeTwilioRest, type FakeCall, type FakeTwilioRest } from '../../tools/fakes/fake-twilio-rest.js';
+import { findLeakedFrames, isAudible, toFrames } from '../../tools/sim/index.js';
+import { startFakeTwilioRest, type FakeTwilioRest } from '../../tools/fakes/fake-twilio-rest.js';
 import { loadClipMulaw } from '../../tools/clips.js';
 import { embeddedHoldMusic } from '../../src/voice/hold-music.js';
 import { startLineBridge, type Bridge, waitFor } from '../helpers/harness.js';
+import { lineLegs, roomOf } from '../helpers/line-legs.js';
 
 const LINE = '+15005551100'; // one agent, a queue
 const AGENT = '+15005551111';
@@ -43,63 +44,8 @@ afterAll(async () => {
 });
 
 const HOLD = new Set(toFrames(embeddedHoldMusic()).map((f) => Buffer.from(f).toString('base64')));
-const roomOf = (c: FakeCall) => new URL(c.url!).searchParams.get('room');
 const agentSpeech = loadClipMulaw('libri8230');
-
-function postSigned(url: string, form: Record<string, string>): Promise<Response> {
-  return fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilioSignature(fake.authToken, url, form) },
-    body: new URLSearchParams(form).toString(),
-  });
-}
-
-function callLine(line: string, o: Partial<SimulatedCallOptions> = {}) {
-  let room: string | undefined;
-  const result = simulateCall({
-    url: b.url,
-    webhookPath: '/twiml/line',
-    authToken: fake.authToken,
-    audio: new Uint8Array(0),
-    realtime: true,
-    ...o,
-    form: { To: line, ...o.form },
-    onProgress: (e) => {
-      if (e.type === 'webhook') room = e.parameters.room;
-    },
-  });
-  result.catch(() => {});
-  return { result, room: () => waitFor('the customer webhook', () => room) };
-}
-
-/** Twilio answered the agent call: the agent webhook's TwiML (the whisper and Gather). */
-async function agentTwiml(call: FakeCall): Promise<string> {
-  const form = { CallSid: call.sid, AccountSid: fake.accountSid, To: call.to, From: call.from, CallStatus: 'in-progress', Direction: 'outbound-api' };
-  return (await postSigned(call.url!, form)).text();
-}
-
-/** The agent presses 1: the Gather's action answers with the agent's stream, which then runs. */
-async function pressOne(call: FakeCall, o: Partial<SimulatedCallOptions> = {}) {
-  const twiml = await agentTwiml(call);
-  const action = /<Gather[^>]*action="([^"]+)"/.exec(twiml)?.[1]?.replace(/&amp;/g, '&');
-  expect(action, twiml).toBeDefined();
-  const u = new URL(action!);
-  return simulateCall({
-    url: b.url,
-    webhookPath: u.pathname,
-    query: Object.fromEntries(u.searchParams),
-    form: { CallSid: call.sid, AccountSid: fake.accountSid, To: call.to, From: call.from, Direction: 'outbound-api', CallStatus: 'in-progress', Digits: '1' },
-    authToken: fake.authToken,
-    audio: new Uint8Array(0),
-    realtime: true,
-    ...o,
-  });
-}
-
-async function status(call: FakeCall, callStatus: string): Promise<void> {
-  const url = `${b.url}/twiml/agent-status${new URL(call.url!).search}`;
-  await postSigned(url, { CallSid: call.sid, AccountSid: fake.accountSid, CallStatus: callStatus, To: call.to, From: call.from });
-}
+const { callLine, agentTwiml, pressOne, status } = lineLegs(() => ({ url: b.url, fake }));
 
 describe('contact line', () => {
   it('one agent, two callers: the agent is never rung while on a call; the second caller waits on hold music and is put through after the first call', async () => {

@@ -44,11 +44,11 @@ export async function startLineBridge(
   lines: string,
   env: Record<string, string> = {},
   fileName = 'lines.yaml',
-): Promise<Bridge> {
+): Promise<Bridge & { linesFile: string }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'lines-'));
   const linesFile = path.join(dir, fileName);
   writeFileSync(linesFile, lines);
-  return startBridge({
+  const b = await startBridge({
     CONVERTER: 'local',
     LINES_CONFIG: linesFile,
     TWILIO_ACCOUNT_SID: fake.accountSid,
@@ -56,6 +56,7 @@ export async function startLineBridge(
     TWILIO_API_BASE_URL: fake.url,
     ...env,
   });
+  return Object.assign(b, { linesFile });
 }
 
 /**

@@ -145,4 +145,26 @@ describe('the built server process', () => {
     expect(p.output()).toMatch(/"level":60[^\n]*injected bug[^\n]*uncaught exception: draining the active calls/);
     expect(p.output()).toMatch(/shutdown complete/);
   });
+
+  it('SIGHUP reloads the lines file: a bad file is refused with its problems, a good one is taken', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vm-lines-'));
+    const file = path.join(dir, 'lines.yaml');
+    writeFileSync(file, 'lines:\n  "+15005553100":\n    agents: ["+15005553111"]\n');
+    const p = start({ LINES_CONFIG: file, TWILIO_ACCOUNT_SID: `AC${'0'.repeat(32)}`, TWILIO_AUTH_TOKEN: 't'.repeat(32), TWILIO_API_BASE_URL: 'http://127.0.0.1:9' });
+    procs.push(p);
+    await p.url;
+    writeFileSync(file, 'lines:\n  "+15005553100":\n    agents: ["+15005553111"]\n    maxWaitS: -5\n');
+    p.child.kill('SIGHUP');
+    const until = async (re: RegExp) => {
+      const end = Date.now() + 10_000;
+      while (!re.test(p.output()) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      return p.output();
+    };
+    expect(await until(/lines file NOT reloaded/)).toMatch(/line \\"\+15005553100\\": maxWaitS: expected at least 0 seconds/);
+    writeFileSync(file, 'lines:\n  "+15005553100":\n    agents: ["+15005553111"]\n  "+15005553200":\n    agents: ["+15005553211"]\n');
+    p.child.kill('SIGHUP');
+    expect(await until(/lines file reloaded/)).toMatch(/lines file reloaded: new calls use it/);
+    p.child.kill('SIGTERM');
+    expect(await p.exit).toBe(0);
+  });
 });

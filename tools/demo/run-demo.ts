@@ -169,9 +169,6 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   const maskedPcm = mulawDecode(heard);
   const originalWav = encodeWavPcm16(originalPcm, 8000);
   const maskedWav = encodeWavPcm16(maskedPcm, 8000);
-  const summary = summarizeLatencies(call.phrases);
-  const leakedFrames = findLeakedFrames(call.sentFrames, call.receivedAudio);
-  const informativeFrames = toFrames(input).filter(isInformativeFrame).length;
   const engine = server.profile.engine;
   // What the report and the result both tell.
   const facts = {

@@ -1,9 +1,10 @@
 /**
- * Lint rules of voice-mask (flat config, typescript-eslint parser, no type information: fast).
+ * Lint rules of voice-mask (flat config, typescript-eslint parser; type information for the
+ * few rules that need it).
  * Loaded by the root eslint.config.js; `npm test` runs `eslint .`.
  *
- * FAIL CLOSED (src/voice/masked.ts): only code under src/voice/ may make MaskedAudio. Outside
- * it, product and tool code may not import or re-export the brand function, under any name
+ * FAIL CLOSED (src/voice/masked.ts): only the files in BRAND_TRUSTED may make MaskedAudio. Any
+ * other product and tool code may not import or re-export the brand function, under any name
  * (`import { asMasked as brand }`, `export { asMasked as x } from`), may not take a namespace
  * or dynamic import of a voice module (`import * as v`, `await import()`), may not name the
  * brand at all (`v.asMasked`, `v['asMasked']`, destructuring), and may not cast to MaskedAudio
@@ -26,9 +27,26 @@ Module._resolveFilename = function (request, ...rest) {
   return resolveFilename.call(this, request === 'typescript' ? typescript5 : request, ...rest);
 };
 const { default: tseslint } = await import('typescript-eslint');
+/** The repository's root: the tsconfig.json the type-checked rules read. */
+const ROOT = new URL('../..', import.meta.url).pathname;
 
 /** The functions of src/voice/masked.ts that brand bytes as masked (the lint test checks they exist). */
 export const BRAND_FUNCTIONS = ['asMasked'];
+/**
+ * The files trusted to brand audio: the brand itself, the converters that make masked audio
+ * (ElevenLabs' answer, the embedded engine's output), and the documented exceptions that carry
+ * nothing of a speaker (ringback, hold music) or that only the line code may use (passthrough).
+ * Everything else, src/voice/ included, is held to the fail-closed rules.
+ */
+export const BRAND_TRUSTED = [
+  'src/voice/masked.ts',
+  'src/voice/elevenlabs/client.ts',
+  'src/voice/local/index.ts',
+  'src/voice/local/stream.ts',
+  'src/voice/hold-tone.ts',
+  'src/voice/hold-music.ts',
+  'src/voice/passthrough.ts',
+];
 const BRAND_TYPE = 'MaskedAudio';
 /** Module specifiers that may lead to src/voice/ (relative paths naming a voice/ folder, or masked.*). */
 const VOICE_MODULE = '(^|/)voice(/|$)|(^|/)masked(\\.[jt]s)?$';
@@ -75,9 +93,21 @@ export default tseslint.config(
     plugins: { '@typescript-eslint': tseslint.plugin },
   },
   {
+    // Type-checked rules that catch real bugs here: a promise nobody awaits or catches (a
+    // rejection that escapes a call), a promise where a callback's result is ignored, and
+    // unused code. typescript-eslint reads the types through the project's tsconfig.json.
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: ROOT } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false, attributes: false } }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+    },
+  },
+  {
     // Product and tool code outside src/voice/ (tests may brand bytes to feed playout directly).
     files: ['src/**', 'tools/**', 'scripts/**'],
-    ignores: ['src/voice/**'],
+    ignores: BRAND_TRUSTED,
     rules: {
       'no-restricted-imports': ['error', failClosedImports],
       'no-restricted-syntax': ['error', ...failClosedSyntax, NAMESPACE_OF_VOICE],

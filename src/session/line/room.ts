@@ -231,7 +231,7 @@ export class Room implements LegEvents {
       agentUrls: this.deps.agentUrls,
       pace: this.deps.pace,
       log: this.log,
-      onAnswered: (agentId, ringMs) => this.deps.metrics.answered(line, ringMs),
+      onAnswered: (_agentId, ringMs) => this.deps.metrics.answered(line, ringMs),
       onFailed: (agentId, outcome) => this.agentFailed(round, agentId, outcome),
       onWinnerHungUp: () => this.end('agent-hung-up'),
     });

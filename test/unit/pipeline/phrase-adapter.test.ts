@@ -53,7 +53,7 @@ function setup(o: FakePhraseConverterOptions & { segmenter?: SegmenterOptions; c
 
 describe('PhraseStreamAdapter', () => {
   it('converts each phrase with the call\'s voice and key, and plays them in speaking order even when a later one converts first', async () => {
-    const { backend, sink, stream, speak, playout } = setup({ script: [{ delayMs: 80 }, {}, { delayMs: 30 }] });
+    const { backend, sink, speak, playout } = setup({ script: [{ delayMs: 80 }, {}, { delayMs: 30 }] });
     speak(threePhrases);
     expect(backend.calls).toHaveLength(3);
     for (const c of backend.calls) {

@@ -30,6 +30,7 @@ import { createLimiter, poolName } from './fleet/limiter.js';
 import { metrics } from './observability/metrics.js';
 import type { PhraseConverter } from './voice/converter.js';
 import { lineExtension } from './session/line/index.js';
+import { Recordings, type CallRecorder } from './recording/index.js';
 
 export interface RunningServer {
   /** http://host:port the server listens on (loopback address when bound to 0.0.0.0). */
@@ -39,6 +40,8 @@ export interface RunningServer {
   calls: CallManager;
   profile: MaskingProfile;
   local: LocalEngine;
+  /** The call recordings (RECORDINGS_DIR), when on. */
+  recordings: Recordings | undefined;
   /** Stop taking calls, let active ones finish (up to drainMs), then close. */
   shutdown(drainMs?: number): Promise<{ remaining: number }>;
   /** Immediate close (tests). */
@@ -51,6 +54,8 @@ export interface ExtensionContext {
   profile: MaskingProfile;
   calls: CallManager;
   rateLimit: RequestHandler;
+  /** Starts a call's recording (RECORDINGS_DIR); undefined: recordings are off. */
+  recordings?: CallRecorder | undefined;
 }
 
 export interface ServerExtras {
@@ -135,8 +140,18 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   const extend = extras.extend ?? (config.LINES_CONFIG ? lineExtension(lineSettings(config)) : undefined);
   // One store for every route: a client has one bucket (HTTP_RATE_LIMIT_PER_MIN) across webhooks and the API.
   const limits = new RateLimitStore(config.HTTP_RATE_LIMIT_PER_MIN);
-  const calls = new CallManager({ maxCalls: config.MAX_CALLS, log, profile });
-  const ext = extend?.({ log, profile, calls, rateLimit: limits.middleware }) ?? {};
+  // Checked before anything listens: a bad recipient or folder stops start-up (ConfigError).
+  const recordings = config.RECORDINGS_DIR
+    ? await Recordings.open({
+        dir: config.RECORDINGS_DIR,
+        recipients: config.RECORDINGS_AGE_RECIPIENTS ?? [],
+        retentionDays: config.RECORDINGS_RETENTION_DAYS,
+        hotline: config.RECORDINGS_HOTLINE,
+        log,
+      })
+    : undefined;
+  const calls = new CallManager({ maxCalls: config.MAX_CALLS, log, profile, recordings });
+  const ext = extend?.({ log, profile, calls, rateLimit: limits.middleware, recordings }) ?? {};
   for (const [mode, route] of Object.entries(ext.routes ?? {})) calls.addRoute(mode, route);
   const routers = [...(ext.routers ?? [])];
   if (config.LOCAL_API === 'true' || (config.LOCAL_API === 'auto' && config.LOCAL_API_KEY)) routers.push(compatApi(config, log, limits));
@@ -178,6 +193,8 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
     wss.close();
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
+    // Every call has ended: their recordings get their final chunk and sidecar.
+    await recordings?.close();
     // The profile's converter wraps `phrase` (or the engine): each backend is closed once.
     if (phrase !== local) await phrase.close();
     await local.close();
@@ -190,6 +207,7 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
     calls,
     profile,
     local,
+    recordings,
     async shutdown(drainMs = config.DRAIN_TIMEOUT * 1000) {
       const r = await calls.drain(drainMs);
       await closeAll();

@@ -26,6 +26,7 @@ import { createTwilioClient, twilioCallControl, type CallControl } from './call-
 import { checkLineVoices, loadLinesFile, type LinesConfig } from './lines-file.js';
 import { Room } from './room.js';
 import { RoomTokens } from './tokens.js';
+import type { CallRecorder } from '../../recording/index.js';
 
 export { Room } from './room.js';
 export { RoomTokens } from './tokens.js';
@@ -57,11 +58,11 @@ export interface LineOptions {
   onRooms?: (rooms: ReadonlyMap<string, Room>) => void;
 }
 
-type ExtendCtx = { log: Logger; profile: MaskingProfile; calls: CallManager; rateLimit: RequestHandler };
+type ExtendCtx = { log: Logger; profile: MaskingProfile; calls: CallManager; rateLimit: RequestHandler; recordings?: CallRecorder | undefined };
 
 /** The `extend` hook of startServer for two-party lines. Throws at start-up on a bad lines file. */
 export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
-  return ({ log: rootLog, profile, calls, rateLimit }: ExtendCtx): { routers: Router[]; routes: Record<string, CallRoute> } => {
+  return ({ log: rootLog, profile, calls, rateLimit, recordings }: ExtendCtx): { routers: Router[]; routes: Record<string, CallRoute> } => {
     const log = rootLog.child({ component: 'line' });
     const s = settings;
     if (!opts.lines && !s.linesFile) throw new Error('lineExtension: LINES_CONFIG is not set');
@@ -124,6 +125,7 @@ export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
         agentVoiceKeys: s.agentVoiceKeys,
         agentUrls: { url: `${base}/twiml/agent?${qs}`, statusCallback: `${base}/twiml/agent-status?${qs}` },
         noAnswerTwiml,
+        recording: recordings?.start(session, { kind: 'line', line, caller: from }), // recording: line.record (lines file) decides
       });
       rooms.set(id, room);
       session.onClose(() => {

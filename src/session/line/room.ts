@@ -27,6 +27,7 @@ import type { CallControl } from './call-control.js';
 import { Dialer } from './dialer.js';
 import { Leg, type LegEvents } from './leg.js';
 import type { LineConfig } from './lines-file.js';
+import type { CallRecording } from '../../recording/index.js';
 
 export type RoomState = 'created' | 'dialing' | 'paired' | 'ended';
 export type EndReason = 'customer-hung-up' | 'agent-hung-up' | 'no-answer' | 'customer-never-connected' | 'shutdown' | 'internal error';
@@ -42,6 +43,8 @@ export interface RoomDeps {
   agentUrls: { url: string; statusCallback: string };
   /** TwiML the customer's call is switched to when no agent answers. */
   noAnswerTwiml: string;
+  /** This call's recording (src/recording), when it is recorded: each leg's clock is tapped as it opens. */
+  recording?: CallRecording | undefined;
 }
 
 /** Seconds a room waits for the customer's stream after its webhook was answered. */
@@ -112,6 +115,7 @@ export class Room implements LegEvents {
     this.state = 'dialing';
     const output = conn.openOutput(this.deps.profile.playout);
     this.hold = new HoldAudio(output, holdToneCycle(), HOLD_TONE_CYCLE_MS);
+    this.deps.recording?.tap('customer-heard', output); // recording: hold audio, then the masked agent
     this.log.info({ agents: this.line.agents.length, ring: this.line.ring, timeoutS: this.line.dialTimeoutS }, 'customer connected: dialling agents');
     this.dialer.start();
     return this.customer;
@@ -155,6 +159,7 @@ export class Room implements LegEvents {
     this.hold?.stop();
     this.hold = undefined;
     this.paths = connectLegs({ profile, line: this.line, customer: this.customer, agent, signal: this.session.signal });
+    this.deps.recording?.tap('agent-heard', agent.conn.output, { agent: this.line.agents.length === 1 ? this.line.agents[0] : undefined, voice: this.paths.toCustomer.voiceId }); // recording
     this.log.info(
       { agentCallSid: start.callSid, engine: profile.engine, mode: profile.mode, agentVoice: this.paths.toCustomer.voiceId, mask: this.line.mask },
       'agent answered: call connected, agent voice masked',

@@ -28,11 +28,15 @@ export async function decryptFile(file: string, identity: string): Promise<Uint8
   return d.decrypt(readFileSync(file));
 }
 
-/** Decrypts chunk by chunk: what decrypts, and the error that stopped it (a truncated file). */
+/**
+ * A truncated file chunk by chunk: what decrypts, and the error that stopped it. The library
+ * holds a full chunk back until more bytes follow (it could be the last); one byte appended
+ * lets every complete chunk through, as `age -d` does.
+ */
 export async function decryptPartial(file: string, identity: string): Promise<{ plain: Uint8Array; error: Error | undefined }> {
   const d = new age.Decrypter();
   d.addIdentity(identity);
-  const bytes = readFileSync(file);
+  const bytes = Buffer.concat([readFileSync(file), Buffer.alloc(1)]);
   const src = new ReadableStream<Uint8Array>({
     start(c) {
       c.enqueue(new Uint8Array(bytes));

@@ -64,7 +64,7 @@ export class AgeFile {
   private ended = false;
   private failure: Error | undefined;
   private readonly maxBacklog: number;
-  /** Resolves when the final chunk is on disk and the file closed; rejects with the first error. */
+  /** Resolves when the final chunk is written (the file is whole); rejects with the first error. */
   readonly done: Promise<void>;
 
   constructor(
@@ -138,7 +138,9 @@ export class AgeFile {
         void reader.cancel(err).catch(() => {});
         throw err;
       }
-      await fh.datasync().catch(() => {});
+      // Sealed: every byte is in the file. Closing the handle need not hold up the sidecar.
+      void fh.close().catch(() => {});
+      fh = undefined;
     } catch (err) {
       this.fail(err as Error);
       throw this.failure ?? err;

@@ -223,6 +223,11 @@ describe('call recordings', () => {
     expect(b.logs.filter((l) => l.msg === 'recording finished').length).toBeGreaterThanOrEqual(2);
   });
 
+  it('a recipient that does not decode refuses start-up, naming the variable', async () => {
+    const broken = key.recipient.slice(0, -1) + (key.recipient.endsWith('q') ? 'p' : 'q');
+    await expect(startBridge({ RECORDINGS_DIR: dir, RECORDINGS_AGE_RECIPIENTS: broken })).rejects.toThrow(/RECORDINGS_AGE_RECIPIENTS: ".+" is not a valid age X25519 recipient/);
+  });
+
   it('retention: the sweep deletes recordings past RECORDINGS_RETENTION_DAYS, nothing else', async () => {
     const tmp = mkdtempSync(path.join(tmpdir(), 'rec-retention-'));
     const old = '2020-01-01T00-00-00Z-line-abcdefgh';

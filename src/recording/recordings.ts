@@ -16,7 +16,7 @@ import { access, constants, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
-import { maskPhone } from '../observability/logger.js';
+import { maskPhone, maskPhonesIn } from '../observability/logger.js';
 import type { MediaTap } from '../twilio/media-out.js';
 import { AGE_CHUNK_BYTES, AgeFile, recipientProblems } from './age-file.js';
 import { failureReason, recordingMetrics } from './metrics.js';
@@ -278,7 +278,7 @@ class Recording implements CallRecording {
             mask: req.line.mask,
             ...(req.line.voice && { voice: req.line.voice }),
             ...(req.line.mask === 'both' && req.line.customerVoice && { customerVoice: req.line.customerVoice }),
-            notice: req.line.notice ?? null,
+            notice: req.line.notice ? maskPhonesIn(req.line.notice) : null,
           }
         : { voice: req.voice }),
       start: at.toISOString(),

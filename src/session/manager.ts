@@ -12,6 +12,7 @@ import type { StartInfo } from '../twilio/messages.js';
 import type { MaskingProfile } from '../pipeline/profile.js';
 import { CallSession, type CallKind } from './call-session.js';
 import { HotlineCall } from './hotline.js';
+import type { CallRecorder } from '../recording/index.js';
 
 /** A hotline stream that sends no media for this long is closed (replayed or idle sockets hold no call). */
 export const HOTLINE_MEDIA_IDLE_MS = 5000;
@@ -39,7 +40,7 @@ export class CallManager {
 
   private readonly routes = new Map<string, CallRoute>();
 
-  constructor(private readonly deps: { maxCalls: number; log: Logger; profile: MaskingProfile }) {}
+  constructor(private readonly deps: { maxCalls: number; log: Logger; profile: MaskingProfile; recordings?: CallRecorder | undefined }) {}
 
   /** Streams whose `mode` parameter names `mode` go to this call type. */
   addRoute(mode: string, route: CallRoute): void {
@@ -176,6 +177,7 @@ export class CallManager {
     if (requested && profile.voices.isValid(requested)) voice = requested;
     else if (requested) log.warn({ requested, voice }, 'unknown voice parameter: using the default voice');
     const call = new HotlineCall(conn, voice, { profile, session });
+    this.deps.recordings?.start(session, { kind: 'hotline', voice })?.tap('caller-heard', conn.output); // recording: what the caller hears
     conn.watchMedia(HOTLINE_MEDIA_IDLE_MS);
     log.info({ engine: profile.engine, masking: profile.mode, voice, mode }, 'media stream started');
     return call;

@@ -37,6 +37,7 @@ import { MemoryPresence } from './presence-memory.js';
 import type { PresenceStore } from './presence.js';
 import { Room } from './room.js';
 import { RoomTokens } from './tokens.js';
+import type { CallRecorder } from '../../recording/index.js';
 
 export { Room } from './room.js';
 export { RoomTokens } from './tokens.js';
@@ -73,7 +74,7 @@ export interface LineOptions {
   onRooms?: (rooms: ReadonlyMap<string, Room>) => void;
 }
 
-type ExtendCtx = { log: Logger; profile: MaskingProfile; calls: CallManager; rateLimit: RequestHandler };
+type ExtendCtx = { log: Logger; profile: MaskingProfile; calls: CallManager; rateLimit: RequestHandler; recordings?: CallRecorder | undefined };
 
 export interface ReloadResult {
   ok: boolean;
@@ -128,7 +129,7 @@ async function loadLines(settings: LineSettings, profile: MaskingProfile, given?
 
 /** The `extend` hook of startServer for contact lines. Rejects at start-up on a bad lines file. */
 export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
-  return async ({ log: rootLog, profile, calls, rateLimit }: ExtendCtx): Promise<LineService> => {
+  return async ({ log: rootLog, profile, calls, rateLimit, recordings }: ExtendCtx): Promise<LineService> => {
     const log = rootLog.child({ component: 'line' });
     const s = settings;
     if (!opts.lines && !s.linesFile) throw new Error('lineExtension: LINES_CONFIG is not set');
@@ -248,6 +249,7 @@ export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
         queueTimeoutTwiml,
         lineOf: (n) => current.config.get(n),
         dispatch,
+        recording: recordings?.start(session, { kind: 'line', line, caller: from }),
       });
       rooms.set(id, room);
       session.onClose(() => {

@@ -34,6 +34,7 @@ import { Leg, type LegEvents } from './leg.js';
 import type { AgentConfig, LineConfig } from './lines-file.js';
 import type { LineMetrics } from './line-metrics.js';
 import type { PresenceStore } from './presence.js';
+import type { CallRecording } from '../../recording/index.js';
 
 export type RoomState = 'created' | 'waiting' | 'accepted' | 'connected' | 'ended';
 export type EndReason = 'customer-hung-up' | 'agent-hung-up' | 'queue-timeout' | 'customer-never-connected' | 'shutdown' | 'internal error';
@@ -62,6 +63,8 @@ export interface RoomDeps {
   lineOf: (number: string) => LineConfig | undefined;
   /** Ask the service to offer agents to the waiting callers (coalesced). */
   dispatch: () => void;
+  /** This call's recording, when it is recorded: each leg's clock is tapped as it opens. */
+  recording?: CallRecording | undefined;
 }
 
 /** How long an agent who did not join is not offered the same caller again (app_queue's retry). */
@@ -158,6 +161,7 @@ export class Room implements LegEvents {
     this.session.awaitingStream = false;
     const output = conn.openOutput(personPlayout(this.deps.profile));
     this.hold = new HoldAudio(output, this.deps.holdSound(this.line));
+    this.deps.recording?.tap('customer-heard', output); // hold audio, then the masked agent
     this.wait(this.line);
     return this.customer;
   }
@@ -321,6 +325,7 @@ export class Room implements LegEvents {
     });
     this.deps.metrics.setState(this, 'connected');
     if (this.enqueuedAt !== undefined) this.deps.metrics.waited(this.line, (Date.now() - this.enqueuedAt) / 1000);
+    this.deps.recording?.tap('agent-heard', agent.conn.output, { agent: accepted.config.id, voice });
     this.log.info(
       { agentCallSid: start.callSid, agent: maskPhone(accepted.config.id), engine: profile.engine, mode: profile.mode, agentVoice: voice, persona, mask: this.line.mask },
       'agent answered: call connected, agent voice masked',

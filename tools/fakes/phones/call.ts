@@ -133,6 +133,7 @@ export function placeCall(p: PlaceCall): PhoneCallControl {
   };
   let answeredAt: number | undefined;
   let hanging = false;
+  let gathers = 0;
   let run: { ctrl: AbortController; done: Promise<RunResult> } | undefined;
 
   const finish = (status: FinalStatus, detail?: Record<string, unknown>) => {
@@ -170,7 +171,7 @@ export function placeCall(p: PlaceCall): PhoneCallControl {
       now,
       event,
       streams: call.streams,
-      gathers: 0,
+      nextGather: () => gathers++,
       request: async (url: string, method: string, extra: Record<string, string>, signal: AbortSignal): Promise<WebhookRecord> => {
         const rec = await twilioRequest({ authToken: p.authToken, url, method, params: { ...callParams(), ...extra }, at: now, signal });
         call.webhooks.push(rec);

@@ -31,8 +31,8 @@ export interface RunnerHost {
   /** A signed TwiML request with the call's parameters plus `extra`; recorded. */
   request(url: string, method: string, extra: Record<string, string>, signal: AbortSignal): Promise<WebhookRecord>;
   streams: PhoneStreamRecord[];
-  /** Gathers run so far on this call (the script's digits are taken in order). */
-  gathers: number;
+  /** Numbers the call's Gathers from 0 (the script's digits are taken in order, across documents). */
+  nextGather(): number;
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -116,7 +116,7 @@ export async function runTwiml(host: RunnerHost, first: TwimlSource, signal: Abo
 
   const gather = async (el: TwimlElement): Promise<TwimlSource & { extra: Record<string, string> } | 'next' | 'error'> => {
     const a = el.attrs;
-    const n = host.gathers++;
+    const n = host.nextGather();
     const timeoutMs = Number(a['timeout'] ?? 5) * 1000;
     const numDigits = a['numDigits'] ? Number(a['numDigits']) : Infinity;
     const finishOnKey = a['finishOnKey'] ?? '#';

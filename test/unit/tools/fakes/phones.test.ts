@@ -32,6 +32,7 @@ beforeAll(async () => {
       '+15550000008': { kind: 'callWaiting', answerAfterMs: 0 },
       '+15550000009': { kind: 'unreachable' },
       '+15550000010': { kind: 'person', answerAfterMs: 0, hangUpOnStreamEnd: true },
+      '+15550000011': { kind: 'person', answerAfterMs: 0, streamDtmf: [{ digit: '*', atMs: 200 }] },
     },
     phoneOptions: { sayMsPerChar: 10 },
   });
@@ -46,7 +47,7 @@ afterAll(async () => {
   await app?.close();
 });
 
-const dial = (to: string, o: { path?: string; events?: string[]; timeout?: number; query?: string } = {}) =>
+const dial = (to: string, o: { path?: string; events?: string[]; timeout?: number; query?: string; machineDetection?: string } = {}) =>
   client.calls.create({
     to,
     from: FROM,
@@ -54,6 +55,7 @@ const dial = (to: string, o: { path?: string; events?: string[]; timeout?: numbe
     statusCallback: `${app.url}/status/${encodeURIComponent(to)}${o.query ?? ''}`,
     ...(o.events ? { statusCallbackEvent: o.events } : {}),
     ...(o.timeout ? { timeout: o.timeout } : {}),
+    ...(o.machineDetection ? { machineDetection: o.machineDetection } : {}),
   });
 /** The phone's call for a REST-created call sid. */
 const phoneCall = async (to: string, sid: string): Promise<PhoneCall> => {
@@ -293,6 +295,30 @@ describe('fake phones behind the REST API', () => {
     await c1.ended;
     const overlaps = fake.phone('+15550000008').overlaps();
     expect(overlaps.map((o) => [o.first.sid, o.second.sid])).toEqual([[w1.sid, w2.sid]]);
+  });
+
+  it('<Redirect method="GET"> is fetched signed with the parameters in the query; DTMF is pressed on the stream on time; AnsweredBy with MachineDetection', async () => {
+    app.route('/redir', '<Response><Redirect method="GET">/stream</Redirect></Response>');
+    app.onStream = (s) => void s.when((m) => m['event'] === 'dtmf').then(() => s.ws.close(1000));
+    const created = await dial('+15550000011', { path: '/redir', machineDetection: 'Enable' });
+    const c = await phoneCall('+15550000011', created.sid);
+    expect(await c.ended).toBe('completed');
+    const get = appRequests(created.sid).find((r) => r.path === '/stream')!;
+    expect(get).toMatchObject({ method: 'GET', signatureOk: true });
+    expect(get.params).toMatchObject({ CallSid: created.sid, CallStatus: 'in-progress', AnsweredBy: 'human' });
+    const s = app.streams.find((x) => x.streamSid() === c.streams[0]!.streamSid)!;
+    const dtmf = s.messages.find((m) => m.m['event'] === 'dtmf')!;
+    expect(dtmf.m['dtmf']).toEqual({ track: 'inbound_track', digit: '*' });
+    expect(dtmf.at - c.streams[0]!.openedAt).toBeGreaterThanOrEqual(190);
+    expect(c.streams[0]!.closedBy).toBe('bridge');
+    expect(c.events('stream-dtmf').map((e) => e.detail)).toEqual([{ digit: '*' }]);
+
+    const vm = await dial('+15550000002', { machineDetection: 'Enable' });
+    const v = await phoneCall('+15550000002', vm.sid);
+    await v.when('webhook');
+    expect(v.webhooks[0]!.params['AnsweredBy']).toBe('machine_start');
+    await client.calls(vm.sid).update({ status: 'completed' });
+    expect(await v.ended).toBe('completed');
   });
 
   it('without a phone for its To a call stays a passive record', async () => {

@@ -186,7 +186,8 @@ export class Dialer {
     dial.reported = true;
     dial.done = true;
     clearTimeout(dial.timer);
-    if (cancel && dial.sid) void this.opts.control.cancel(dial.sid);
+    // A call Twilio answered is ended, not cancelled: Status=canceled only stops one still ringing.
+    if (cancel && dial.sid) void (dial.answered ? this.opts.control.hangUp(dial.sid) : this.opts.control.cancel(dial.sid));
     this.opts.log.info({ agent: maskPhone(dial.target.agentId), outcome }, 'agent did not join');
     this.opts.onFailed(dial.target.agentId, outcome);
   }

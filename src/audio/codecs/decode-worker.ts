@@ -1,0 +1,89 @@
+/**
+ * The worker thread behind ./decode-pool.ts: decodes one uploaded file at a time with
+ * ./decode.ts and posts its 16 kHz mono audio back in chunks of about a second. After every
+ * decoder call it checks its own memory (JS heap, WASM memory and buffers) against the budget
+ * it was given, and stops with a too_large AudioDecodeError past it. On Linux it lowers its own
+ * thread's CPU priority, so on a busy machine live calls on the main thread go first.
+ */
+import { constants, setPriority } from 'node:os';
+import { parentPort } from 'node:worker_threads';
+import { initResampler } from '../resampler.js';
+import { AudioDecodeError, startDecode, type DecodeFacts, type DecodeFailure, type StatedLength } from './decode.js';
+
+/** A file to decode (its bytes transferred, not copied). */
+export interface DecodeRequest {
+  id: number;
+  bytes: Uint8Array;
+  maxSeconds: number;
+  /** Bytes of memory the decode may use beyond its input. */
+  memoryBytes: number;
+}
+
+export type DecodeReply =
+  | { type: 'ready' }
+  | { id: number; type: 'stated'; stated: StatedLength }
+  | { id: number; type: 'pcm'; pcm: Int16Array }
+  | { id: number; type: 'done'; facts: DecodeFacts }
+  | { id: number; type: 'error'; kind: DecodeFailure; message: string };
+
+/** 16 kHz samples per posted chunk. */
+const CHUNK = 16000;
+
+const port = parentPort;
+if (!port) throw new Error('decode-worker.ts runs as a worker thread (see decode-pool.ts)');
+
+try {
+  setPriority(constants.priority.PRIORITY_BELOW_NORMAL);
+} catch {
+  // not permitted here: the pool's size still bounds the CPU decoding takes
+}
+
+const post = (m: DecodeReply, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+const mb = (n: number) => Math.round(n / 1024 / 1024);
+
+async function decode(req: DecodeRequest): Promise<void> {
+  const { id, bytes } = req;
+  const budget = bytes.byteLength + req.memoryBytes;
+  const afterSlice = () => {
+    const m = process.memoryUsage();
+    if (m.heapUsed + m.external > budget) {
+      throw new AudioDecodeError('too_large', `decoding the file needs more than the ${mb(req.memoryBytes)} MB of memory this server gives one upload`);
+    }
+  };
+  let parts: Int16Array[] = [];
+  let n = 0;
+  const flush = () => {
+    if (n === 0) return;
+    const pcm = new Int16Array(n);
+    let o = 0;
+    for (const p of parts) {
+      pcm.set(p, o);
+      o += p.length;
+    }
+    parts = [];
+    n = 0;
+    post({ id, type: 'pcm', pcm }, [pcm.buffer]);
+  };
+  // the worker has nothing else to serve: no turn of the event loop between slices
+  const job = startDecode(bytes, { maxSeconds: req.maxSeconds, yieldTurn: () => Promise.resolve(), afterSlice });
+  try {
+    post({ id, type: 'stated', stated: await job.stated() });
+    for await (const x of job.rest()) {
+      parts.push(x.slice());
+      n += x.length;
+      if (n >= CHUNK) flush();
+    }
+    flush();
+    post({ id, type: 'done', facts: await job.done });
+  } catch (err) {
+    const e = err instanceof AudioDecodeError ? err : new AudioDecodeError('corrupt', `the file could not be decoded (${(err as Error).message})`);
+    post({ id, type: 'error', kind: e.kind, message: e.message });
+  }
+}
+
+await initResampler();
+let queue = Promise.resolve();
+port.on('message', (req: DecodeRequest) => {
+  queue = queue.then(() => decode(req));
+});
+post({ type: 'ready' });

@@ -18,7 +18,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { AudioDecodeError, decodeJob, type DecodeFacts, type DecodeJob, type StatedLength } from './decode.js';
+import { AudioDecodeError, decodeJob, refuseUnsupported, type DecodeFacts, type DecodeJob, type StatedLength } from './decode.js';
 import type { DecodeReply, DecodeRequest } from './decode-worker.js';
 import { sniffContainer } from './sniff.js';
 
@@ -29,7 +29,11 @@ export interface DecodePoolOptions {
   heapMb?: number;
   /** Memory one decode may use beyond its input (heap, WASM, buffers), MB (default 256). */
   memoryMb?: number;
-  /** Longest one decode may run, ms, for files of up to maxSeconds (default 4 s + 40 ms per second allowed). */
+  /**
+   * Longest one decode may run, ms, for files of up to maxSeconds (default 10 s + 100 ms per
+   * second allowed: 40 s for 300 s). Wall time, of a thread that yields to the calls' on a busy
+   * machine: a backstop, generous to real files; the prescan refuses bombs long before it.
+   */
   timeBudgetMs?: (maxSeconds: number) => number;
   /** An idle worker exits after this long, ms (default 30 s). */
   idleMs?: number;
@@ -51,7 +55,7 @@ const JOBS_PER_WORKER = 64;
 /** A worker that has not started after this long is a fault of the server, not of a file. */
 const START_TIMEOUT_MS = 30_000;
 
-const defaultTimeBudget = (maxSeconds: number) => 4000 + 40 * maxSeconds;
+const defaultTimeBudget = (maxSeconds: number) => 10_000 + 100 * maxSeconds;
 
 interface Task {
   id: number;
@@ -136,6 +140,11 @@ export class DecodePool {
           const { signal } = opts;
           if (this.closed) return this.fail(task, new Error('the decode pool is closed'));
           if (signal?.aborted) return this.fail(task, signal.reason);
+          try {
+            refuseUnsupported(container, bytes); // (no thread needed to tell an empty or MP4 file)
+          } catch (err) {
+            return this.fail(task, err);
+          }
           signal?.addEventListener('abort', () => this.abort(task, signal.reason), { once: true });
           this.queue.push(task);
           this.pump();

@@ -491,7 +491,8 @@ export function decodeJob(container: Container, stated: () => Promise<StatedLeng
   };
 }
 
-function refuseUnsupported(container: Container, bytes: Uint8Array): void {
+/** Refuses, from its first bytes alone, a file that is empty or in a format not decoded here. */
+export function refuseUnsupported(container: Container, bytes: Uint8Array): void {
   if (bytes.length === 0) throw new AudioDecodeError('empty', 'the audio file is empty');
   if (container === 'mp4' || container === 'aac') {
     throw new AudioDecodeError('unsupported', `${NAMES[container]} (AAC) audio is not supported by this server; send ${ACCEPTED_INPUTS}`);

@@ -165,7 +165,8 @@ function idBytes(id: number): number[] {
 const el = (id: number, body: Uint8Array | number[]) => concat([new Uint8Array([...idBytes(id), ...ebmlSize(body.length)]), body instanceof Uint8Array ? body : new Uint8Array(body)]);
 const UNKNOWN = [0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
 
-function webmHead(channels = 1): Uint8Array {
+/** A WebM header (EBML, an unknown-size Segment and Cluster, one Opus track) for blocks to follow. */
+export function webmHead(channels = 1): Uint8Array {
   const f = new DataView(new ArrayBuffer(8));
   f.setFloat64(0, 48000);
   const header = el(0x1a45dfa3, concat([el(0x4286, [1]), el(0x42f7, [1]), el(0x42f2, [4]), el(0x42f3, [8]), el(0x4282, new TextEncoder().encode('webm')), el(0x4287, [4]), el(0x4285, [2])]));
@@ -175,6 +176,12 @@ function webmHead(channels = 1): Uint8Array {
   );
   return concat([header, new Uint8Array([0x18, 0x53, 0x80, 0x67, ...UNKNOWN]), el(0x1654ae6b, track), new Uint8Array([0x1f, 0x43, 0xb6, 0x75, ...UNKNOWN]), el(0xe7, [0])]);
 }
+
+/** A SimpleBlock element (track 1, timecode 0) with `flags` (lacing in bits 1-2) and `body` after them. */
+export const simpleBlock = (flags: number, body: number[] | Uint8Array) => el(0xa3, [0x81, 0x00, 0x00, flags, ...body]);
+
+/** Joins byte arrays. */
+export const joinBytes = concat;
 
 /**
  * The WebM of the issue: SimpleBlocks of 7 bytes with fixed-size lacing, each declaring 256
@@ -290,5 +297,17 @@ export const BOMBS: Record<string, () => Uint8Array> = {
   'flac-8ch-constant-1k': () => flacBomb(30),
   'flac-8ch-constant-48k-1k': () => flacBomb(30, { rate: 48000 }),
   'flac-8ch-constant-64k': () => flacBomb(1900),
+  'wav-64ch': () => wavChannels(64, 100),
+};
+
+/** The bombs at the sizes the fuzz corpus keeps (test/fixtures/fuzz-corpus/, scripts/make-fuzz-corpus.ts). */
+export const CORPUS_BOMBS: Record<string, () => Uint8Array> = {
+  'webm-laced-empty-16k': () => webmLacedEmpty(16 * 1024),
+  'webm-laced-tiny-16k': () => webmLacedTiny(16 * 1024),
+  'ogg-opus-64ch': oggOpus64Channels,
+  'ogg-opus-8ch-empty-packets': () => oggOpusEmptyPackets(8, 2000),
+  'ogg-opus-mono-10min': () => oggOpusBomb(1, 20),
+  'flac-8ch-constant-1k': () => flacBomb(30),
+  'flac-8ch-constant-8k': () => flacBomb(240),
   'wav-64ch': () => wavChannels(64, 100),
 };

@@ -27,8 +27,10 @@ export interface DecodePoolOptions {
   size?: number;
   /** Each worker's V8 old-generation heap, MB (resourceLimits; default 96). */
   heapMb?: number;
-  /** Memory one decode may use beyond its input (heap, WASM, buffers), MB (default 256). */
+  /** Memory one decode may add to its thread's (heap, WASM, buffers), MB (default 128). */
   memoryMb?: number;
+  /** A thread that holds more than this after a job is replaced, MB (default 160). */
+  retireMb?: number;
   /**
    * Longest one decode may run, ms, for files of up to maxSeconds (default 10 s + 100 ms per
    * second allowed: 40 s for 300 s). Wall time, of a thread that yields to the calls' on a busy
@@ -67,6 +69,8 @@ interface Task {
   resolve: (f: DecodeFacts) => void;
   reject: (e: unknown) => void;
   settled: boolean;
+  /** Stops listening to the caller's abort signal. */
+  unlisten?: () => void;
   slot?: Slot;
   timer?: NodeJS.Timeout;
 }
@@ -105,6 +109,7 @@ export class DecodePool {
   readonly size: number;
   private readonly heapMb: number;
   private readonly memoryBytes: number;
+  private readonly retireBytes: number;
   private readonly timeBudget: (maxSeconds: number) => number;
   private readonly idleMs: number;
   private readonly slots = new Set<Slot>();
@@ -115,7 +120,8 @@ export class DecodePool {
   constructor(opts: DecodePoolOptions = {}) {
     this.size = Math.max(1, opts.size ?? Math.min(4, availableParallelism() - 1));
     this.heapMb = opts.heapMb ?? 96;
-    this.memoryBytes = (opts.memoryMb ?? 256) * 1024 * 1024;
+    this.memoryBytes = (opts.memoryMb ?? 128) * 1024 * 1024;
+    this.retireBytes = (opts.retireMb ?? 160) * 1024 * 1024;
     this.timeBudget = opts.timeBudgetMs ?? defaultTimeBudget;
     this.idleMs = opts.idleMs ?? 30_000;
   }
@@ -145,7 +151,11 @@ export class DecodePool {
           } catch (err) {
             return this.fail(task, err);
           }
-          signal?.addEventListener('abort', () => this.abort(task, signal.reason), { once: true });
+          if (signal) {
+            const onAbort = () => this.abort(task, signal.reason);
+            signal.addEventListener('abort', onAbort, { once: true });
+            task.unlisten = () => signal.removeEventListener('abort', onAbort);
+          }
           this.queue.push(task);
           this.pump();
         }),
@@ -234,8 +244,11 @@ export class DecodePool {
     if (!t || t.id !== m.id) return; // a job already given up
     if (m.type === 'stated') t.stated.resolve(m.stated);
     else if (m.type === 'pcm') t.emit(m.pcm);
-    else if (m.type === 'done') this.finish(slot, t, undefined, m.facts);
-    else this.finish(slot, t, new AudioDecodeError(m.kind, m.message));
+    else {
+      if (m.memory > this.retireBytes) slot.jobs = JOBS_PER_WORKER; // replaced once this job is settled
+      if (m.type === 'done') this.finish(slot, t, undefined, m.facts);
+      else this.finish(slot, t, new AudioDecodeError(m.kind, m.message));
+    }
   }
 
   /**
@@ -248,6 +261,7 @@ export class DecodePool {
     if (err !== undefined) this.fail(task, err);
     else {
       task.settled = true;
+      task.unlisten?.();
       task.resolve(facts!);
     }
     if (this.slots.has(slot) && !slot.task) {
@@ -266,6 +280,7 @@ export class DecodePool {
     if (task.settled) return;
     task.settled = true;
     clearTimeout(task.timer);
+    task.unlisten?.();
     task.stated.reject(err);
     task.reject(err);
   }

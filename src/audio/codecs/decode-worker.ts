@@ -1,8 +1,10 @@
 /**
  * The worker thread behind ./decode-pool.ts: decodes one uploaded file at a time with
  * ./decode.ts and posts its 16 kHz mono audio back in chunks of about a second. After every
- * decoder call it checks its own memory (JS heap, WASM memory and buffers) against the budget
- * it was given, and stops with a too_large AudioDecodeError past it. On Linux it lowers its own
+ * decoder call it checks what its memory (JS heap, WASM memory and buffers) has grown by since
+ * the job began against the budget it was given, and stops with a too_large AudioDecodeError
+ * past it; each answer says how much memory the thread holds (the pool replaces a thread that
+ * keeps too much). On Linux it lowers its own
  * thread's CPU priority, so on a busy machine live calls on the main thread go first.
  */
 import { constants, setPriority } from 'node:os';
@@ -23,8 +25,8 @@ export type DecodeReply =
   | { type: 'ready' }
   | { id: number; type: 'stated'; stated: StatedLength }
   | { id: number; type: 'pcm'; pcm: Int16Array }
-  | { id: number; type: 'done'; facts: DecodeFacts }
-  | { id: number; type: 'error'; kind: DecodeFailure; message: string };
+  | { id: number; type: 'done'; facts: DecodeFacts; memory: number }
+  | { id: number; type: 'error'; kind: DecodeFailure; message: string; memory: number };
 
 /** 16 kHz samples per posted chunk. */
 const CHUNK = 16000;
@@ -40,13 +42,18 @@ try {
 
 const post = (m: DecodeReply, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 const mb = (n: number) => Math.round(n / 1024 / 1024);
+/** JS heap, WASM memory and buffers of this thread (garbage not yet collected included). */
+const held = () => {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external;
+};
 
 async function decode(req: DecodeRequest): Promise<void> {
   const { id, bytes } = req;
-  const budget = bytes.byteLength + req.memoryBytes;
+  // (what earlier jobs left for the collector is in the base, not charged to this one)
+  const budget = held() + req.memoryBytes;
   const afterSlice = () => {
-    const m = process.memoryUsage();
-    if (m.heapUsed + m.external > budget) {
+    if (held() > budget) {
       throw new AudioDecodeError('too_large', `decoding the file needs more than the ${mb(req.memoryBytes)} MB of memory this server gives one upload`);
     }
   };
@@ -74,10 +81,10 @@ async function decode(req: DecodeRequest): Promise<void> {
       if (n >= CHUNK) flush();
     }
     flush();
-    post({ id, type: 'done', facts: await job.done });
+    post({ id, type: 'done', facts: await job.done, memory: held() });
   } catch (err) {
     const e = err instanceof AudioDecodeError ? err : new AudioDecodeError('corrupt', `the file could not be decoded (${(err as Error).message})`);
-    post({ id, type: 'error', kind: e.kind, message: e.message });
+    post({ id, type: 'error', kind: e.kind, message: e.message, memory: held() });
   }
 }
 

@@ -8,6 +8,8 @@
  * thread's CPU priority, so on a busy machine live calls on the main thread go first.
  */
 import { constants, setPriority } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import { initResampler } from '../resampler.js';
 import { AudioDecodeError, startDecode, type DecodeFacts, type DecodeFailure, type StatedLength } from './decode.js';
@@ -38,6 +40,19 @@ try {
   setPriority(constants.priority.PRIORITY_BELOW_NORMAL);
 } catch {
   // not permitted here: the pool's size still bounds the CPU decoding takes
+}
+
+/**
+ * A full collection between jobs: each job's decoders leave their WASM memories (tens of MB)
+ * to the collector, which, seeing a small JS heap, would keep them for many jobs. Exposed for
+ * this thread (V8 flags cannot be given to a worker).
+ */
+let collect: (() => void) | undefined;
+try {
+  setFlagsFromString('--expose-gc');
+  collect = runInNewContext('gc') as () => void;
+} catch {
+  // not available: the pool replaces a thread that holds too much
 }
 
 const post = (m: DecodeReply, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
@@ -81,9 +96,12 @@ async function decode(req: DecodeRequest): Promise<void> {
       if (n >= CHUNK) flush();
     }
     flush();
-    post({ id, type: 'done', facts: await job.done, memory: held() });
+    const facts = await job.done;
+    collect?.();
+    post({ id, type: 'done', facts, memory: held() });
   } catch (err) {
     const e = err instanceof AudioDecodeError ? err : new AudioDecodeError('corrupt', `the file could not be decoded (${(err as Error).message})`);
+    collect?.();
     post({ id, type: 'error', kind: e.kind, message: e.message, memory: held() });
   }
 }

@@ -98,6 +98,8 @@ describe('the built server: compatible API', () => {
       await poll;
     }
     expect(lags.length).toBeGreaterThan(0);
-    expect(Math.max(...lags)).toBeLessThan(250);
+    // (quiet, it stays far under 250 ms: scripts/probe-decode-bombs.ts; a test machine shared
+    // with other suites may add some hundreds; decoding on this thread held it for seconds)
+    expect(Math.max(...lags)).toBeLessThan(1000);
   });
 });

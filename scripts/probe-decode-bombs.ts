@@ -71,6 +71,26 @@ function post(url: string, pathAndQuery: string, parts: Array<string | Uint8Arra
 const audioPart = (bytes: Uint8Array) => [`--${BOUNDARY}\r\ncontent-disposition: form-data; name="audio"; filename="upload"\r\n\r\n`, bytes, `\r\n--${BOUNDARY}--\r\n`];
 const field = (name: string, value: string) => `--${BOUNDARY}\r\ncontent-disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
 
+/** `seconds` of a 300 Hz tone as 16 kHz mono PCM16 WAV. */
+function wav16k(seconds: number): Uint8Array {
+  const n = seconds * 16000;
+  const b = Buffer.alloc(44 + n * 2);
+  b.write('RIFF', 0);
+  b.writeUInt32LE(36 + n * 2, 4);
+  b.write('WAVEfmt ', 8);
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(1, 20);
+  b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(16000, 24);
+  b.writeUInt32LE(32000, 28);
+  b.writeUInt16LE(2, 32);
+  b.writeUInt16LE(16, 34);
+  b.write('data', 36);
+  b.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(6000 * Math.sin((2 * Math.PI * 300 * i) / 16000)), 44 + i * 2);
+  return b;
+}
+
 /** Runs `jobs` with at most `n` at once. */
 async function limited<T>(n: number, jobs: Array<() => Promise<T>>): Promise<T[]> {
   const out: T[] = [];
@@ -140,6 +160,10 @@ async function main(): Promise<void> {
 
     await new Promise((r) => setTimeout(r, 3000)); // a quiet moment first: the call alone
     console.log(`bridge ${bridge.url} (pid ${pid}), RSS after warm-up ${mb(rss0)}; the call alone${mark()}; ${ROUNDS} round(s) of each bomb, 4 at a time`);
+    // for comparison: what four honest uploads of 275 s cost (16 kHz mono WAV of a tone)
+    const honest = wav16k(275);
+    const base = await Promise.all(Array.from({ length: 4 }, () => post(bridge.url, `/v1/speech-to-speech/${VOICE}?output_format=pcm_16000`, audioPart(honest))));
+    console.log(`  honest 275 s WAV (${honest.length} B): ${summary(base)}${mark()}`);
     for (const [name, make] of Object.entries(BOMBS)) {
       const bomb = make();
       const answers = await limited(4, Array.from({ length: ROUNDS * 4 }, () => () => post(bridge.url, `/v1/speech-to-speech/${VOICE}?output_format=pcm_16000`, audioPart(bomb))));

@@ -157,7 +157,10 @@ const schema = z.object({
   LOCAL_PHRASE_VARIATION: bool(true),
   // auto: served when LOCAL_API_KEY is set (a public port should never mask for anyone who asks).
   LOCAL_API: z.enum(['auto', 'true', 'false'], { error: 'expected auto, true or false' }).default('auto'),
-  LOCAL_API_KEY: optionalString,
+  // the API masks (and bills CPU) for whoever holds it, on a public port: not guessable
+  LOCAL_API_KEY: optionalString.refine((v) => v === undefined || v.length >= 32, {
+    message: 'expected at least 32 characters (e.g. `openssl rand -hex 32`): the key guards a public port',
+  }),
   LOCAL_API_MAX_SECONDS: int(300, 1, 3600),
   LOCAL_API_MAX_CONCURRENCY: int(4, 1, 64),
 

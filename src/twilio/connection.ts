@@ -49,6 +49,8 @@ export class MediaStreamConnection {
   /** Audio received since start, and when start came: the audio-ahead budget. */
   private audioMs = 0;
   private startedAt = 0;
+  /** When the last media message arrived (0: none yet): idle started streams are closed (src/twilio/upgrade.ts). */
+  lastMediaAt = 0;
   private lastRefill = Date.now();
   private protocolErrors = 0;
   private alive = true;
@@ -199,18 +201,27 @@ export class MediaStreamConnection {
     if (ev.streamSid !== this.started.streamSid) return this.refuse('wrong-stream-sid', `${ev.event} for another streamSid`);
     switch (ev.event) {
       case 'media': {
-        this.audioMs += ev.payload.length / 8;
-        const ahead = this.audioMs - (Date.now() - this.startedAt);
+        // Media time is the stream position: the audio received plus the silence its timestamp
+        // gaps insert (capped by the wall clock in the framer), so a stream whose timestamps
+        // jump ahead spends the audio-ahead budget exactly as bunched audio does.
+        const wallMs = now - this.startedAt;
+        this.lastMediaAt = now;
+        const position = this.framer.positionAfter(ev.payload.length, ev.timestampMs, wallMs);
+        const ahead = position - wallMs;
         if (ahead > (this.limits.maxAudioAheadMs ?? 20_000)) {
           metrics.protocolErrors.inc({ reason: 'audio-ahead' });
           metrics.wsClosed.inc({ reason: 'audio-ahead' });
-          this.log.warn({ aheadMs: Math.round(ahead) }, 'caller audio far ahead of real time: closing');
+          this.log.warn(
+            { aheadMs: Math.round(ahead), audioMs: Math.round(this.audioMs), gapMs: Math.round(this.framer.gapMs), clampedGapMs: Math.round(this.framer.clampedMs), limitMs: this.limits.maxAudioAheadMs ?? 20_000 },
+            'caller audio far ahead of real time (audio received plus the silence of timestamp gaps): closing',
+          );
           this.close(1008, 'audio faster than real time');
           return;
         }
+        this.audioMs += ev.payload.length / 8;
         this.framer.push(ev.payload, ev.timestampMs, (frame) => {
           if (!this.ended) h.onMedia(frame);
-        });
+        }, wallMs);
         return;
       }
       case 'dtmf':

@@ -181,7 +181,7 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   // (75 s): longer than the proxies and balancers in front keep theirs, so they always close
   // first and never send a request into a socket this side is closing. (headersTimeout counts
   // from each request's first byte, not from the end of the last response, so it need not
-  // exceed keepAliveTimeout; test/integration/edge-keepalive.test.ts holds both.)
+  // exceed keepAliveTimeout; test/integration/edge.test.ts holds both.)
   const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 5_000, connectionsCheckingInterval: 1_000 }, app);
   server.keepAliveTimeout = config.HTTP_KEEPALIVE_TIMEOUT_MS;
   const maxConnections = config.HTTP_MAX_CONNECTIONS ?? config.MAX_CALLS + 500;

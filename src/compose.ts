@@ -220,6 +220,8 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
     // by their room token instead): with signatures on, only those may use the bare path.
     requireToken: signed && !ext.routes,
     streamAdmission: new StreamAdmission({ requireToken: signed, tokenlessModes: Object.keys(ext.routes ?? {}) }),
+    // Refused handshakes count with the unauthenticated webhooks: a flood of them is not a flood of logs.
+    quiet: (req) => limits.refused.take(limits.client(req)) !== null,
   });
 
   let metricsServer: MetricsServer | undefined;

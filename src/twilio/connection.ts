@@ -207,13 +207,14 @@ export class MediaStreamConnection {
         const wallMs = now - this.startedAt;
         this.lastMediaAt = now;
         const position = this.framer.positionAfter(ev.payload.length, ev.timestampMs, wallMs);
-        const ahead = position - wallMs;
+        // Twilio stamps media as it is spoken: a timestamp far past the wall clock is not a stall.
+        const ahead = Math.max(position, ev.timestampMs ?? 0) - wallMs;
         if (ahead > (this.limits.maxAudioAheadMs ?? 20_000)) {
           metrics.protocolErrors.inc({ reason: 'audio-ahead' });
           metrics.wsClosed.inc({ reason: 'audio-ahead' });
           this.log.warn(
-            { aheadMs: Math.round(ahead), audioMs: Math.round(this.audioMs), gapMs: Math.round(this.framer.gapMs), clampedGapMs: Math.round(this.framer.clampedMs), limitMs: this.limits.maxAudioAheadMs ?? 20_000 },
-            'caller audio far ahead of real time (audio received plus the silence of timestamp gaps): closing',
+            { aheadMs: Math.round(ahead), audioMs: Math.round(this.audioMs), gapMs: Math.round(this.framer.gapMs), clampedGapMs: Math.round(this.framer.clampedMs), timestampMs: ev.timestampMs, limitMs: this.limits.maxAudioAheadMs ?? 20_000 },
+            'caller audio far ahead of real time (audio received plus the silence of timestamp gaps, or its timestamps): closing',
           );
           this.close(1008, 'audio faster than real time');
           return;

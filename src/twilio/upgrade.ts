@@ -46,6 +46,8 @@ export interface UpgradeDeps {
   streamAdmission?: StreamAdmission;
   /** A started stream with no media for this long is closed; 0: never. Default MEDIA_IDLE_MS. */
   mediaIdleMs?: number;
+  /** Counts a refusal against its client: true once the client is past its limit (refused, no longer logged). */
+  quiet?: (req: IncomingMessage) => boolean;
 }
 
 export function attachMediaStreams(server: Server, deps: UpgradeDeps): WebSocketServer {
@@ -67,7 +69,7 @@ export function attachMediaStreams(server: Server, deps: UpgradeDeps): WebSocket
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const refuse = (status: number, reason: string, text: string) => {
       metrics.wsRejected.inc({ reason });
-      log.warn({ status, reason, path: deps.path }, `websocket upgrade refused: ${text}`);
+      if (!deps.quiet?.(req)) log.warn({ status, reason, path: deps.path }, `websocket upgrade refused: ${text}`);
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length + 1}\r\n\r\n${text}\n`);
     };
     socket.on('error', () => socket.destroy());

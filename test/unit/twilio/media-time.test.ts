@@ -119,6 +119,17 @@ describe('the audio-ahead budget counts media time', () => {
     expect(Number(line?.aheadMs)).toBeGreaterThan(2000);
   });
 
+  it('closes a stream whose timestamps run ahead of the wall clock, even at the pace Twilio sends', async () => {
+    const { client, closed, state } = await pair({ maxAudioAheadMs: 2000 });
+    let i = 0;
+    const timer = setInterval(() => client.readyState === client.OPEN && client.send(media(++i * 1000)), 20);
+    const { code } = await closed;
+    clearInterval(timer);
+    expect(code).toBe(1008);
+    expect(i).toBeLessThan(10);
+    expect(state.frames * 20).toBeLessThan(2000 + GAP_SLACK_MS);
+  });
+
   it('still lets real-time audio with a real gap through', async () => {
     const { conn, client, state } = await pair({ maxAudioAheadMs: 2000 });
     client.send(media(0));

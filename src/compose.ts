@@ -157,8 +157,9 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   const trust = new TrustProxy(config.TRUST_PROXY);
   const limits = new HttpLimits(config.HTTP_RATE_LIMIT_PER_MIN, trust);
   const webhookGate = twilioWebhookGate({ authToken: config.TWILIO_AUTH_TOKEN, publicUrl: config.PUBLIC_URL, instanceUrl: config.INSTANCE_URL, limits, log });
-  // Stream URLs bound to one call (LINE_ROOM_SECRET keys them too, so instances sharing it agree).
-  const streamTokens = new StreamTokens(config.LINE_ROOM_SECRET);
+  // Stream URLs bound to one call, keyed from TWILIO_AUTH_TOKEN: every instance behind one
+  // balancer has it, so a stream may land on another instance than the webhook that issued it.
+  const streamTokens = new StreamTokens(config.TWILIO_AUTH_TOKEN);
   const signed = Boolean(config.TWILIO_AUTH_TOKEN);
   const ext = extend?.({ config, log, profile, local, isReady: () => accepting && !calls.isDraining, rateLimit: webhookGate, streamTokens }) ?? {};
   const routers = [...(ext.routers ?? [])];

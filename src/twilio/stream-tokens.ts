@@ -8,10 +8,13 @@
  * one stream only, for a short while (STREAM_TOKEN_TTL_MS): a replayed handshake opens nothing.
  *
  * A token is `<CallSid>.<expiry, base36 s>.<nonce, 48 bits>.<HMAC-SHA256, 128 bits>` (base64url),
- * keyed with a secret that never leaves the process (derived from LINE_ROOM_SECRET when set,
- * else random): it cannot be forged, each one is different (a second webhook for the same call
- * gets its own), and it names the call it was issued to, so the stream's `start` must be for
- * that call.
+ * keyed with a secret derived from TWILIO_AUTH_TOKEN (never the token itself; random without
+ * one): it cannot be forged, every instance sharing the auth token accepts it (a balancer may
+ * send the stream to another instance than the webhook), each one is different (a second
+ * webhook for the same call gets its own), and it names the call it was issued to, so the
+ * stream's `start` must be for that call. A token opens one stream per instance: behind a
+ * balancer that spreads handshakes, a captured, unused handshake could still reach each other
+ * instance once within the TTL.
  *
  * StreamAdmission is the policy at a stream's `start`: the token's call and the start's agree,
  * one stream per CallSid at a time, and (with signatures on) a stream that came without a token

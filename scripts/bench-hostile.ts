@@ -65,6 +65,8 @@ interface Bridge {
   child: ChildProcess;
   logLines(): number;
   rssMb(): number;
+  /** CPU time the bridge has used, s (user + system). */
+  cpuS(): number;
 }
 
 async function startBridge(): Promise<Bridge> {
@@ -99,6 +101,14 @@ async function startBridge(): Promise<Bridge> {
     url,
     child,
     logLines: () => lines,
+    cpuS: () => {
+      try {
+        const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks (USER_HZ 100)
+      } catch {
+        return NaN;
+      }
+    },
     rssMb: () => {
       try {
         const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? NaN);
@@ -456,7 +466,7 @@ async function main(): Promise<void> {
   const b = await startBridge();
   const health = probeHealth(b.url);
   const rss = rssProbe(b);
-  const report: Array<{ attack: string; what: string } & AttackResult & { healthz: string; loopLagMs: { p99: number; max: number }; rssGrowthMb: number; logLines: number }> = [];
+  const report: Array<{ attack: string; what: string } & AttackResult & { healthz: string; loopLagMs: { p99: number; max: number }; cpuS: number; rssGrowthMb: number; logLines: number }> = [];
   const healthOf = (name?: string) => {
     const ms = health.of(name).map((s) => s.ms).sort((x, y) => x - y);
     const failed = health.of(name).filter((s) => !s.ok).length;
@@ -471,6 +481,7 @@ async function main(): Promise<void> {
       health.set(a.name);
       const logs0 = b.logLines();
       await loopLag(b); // resets the bridge's event-loop histogram
+      const cpu0 = b.cpuS();
       const t0 = performance.now();
       let answer: string;
       try {
@@ -481,11 +492,12 @@ async function main(): Promise<void> {
       const ms = performance.now() - t0;
       await sleep(500);
       const lag = await loopLag(b);
-      const row = { attack: a.name, what: a.what, answer, ms: Math.round(ms), healthz: healthOf(a.name), loopLagMs: lag, rssGrowthMb: Math.round(rss.maxGrowth()), logLines: b.logLines() - logs0 };
+      const cpuS = Math.round((b.cpuS() - cpu0) * 100) / 100;
+      const row = { attack: a.name, what: a.what, answer, ms: Math.round(ms), healthz: healthOf(a.name), loopLagMs: lag, cpuS, rssGrowthMb: Math.round(rss.maxGrowth()), logLines: b.logLines() - logs0 };
       report.push(row);
       if (!args.json) {
         console.log(
-          `${a.name.padEnd(12)} ${a.what}\n${''.padEnd(12)} -> ${answer}\n${''.padEnd(12)}    ${(ms / 1000).toFixed(1)} s; /healthz ${row.healthz}; bridge event-loop delay p99 ${lag.p99} / max ${lag.max} ms; RSS +${row.rssGrowthMb} MB so far; ${row.logLines} log lines\n`,
+          `${a.name.padEnd(12)} ${a.what}\n${''.padEnd(12)} -> ${answer}\n${''.padEnd(12)}    ${(ms / 1000).toFixed(1)} s; /healthz ${row.healthz}; bridge event-loop delay p99 ${lag.p99} / max ${lag.max} ms, CPU ${cpuS.toFixed(2)} s; RSS +${row.rssGrowthMb} MB so far; ${row.logLines} log lines\n`,
         );
       }
     }

@@ -75,9 +75,10 @@ export interface WebhookGateOptions {
 }
 
 /**
- * A Twilio webhook's door, in this order: parse the form (32 kB), authenticate it (a repeated
- * parameter or a bad signature is refused and counted in the `refused` bucket, answered 429
- * and no longer logged past its limit), then count it in the `webhooks` bucket. Unsigned
+ * A Twilio webhook's door, in this order: parse the form (32 kB; not at all when signatures are
+ * on and it carries none), authenticate it (a repeated parameter or a bad signature is refused
+ * and counted in the `refused` bucket, answered 429 and no longer logged past its limit), then
+ * count it in the `webhooks` bucket. Unsigned
  * traffic therefore never spends the allowance of Twilio's signed requests, from whatever
  * address it comes. Without an auth token every webhook is counted in `webhooks`.
  */
@@ -85,6 +86,12 @@ export function twilioWebhookGate(o: WebhookGateOptions): RequestHandler {
   const urls = { publicUrl: o.publicUrl, instanceUrl: o.instanceUrl };
   const { limits, log } = o;
   return (req, res, next) => {
+    // With signatures on, a request with no signature cannot be valid: refused before its body is read.
+    if (o.authToken && !req.header('x-twilio-signature')) {
+      const wait = limits.refused.take(limits.client(req));
+      if (wait !== null) return tooMany(res, wait, 'unauthenticated-flood');
+      return refuseUnsigned(req, res, log, urls);
+    }
     webhookBody(req, res, (err?: unknown) => {
       if (err) return next(err);
       const client = limits.client(req);

@@ -57,6 +57,9 @@ function refuseUnsigned(req: express.Request, res: express.Response, log: Logger
   res.status(403).type('text/plain').send('Forbidden: invalid Twilio signature\n');
 }
 
+/** How long a webhook's form may take to arrive once its headers have. */
+export const WEBHOOK_BODY_TIMEOUT_MS = 10_000;
+
 /** Twilio posts small urlencoded forms; anything bigger is refused (413). */
 export const webhookBody: RequestHandler = express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 200 });
 
@@ -92,7 +95,10 @@ export function twilioWebhookGate(o: WebhookGateOptions): RequestHandler {
       if (wait !== null) return tooMany(res, wait, 'unauthenticated-flood');
       return refuseUnsigned(req, res, log, urls);
     }
+    // Twilio's forms are small and sent at once: a body still trickling in after this is an attack.
+    req.socket.setTimeout(WEBHOOK_BODY_TIMEOUT_MS);
     webhookBody(req, res, (err?: unknown) => {
+      req.socket.setTimeout(0); // the response, then the keep-alive timeout, take over
       if (err) return next(err);
       const client = limits.client(req);
       const repeated = repeatedParameters(req.body);

@@ -194,6 +194,29 @@ describe('webhooks around a finished two-party call, on one keep-alive client', 
   }, 90_000);
 });
 
+describe('slow webhook bodies', () => {
+  it('a form still trickling in 10 s after its headers is cut off; the bridge serves on', async () => {
+    const b = await startBridge({ CONVERTER: 'local' });
+    try {
+      const { port } = new URL(b.url);
+      const t0 = Date.now();
+      const closedAfter = await new Promise<number>((resolve) => {
+        const s = net.connect(Number(port), '127.0.0.1', () => {
+          s.write('POST /twiml/inbound HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nCallSid=CA');
+        });
+        s.resume();
+        s.on('error', () => {});
+        s.on('close', () => resolve(Date.now() - t0));
+      });
+      expect(closedAfter).toBeGreaterThanOrEqual(9000);
+      expect(closedAfter).toBeLessThan(15_000);
+      expect((await fetch(`${b.url}/healthz`)).status).toBe(200);
+    } finally {
+      await b.close();
+    }
+  }, 25_000);
+});
+
 describe('the connection cap', () => {
   it('drops connections past HTTP_MAX_CONNECTIONS, closes slow header senders within seconds, and serves again', async () => {
     const b = await startBridge({ CONVERTER: 'local', MAX_CALLS: '4', HTTP_MAX_CONNECTIONS: '20' });

@@ -209,7 +209,6 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
       maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
       heartbeatMs: config.WS_HEARTBEAT_MS,
       maxAudioAheadMs: config.WS_MAX_AUDIO_AHEAD_MS,
-      startTimeoutMs: 5_000,
     },
     log,
     path: MEDIA_PATH,

@@ -58,10 +58,19 @@ export function attachMediaStreams(server: Server, deps: UpgradeDeps): WebSocket
     perMessageDeflate: false,
     clientTracking: true,
   });
-  const live = new Map<MediaStreamConnection, { startedAt: number }>();
+  const live = new Map<MediaStreamConnection, { startedAt: number; graceFrom?: number }>();
   const idleMs = deps.mediaIdleMs ?? MEDIA_IDLE_MS;
   if (idleMs > 0) {
-    const sweep = setInterval(() => closeIdle(live, idleMs, log), Math.min(1000, idleMs / 2));
+    const every = Math.min(1000, idleMs / 2);
+    let last = Date.now();
+    const sweep = setInterval(() => {
+      // A tick far later than due means this process stalled (GC, a loaded machine): media may be
+      // waiting unread in the sockets, so nothing is judged idle on this tick.
+      const stalled = Date.now() - last > 2 * every;
+      last = Date.now();
+      // After the I/O of this loop turn: media that arrived meanwhile is read before judging.
+      setImmediate(() => closeIdle(live, idleMs, log, stalled));
+    }, every);
     sweep.unref();
     wss.on('close', () => clearInterval(sweep));
   }
@@ -112,7 +121,7 @@ export function attachMediaStreams(server: Server, deps: UpgradeDeps): WebSocket
  * Puts the stream admission policy in front of the call layer's `start` handler: a stream the
  * policy refuses is closed (1008) before any call exists for it.
  */
-function guardStart(conn: MediaStreamConnection, claims: StreamClaims, admission: StreamAdmission | undefined, log: Logger, entry: { startedAt: number }, gone: () => void): void {
+function guardStart(conn: MediaStreamConnection, claims: StreamClaims, admission: StreamAdmission | undefined, log: Logger, entry: { startedAt: number; graceFrom?: number }, gone: () => void): void {
   const attach = conn.attach.bind(conn);
   conn.attach = (h: StreamHandlers) => {
     let admittedSid: string | undefined;
@@ -139,15 +148,16 @@ function guardStart(conn: MediaStreamConnection, claims: StreamClaims, admission
   };
 }
 
-function closeIdle(live: Map<MediaStreamConnection, { startedAt: number }>, idleMs: number, log: Logger): void {
+function closeIdle(live: Map<MediaStreamConnection, { startedAt: number; graceFrom?: number }>, idleMs: number, log: Logger, stalled: boolean): void {
   const now = Date.now();
-  for (const [conn, { startedAt }] of live) {
+  for (const [conn, entry] of live) {
     if (!conn.isOpen) {
       live.delete(conn);
       continue;
     }
-    if (startedAt === 0) continue; // not started: the start deadline's business
-    const since = Math.max(startedAt, conn.lastMediaAt);
+    if (entry.startedAt === 0) continue; // not started: the start deadline's business
+    if (stalled) entry.graceFrom = now; // idle time is counted again from here
+    const since = Math.max(entry.startedAt, conn.lastMediaAt, entry.graceFrom ?? 0);
     if (now - since < idleMs) continue;
     live.delete(conn);
     metrics.wsClosed.inc({ reason: 'media-idle' });

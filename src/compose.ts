@@ -244,7 +244,10 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
     }
   }
   if (!signed && config.ALLOW_UNSIGNED_TWILIO && !isLoopbackHost(config.HOST)) {
-    log.warn({ host: config.HOST }, '!!! ALLOW_UNSIGNED_TWILIO=true: webhooks and media streams on this address are NOT authenticated. Development only. !!!');
+    log.warn(
+      { host: config.HOST },
+      '!!! ALLOW_UNSIGNED_TWILIO=true: webhooks and media streams on this address are NOT authenticated; anyone who reaches this port can open streams and start calls. Development machines only. !!!',
+    );
   }
 
   let closed = false;

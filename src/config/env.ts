@@ -338,11 +338,6 @@ export function listenProblems(c: Config): string[] {
 /** What start-up should warn about: valid, but probably not what the operator meant. */
 export function configWarnings(c: Config): string[] {
   const out: string[] = [];
-  if (c.ALLOW_UNSIGNED_TWILIO && !c.TWILIO_AUTH_TOKEN && !isLoopbackHost(c.HOST)) {
-    out.push(
-      `!!! ALLOW_UNSIGNED_TWILIO=true on HOST ${c.HOST}: webhooks and media streams are NOT authenticated; anyone who reaches this port can open streams and start calls. Development machines only. !!!`,
-    );
-  }
   if (c.TRUST_PROXY.kind === 'all') {
     out.push('TRUST_PROXY=true believes X-Forwarded-For/-Host/-Proto from every peer: only safe when every connection comes through a proxy that overwrites them. Prefer its address or a hop count.');
   }

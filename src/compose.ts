@@ -11,8 +11,13 @@ import { timingSafeEqual } from 'node:crypto';
 import express, { type RequestHandler, type Router } from 'express';
 import { createStsRouter } from './api/sts-router.js';
 import { localStsEngine } from './api/engine.js';
-import { RateLimitStore } from './http/rate-limit.js';
-import { ConfigError, type Config } from './config/env.js';
+import { HttpLimits } from './http/rate-limit.js';
+import { twilioWebhookGate } from './http/guards.js';
+import { startMetricsServer, type MetricsServer } from './http/metrics-server.js';
+import { sendStsError, statusError } from './api/sts-request.js';
+import { ConfigError, isLoopbackHost, listenProblems, type Config } from './config/env.js';
+import { TrustProxy } from './twilio/public-url.js';
+import { StreamAdmission, StreamTokens } from './twilio/stream-tokens.js';
 import { initResampler } from './audio/resampler.js';
 import { createApp, MEDIA_PATH } from './http/app.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -47,6 +52,10 @@ export interface RunningServer {
   reloadLines(): Promise<{ ok: boolean; problems: string[]; warnings: string[] } | undefined>;
   /** The call recordings (RECORDINGS_DIR), when on. */
   recordings: Recordings | undefined;
+  /** Where /metrics is served: its own listener (METRICS_PORT), else `${url}/metrics` to loopback clients. */
+  metricsUrl: string;
+  /** Per-call stream tokens (hotline stream URLs; two-party lines may use them too). */
+  streamTokens: StreamTokens;
   /** Stop taking calls, let active ones finish (up to drainMs), then close. */
   shutdown(drainMs?: number): Promise<{ remaining: number }>;
   /** Immediate close (tests). */
@@ -65,7 +74,11 @@ export interface ExtensionContext {
 
 export interface ServerExtras {
   logger?: Logger;
-  /** Extra routers and stream routes (two-party lines; tests plug in call types the same way). */
+  /**
+   * Extra routers and stream routes (two-party lines; tests plug in call types the same way).
+   * `rateLimit` in the context is the webhook gate: it parses the form, authenticates it
+   * (X-Twilio-Signature), and only then counts it.
+   */
   extend?: (ctx: ExtensionContext) => Extension | Promise<Extension>;
 }
 
@@ -78,10 +91,23 @@ export interface Extension {
 }
 
 /** The embedded engine behind an ElevenLabs-compatible speech-to-speech API (/v1/...). */
-function compatApi(config: Config, log: Logger, limits: RateLimitStore, local: LocalEngine): Router {
+function compatApi(config: Config, log: Logger, limits: HttpLimits, local: LocalEngine): Router {
   const key = config.LOCAL_API_KEY;
   if (!key) log.warn('LOCAL_API=true without LOCAL_API_KEY: the ElevenLabs-compatible API at /v1/speech-to-speech accepts any key');
+  const validKey = (k: string | string[] | undefined) => !key || (typeof k === 'string' && safeEqual(k, key));
   const router = express.Router();
+  // The key first, then the count: a valid key is counted in the API's own bucket; a missing or
+  // wrong one in the `refused` bucket (429 past its limit, else the 401 the API answers), so
+  // unauthenticated traffic never spends a client's allowance or the webhooks'.
+  router.use((req, res, next) => {
+    if (!/^\/v[12]\//.test(req.path)) return next();
+    const client = limits.client(req);
+    const authentic = validKey(req.headers['xi-api-key']);
+    const wait = (authentic ? limits.api : limits.refused).take(client);
+    if (wait === null) return next();
+    metrics.httpRejected.inc({ reason: authentic ? 'rate-limit' : 'unauthenticated-flood' });
+    sendStsError(res, statusError(429, 'system_busy', `Too many requests from this address; retry in ${wait} s`, { 'retry-after': String(wait) }));
+  });
   router.use(
     createStsRouter({
       // the calls' engine: the same seed (LOCAL_SEED) and variation (LOCAL_PHRASE_VARIATION) rules
@@ -89,7 +115,6 @@ function compatApi(config: Config, log: Logger, limits: RateLimitStore, local: L
       checkKey: key ? (k) => k !== undefined && safeEqual(k, key) : undefined,
       maxInputSeconds: config.LOCAL_API_MAX_SECONDS,
       maxConcurrent: config.LOCAL_API_MAX_CONCURRENCY,
-      rateLimit: (client) => limits.take(client),
       ...(config.PUBLIC_URL && { publicUrl: config.PUBLIC_URL }),
       log,
     }),
@@ -111,6 +136,9 @@ function presenceStore(config: Config, log: Logger): PresenceStore {
 
 export async function startServer(config: Config, extras: ServerExtras = {}): Promise<RunningServer> {
   const log = extras.logger ?? createLogger(config.LOG_LEVEL);
+  // Refused before anything starts: unauthenticated traffic on an address others can reach.
+  const exposure = listenProblems(config);
+  if (exposure.length) throw new ConfigError(exposure);
   await Promise.all([initResampler(), initVad(), initLocalEngine()]);
 
   if (!isLocalVoice(config.LOCAL_VOICE_ID)) {
@@ -158,8 +186,16 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   const profile = resolveMaskingProfile(config, { phrase, local });
   const voices = profile.voices;
   const extend = extras.extend ?? (config.LINES_CONFIG ? lineExtension(lineSettings(config), { presence: presenceStore(config, log) }) : undefined);
-  // One store for every route: a client has one bucket (HTTP_RATE_LIMIT_PER_MIN) across webhooks and the API.
-  const limits = new RateLimitStore(config.HTTP_RATE_LIMIT_PER_MIN);
+  // ---- the port's edge: who is believed, what is counted, how long anything may take ----
+  // Buckets per client (behind TRUST_PROXY's proxies): signed webhooks, keyed API calls and
+  // unauthenticated traffic apart, so that none can spend another's allowance.
+  const trust = new TrustProxy(config.TRUST_PROXY);
+  const limits = new HttpLimits(config.HTTP_RATE_LIMIT_PER_MIN, trust);
+  const webhookGate = twilioWebhookGate({ authToken: config.TWILIO_AUTH_TOKEN, publicUrl: config.PUBLIC_URL, instanceUrl: config.INSTANCE_URL, limits, log });
+  // Stream URLs bound to one call, keyed from TWILIO_AUTH_TOKEN: every instance behind one
+  // balancer has it, so a stream may land on another instance than the webhook that issued it.
+  const streamTokens = new StreamTokens(config.TWILIO_AUTH_TOKEN);
+  const signed = Boolean(config.TWILIO_AUTH_TOKEN);
   // Checked before anything listens: a bad recipient or folder stops start-up (ConfigError).
   const recordings = config.RECORDINGS_DIR
     ? await Recordings.open({
@@ -171,12 +207,43 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
       })
     : undefined;
   const calls = new CallManager({ maxCalls: config.MAX_CALLS, log, profile, recordings });
-  const ext: Extension = (await extend?.({ log, profile, calls, rateLimit: limits.middleware, recordings })) ?? {};
+  const ext: Extension = (await extend?.({ log, profile, calls, rateLimit: webhookGate, recordings })) ?? {};
   for (const [mode, route] of Object.entries(ext.routes ?? {})) calls.addRoute(mode, route);
   const routers = [...(ext.routers ?? [])];
   if (config.LOCAL_API === 'true' || (config.LOCAL_API === 'auto' && config.LOCAL_API_KEY)) routers.push(compatApi(config, log, limits, local));
-  const app = createApp({ twilio: { authToken: config.TWILIO_AUTH_TOKEN, publicUrl: config.PUBLIC_URL, instanceUrl: config.INSTANCE_URL }, log, voices, rateLimit: limits.middleware, isReady: () => !calls.isDraining, routers });
-  const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, app);
+  const metricsOnPort = config.METRICS_PORT === undefined;
+  const app = createApp({
+    twilio: { authToken: config.TWILIO_AUTH_TOKEN, publicUrl: config.PUBLIC_URL, instanceUrl: config.INSTANCE_URL },
+    log,
+    voices,
+    limits,
+    metricsOnPort,
+    ...(signed && { streamTokens }),
+    isReady: () => !calls.isDraining,
+    routers,
+  });
+  // Headers must arrive within 5 s of a request's first byte and a whole request within 30 s,
+  // checked every second. An idle kept-alive connection is kept HTTP_KEEPALIVE_TIMEOUT_MS
+  // (75 s): longer than the proxies and balancers in front keep theirs, so they always close
+  // first and never send a request into a socket this side is closing. (headersTimeout counts
+  // from each request's first byte, not from the end of the last response, so it need not
+  // exceed keepAliveTimeout; test/integration/edge.test.ts holds both.)
+  const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 5_000, connectionsCheckingInterval: 1_000 }, app);
+  server.keepAliveTimeout = config.HTTP_KEEPALIVE_TIMEOUT_MS;
+  const maxConnections = config.HTTP_MAX_CONNECTIONS ?? config.MAX_CALLS + 500;
+  server.maxConnections = maxConnections;
+  let open = 0;
+  let lastIdleSweep = 0;
+  server.on('connection', (socket) => {
+    open++;
+    socket.once('close', () => open--);
+    // Near the cap, idle kept-alive connections are the ones to give up (they reconnect).
+    if (open > maxConnections * 0.8 && Date.now() - lastIdleSweep > 1000) {
+      lastIdleSweep = Date.now();
+      server.closeIdleConnections();
+    }
+  });
+  server.on('drop', () => metrics.httpRejected.inc({ reason: 'connection-cap' }));
   const wss = attachMediaStreams(server, {
     authToken: config.TWILIO_AUTH_TOKEN,
     publicUrl: config.PUBLIC_URL,
@@ -192,8 +259,17 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
     path: MEDIA_PATH,
     admission: () => calls.admission(),
     onConnection: (conn) => calls.accept(conn),
+    trust,
+    tokens: streamTokens,
+    // Every stream URL this bridge hands out carries a token, except two-party rooms' (bound
+    // by their room token instead): with signatures on, only those may use the bare path.
+    requireToken: signed && !ext.routes,
+    streamAdmission: new StreamAdmission({ requireToken: signed, tokenlessModes: Object.keys(ext.routes ?? {}) }),
+    // Refused handshakes count with the unauthenticated webhooks: a flood of them is not a flood of logs.
+    quiet: (req) => limits.refused.take(limits.client(req)) !== null,
   });
 
+  let metricsServer: MetricsServer | undefined;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.PORT, config.HOST, () => {
@@ -204,6 +280,20 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   const addr = server.address() as AddressInfo;
   const host = addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.address.includes(':') ? `[${addr.address}]` : addr.address;
   const url = `http://${host}:${addr.port}`;
+  if (!metricsOnPort) {
+    try {
+      metricsServer = await startMetricsServer(config.METRICS_PORT!, config.METRICS_HOST);
+    } catch (err) {
+      server.close();
+      throw err;
+    }
+  }
+  if (!signed && config.ALLOW_UNSIGNED_TWILIO && !isLoopbackHost(config.HOST)) {
+    log.warn(
+      { host: config.HOST },
+      '!!! ALLOW_UNSIGNED_TWILIO=true: webhooks and media streams on this address are NOT authenticated; anyone who reaches this port can open streams and start calls. Development machines only. !!!',
+    );
+  }
 
   let closed = false;
   const closeAll = async () => {
@@ -213,10 +303,11 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
     wss.close();
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
+    await metricsServer?.close();
     // Every call has ended: their recordings get their final chunk and sidecar.
     await recordings?.close();
-    // The profile's converter wraps `phrase` (or the engine): each backend is closed once.
     await ext.close?.();
+    // The profile's converter wraps `phrase` (or the engine): each backend is closed once.
     if (phrase !== local) await phrase.close();
     await local.close();
     limits.close();
@@ -229,6 +320,8 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
     profile,
     local,
     recordings,
+    metricsUrl: metricsServer?.url ?? `${url}/metrics`,
+    streamTokens,
     async shutdown(drainMs = config.DRAIN_TIMEOUT * 1000) {
       const r = await calls.drain(drainMs);
       await closeAll();

@@ -31,6 +31,18 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
+/** An integer variable with no default: undefined when unset. */
+const optionalInt = (min: number, max: number) =>
+  optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!/^-?\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
+      ctx.addIssue({ code: 'custom', message: `expected an integer from ${min} to ${max}, got "${v}"` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
 const url = (schemes: string[]) =>
   z.string().transform((v, ctx) => {
     try {
@@ -75,6 +87,47 @@ const host = z.string().transform((v, ctx) => {
   return z.NEVER;
 });
 
+/** Whether a bind address only takes connections from this machine. */
+export function isLoopbackHost(h: string): boolean {
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\./i.test(h);
+}
+
+/**
+ * TRUST_PROXY, resolved: which peers are proxies whose X-Forwarded-For/-Host/-Proto are
+ * believed (src/http/trust-proxy.ts applies it). `none`: no peer; `all`: every peer; `hops`:
+ * the nearest N; `list`: addresses, CIDR ranges and the names loopback, linklocal, uniquelocal.
+ */
+export type TrustProxySetting = { kind: 'none' } | { kind: 'all' } | { kind: 'hops'; hops: number } | { kind: 'list'; entries: string[] };
+export const TRUST_PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'] as const;
+
+const trustProxy = z
+  .string()
+  .default('false')
+  .transform((v, ctx): TrustProxySetting => {
+    const t = v.trim();
+    if (t === 'false' || t === '0') return { kind: 'none' };
+    if (t === 'true') return { kind: 'all' };
+    if (/^\d+$/.test(t)) {
+      const hops = Number(t);
+      if (hops <= 10) return { kind: 'hops', hops };
+    }
+    const entries = t.split(',').map((e) => e.trim());
+    const bad = entries.filter((e) => {
+      if ((TRUST_PROXY_NAMES as readonly string[]).includes(e)) return false;
+      const [addr = '', prefix, extra] = e.split('/');
+      const family = isIP(addr);
+      if (family === 0 || extra !== undefined) return true;
+      if (prefix === undefined) return false;
+      return !/^\d{1,3}$/.test(prefix) || Number(prefix) > (family === 4 ? 32 : 128);
+    });
+    if (bad.length === 0 && entries.length > 0) return { kind: 'list', entries };
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected false, true, a hop count (1 to 10), or a comma-separated list of proxy addresses, CIDR ranges and the names ${TRUST_PROXY_NAMES.join(', ')}; got "${v}"${bad.length ? ` (not an address or range: ${bad.map((b) => `"${b}"`).join(', ')})` : ''}`,
+    });
+    return z.NEVER;
+  });
+
 /** A seed as ElevenLabs takes it: an integer from 0 to 4294967295. */
 const seed = optionalString.transform((v, ctx) => {
   if (v === undefined) return undefined;
@@ -96,9 +149,16 @@ const schema = z.object({
   PORT: int(8080, 0, 65535),
   HOST: host.default('0.0.0.0'),
   PUBLIC_URL: baseUrl.optional(),
+  /** Which peers are proxies whose X-Forwarded-For/-Host/-Proto headers are believed (default: none). */
+  TRUST_PROXY: trustProxy,
+  /** Where /metrics is served: its own listener at METRICS_HOST:METRICS_PORT (unset: the main port, to direct loopback clients only). */
+  METRICS_PORT: optionalInt(0, 65535),
+  METRICS_HOST: host.default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   TWILIO_AUTH_TOKEN: optionalString,
+  /** Serve unsigned Twilio traffic on a non-loopback HOST (development only; a loud warning). */
+  ALLOW_UNSIGNED_TWILIO: bool(false),
   TWILIO_ACCOUNT_SID: optionalString.refine((v) => v === undefined || /^AC[0-9a-fA-F]{32}$/.test(v), {
     message: 'expected AC followed by 32 hex digits',
   }),
@@ -189,6 +249,10 @@ const schema = z.object({
   WS_HEARTBEAT_MS: int(30_000, 1000, 600_000),
   WS_MAX_AUDIO_AHEAD_MS: int(20_000, 1000, 600_000),
   HTTP_RATE_LIMIT_PER_MIN: int(600, 1, 1_000_000),
+  /** Open TCP connections on the port (streams included); unset: MAX_CALLS + 500. */
+  HTTP_MAX_CONNECTIONS: optionalInt(16, 1_000_000),
+  /** How long an idle kept-alive connection is kept: above the idle timeout of the proxies and load balancers in front. */
+  HTTP_KEEPALIVE_TIMEOUT_MS: int(75_000, 5_000, 3_600_000),
   DRAIN_TIMEOUT: int(60, 0, 3600),
   MAX_CALLS: int(200, 1, 100_000),
 
@@ -267,6 +331,14 @@ function crossCheck(c: z.output<typeof schema>): string[] {
       'RECORDINGS_AGE_RECIPIENTS: required with RECORDINGS_DIR: recordings are encrypted to these age recipients from their first byte (make a key pair away from this machine with age-keygen -o key.txt; age-keygen -y key.txt prints the recipient to set here)',
     );
   }
+  if (c.HTTP_MAX_CONNECTIONS !== undefined && c.HTTP_MAX_CONNECTIONS < c.MAX_CALLS + 16) {
+    problems.push(
+      `HTTP_MAX_CONNECTIONS (${c.HTTP_MAX_CONNECTIONS}) must be at least MAX_CALLS + 16 (${c.MAX_CALLS + 16}): every media stream holds a connection, and webhooks need some beside them`,
+    );
+  }
+  if (c.METRICS_PORT !== undefined && c.METRICS_PORT !== 0 && c.METRICS_PORT === c.PORT) {
+    problems.push(`METRICS_PORT (${c.METRICS_PORT}) must differ from PORT: /metrics gets its own listener (leave METRICS_PORT unset to serve it on PORT to loopback clients only)`);
+  }
   if (c.PUBLIC_URL && c.INSTANCE_URL) {
     const pub = new URL(c.PUBLIC_URL).protocol;
     const inst = new URL(c.INSTANCE_URL).protocol;
@@ -280,9 +352,33 @@ function crossCheck(c: z.output<typeof schema>): string[] {
   return problems;
 }
 
+/**
+ * What makes a server started with this configuration unsafe on the address it binds to:
+ * checked when the server starts (startServer), not by loadConfig, since tools and tests load
+ * configurations they never serve. A loopback HOST is exempt: nothing else can reach it.
+ */
+export function listenProblems(c: Config): string[] {
+  if (isLoopbackHost(c.HOST)) return [];
+  const problems: string[] = [];
+  if (!c.TWILIO_AUTH_TOKEN && !c.ALLOW_UNSIGNED_TWILIO) {
+    problems.push(
+      `TWILIO_AUTH_TOKEN: required when HOST (${c.HOST}) is not a loopback address: without it no webhook or stream is authenticated, and anyone who reaches the port can open streams and start calls. Set it (and PUBLIC_URL), bind HOST=127.0.0.1, or, on a development machine only, set ALLOW_UNSIGNED_TWILIO=true`,
+    );
+  }
+  if (c.TWILIO_AUTH_TOKEN && !c.PUBLIC_URL) {
+    problems.push(
+      `PUBLIC_URL: required when TWILIO_AUTH_TOKEN is set and HOST (${c.HOST}) is not a loopback address: signatures are checked against it; taken from each request's Host header instead, a signature Twilio made for another of your hosts would be accepted here`,
+    );
+  }
+  return problems;
+}
+
 /** What start-up should warn about: valid, but probably not what the operator meant. */
 export function configWarnings(c: Config): string[] {
   const out: string[] = [];
+  if (c.TRUST_PROXY.kind === 'all') {
+    out.push('TRUST_PROXY=true believes X-Forwarded-For/-Host/-Proto from every peer: only safe when every connection comes through a proxy that overwrites them. Prefer its address or a hop count.');
+  }
   if (c.INSTANCE_URL && !c.LINES_CONFIG) {
     out.push('INSTANCE_URL is set but LINES_CONFIG is not: INSTANCE_URL names this instance for two-party lines only (hotline streams use PUBLIC_URL or the request host); it is still accepted as a signed URL.');
   }

@@ -14,9 +14,6 @@ import { CallSession, type CallKind } from './call-session.js';
 import { HotlineCall } from './hotline.js';
 import type { CallRecorder } from '../recording/index.js';
 
-/** A hotline stream that sends no media for this long is closed (replayed or idle sockets hold no call). */
-export const HOTLINE_MEDIA_IDLE_MS = 5000;
-
 /** What a stream's call does with the stream's events (marks go to the connection's own clock). */
 export interface CallLeg {
   onMedia(frame: AudioFrame): void;
@@ -178,7 +175,6 @@ export class CallManager {
     else if (requested) log.warn({ requested, voice }, 'unknown voice parameter: using the default voice');
     const call = new HotlineCall(conn, voice, { profile, session });
     this.deps.recordings?.start(session, { kind: 'hotline', voice })?.tap('caller-heard', conn.output); // recording: what the caller hears
-    conn.watchMedia(HOTLINE_MEDIA_IDLE_MS);
     log.info({ engine: profile.engine, masking: profile.mode, voice, mode }, 'media stream started');
     return call;
   }

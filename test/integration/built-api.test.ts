@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BOMBS } from '../helpers/bombs.js';
-import { decodeMp3, decodeOggOpus } from '../unit/api/audio-check.js';
+import { decodeMp3, decodeOggOpus } from '../helpers/audio-check.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MAIN = path.join(ROOT, 'dist/main.js');

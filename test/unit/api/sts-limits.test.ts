@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localStsEngine } from '../../../src/api/engine.js';
 import { createStsRouter } from '../../../src/api/sts-router.js';
 import { initResampler } from '../../../src/audio/resampler.js';
-import { silentLog } from '../../fakes/sts-helpers.js';
+import { silentLog } from '../../helpers/phrases.js';
 import { BOMBS } from '../../helpers/bombs.js';
 
 const KEY = 'limits-key';

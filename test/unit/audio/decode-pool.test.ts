@@ -10,7 +10,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { AudioDecodeError, type DecodeFailure } from '../../../src/audio/codecs/decode.js';
 import { DecodePool } from '../../../src/audio/codecs/decode-pool.js';
 import { BOMBS } from '../../helpers/bombs.js';
-import { fixture } from '../api/audio-check.js';
+import { fixture } from '../../helpers/audio-check.js';
 
 const pools: DecodePool[] = [];
 const newPool = (opts: ConstructorParameters<typeof DecodePool>[0] = {}) => {

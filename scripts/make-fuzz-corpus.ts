@@ -6,7 +6,7 @@
  *   npx tsx scripts/make-fuzz-corpus.ts
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { CORPUS_BOMBS } from '../test/helpers/bombs.js';
+import { CORPUS_BOMBS } from '../tools/fakes/bombs.js';
 
 const dir = new URL('../test/fixtures/fuzz-corpus/', import.meta.url);
 mkdirSync(dir, { recursive: true });

@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { BOMBS } from '../test/helpers/bombs.js';
+import { BOMBS } from '../tools/fakes/bombs.js';
 import { loadClipMulaw } from '../tools/clips.js';
 import { percentile, simulateCall } from '../tools/sim/index.js';
 import { ROOT, startBridgeProcess } from './lib/bridge-process.js';

@@ -9,7 +9,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BOMBS } from '../helpers/bombs.js';
+import { BOMBS } from '../../tools/fakes/bombs.js';
 import { decodeMp3, decodeOggOpus } from '../helpers/audio-check.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

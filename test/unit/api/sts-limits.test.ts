@@ -13,7 +13,7 @@ import { localStsEngine } from '../../../src/api/engine.js';
 import { createStsRouter } from '../../../src/api/sts-router.js';
 import { initResampler } from '../../../src/audio/resampler.js';
 import { silentLog } from '../../helpers/phrases.js';
-import { BOMBS } from '../../helpers/bombs.js';
+import { BOMBS } from '../../../tools/fakes/bombs.js';
 
 const KEY = 'limits-key';
 const VOICE = 'neutral-female';

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AudioDecodeError, type DecodeFailure } from '../../../src/audio/codecs/decode.js';
 import { DecodePool } from '../../../src/audio/codecs/decode-pool.js';
-import { CORPUS_BOMBS, fixOggCrcs, flacBomb, joinBytes, oggOpusEmptyPackets, oggPage, opusHead, simpleBlock, webmHead } from '../../helpers/bombs.js';
+import { CORPUS_BOMBS, fixOggCrcs, flacBomb, joinBytes, oggOpusEmptyPackets, oggPage, opusHead, simpleBlock, webmHead } from '../../../tools/fakes/bombs.js';
 
 const FUZZ_MS = Number(process.env.FUZZ_MS ?? 30_000);
 const SEED = Number(process.env.FUZZ_SEED ?? 23);

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { AudioDecodeError, type DecodeFailure } from '../../../src/audio/codecs/decode.js';
 import { DecodePool } from '../../../src/audio/codecs/decode-pool.js';
-import { BOMBS } from '../../helpers/bombs.js';
+import { BOMBS } from '../../../tools/fakes/bombs.js';
 import { fixture } from '../../helpers/audio-check.js';
 
 const pools: DecodePool[] = [];

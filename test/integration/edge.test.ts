@@ -112,7 +112,7 @@ describe('webhooks around a finished two-party call, on one keep-alive client', 
   const agent = new Agent({ keepAliveTimeout: 120_000, keepAliveMaxTimeout: 120_000 });
   beforeAll(async () => {
     fake = await startFakeTwilioRest();
-    b = await startLineBridge(fake, `lines:\n  "${LINE}":\n    agents: ["${AGENT}"]\n`, { WS_MAX_MESSAGES_PER_SEC: '5000' });
+    b = await startLineBridge(fake, `lines:\n  "${LINE}":\n    agents: ["${AGENT}"]\n    screen: false\n    wrapUpS: 0\n`, { WS_MAX_MESSAGES_PER_SEC: '5000' });
   });
   afterAll(async () => {
     await b?.close();

@@ -20,7 +20,7 @@ const log = pino({ level: 'silent' });
 const TOKEN = 'guard-test-token';
 
 const PUBLIC = 'https://bridge.example.com';
-const API_KEY = 'k'.repeat(24);
+const API_KEY = 'k'.repeat(40);
 
 describe('rate limits: authenticate first, then count', () => {
   let b: Bridge;

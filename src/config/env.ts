@@ -198,6 +198,8 @@ const schema = z.object({
   INSTANCE_URL: baseUrl.optional(),
   /** Key of the room tokens (random per process when unset). */
   LINE_ROOM_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, { message: 'expected at least 32 characters' }),
+  /** The operator console at /console: its sign-in token (unset: no console, /console answers 404). */
+  ADMIN_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 32, { message: 'expected at least 32 characters (e.g. openssl rand -hex 32)' }),
 });
 
 export type Config = Readonly<z.output<typeof schema>> & { readonly converter: 'elevenlabs' | 'local' };

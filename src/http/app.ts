@@ -7,7 +7,7 @@ import express, { type Router, type ErrorRequestHandler, type RequestHandler } f
 import { VOICE_ID_PATTERN } from '../config/env.js';
 import type { VoiceCatalog } from '../voice/converter.js';
 import type { Logger } from '../observability/logger.js';
-import { maskPhone } from '../observability/logger.js';
+import { lastFour, maskPhone } from '../observability/logger.js';
 import { registry } from '../observability/metrics.js';
 import { securityHeaders, twilioWebhook } from './guards.js';
 import { publicBase, toWebSocketBase } from '../twilio/public-url.js';
@@ -62,7 +62,9 @@ export function createApp(deps: AppDeps): express.Express {
     const body = (req.body ?? {}) as Record<string, string | undefined>;
     const streamUrl = toWebSocketBase(publicBase(req, twilio.publicUrl)) + MEDIA_PATH;
     log.info({ callSid: body.CallSid, from: maskPhone(body.From), to: maskPhone(body.To), voice }, 'incoming call: answering with a media stream');
-    const twiml = inbound.render({ voice }, { stream: connectStream(streamUrl, { mode: 'hotline', voice }, 'voice-mask') });
+    // The caller's last four digits ride along for the operator console (never the whole number).
+    const caller = lastFour(body.From);
+    const twiml = inbound.render({ voice }, { stream: connectStream(streamUrl, { mode: 'hotline', voice, ...(caller && { caller }) }, 'voice-mask') });
     res.type('text/xml').send(twiml);
   });
 

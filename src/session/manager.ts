@@ -4,7 +4,7 @@
  * two-party call is one call, its two streams included. An unexpected error inside one call
  * ends that call only.
  */
-import type { Logger } from '../observability/logger.js';
+import { lastFour, type Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import type { MediaStreamConnection } from '../twilio/connection.js';
 import type { AudioFrame } from '../twilio/media-in.js';
@@ -38,6 +38,7 @@ export class CallManager {
   private readonly idleWaiters: Array<() => void> = [];
 
   private readonly routes = new Map<string, CallRoute>();
+  private readonly openListeners = new Set<(session: CallSession) => void>();
 
   constructor(private readonly deps: { maxCalls: number; log: Logger; profile: MaskingProfile }) {}
 
@@ -76,7 +77,25 @@ export class CallManager {
       log.info({ reason, kind, durationS: Math.round((performance.now() - session.startedAt) / 100) / 10 }, 'call ended');
       this.settle();
     });
+    for (const fn of this.openListeners) {
+      try {
+        fn(session);
+      } catch (err) {
+        log.error({ err }, 'call listener failed');
+      }
+    }
     return session;
+  }
+
+  /** The calls in progress, oldest first (a read-only listing: the operator console). */
+  snapshot(): CallSession[] {
+    return [...this.sessions.values()];
+  }
+
+  /** `fn` is called with every call opened from now on (the operator console). Returns an unsubscribe. */
+  onOpen(fn: (session: CallSession) => void): () => void {
+    this.openListeners.add(fn);
+    return () => this.openListeners.delete(fn);
   }
 
   /** The call in progress with this CallSid. */
@@ -176,6 +195,8 @@ export class CallManager {
     if (requested && profile.voices.isValid(requested)) voice = requested;
     else if (requested) log.warn({ requested, voice }, 'unknown voice parameter: using the default voice');
     const call = new HotlineCall(conn, voice, { profile, session });
+    session.caller = lastFour(Object.hasOwn(params, 'caller') ? params.caller : undefined);
+    session.voice = () => call.direction.voiceId;
     conn.watchMedia(HOTLINE_MEDIA_IDLE_MS);
     log.info({ engine: profile.engine, masking: profile.mode, voice, mode }, 'media stream started');
     return call;

@@ -151,8 +151,8 @@ function syncRows<T>(tbody: HTMLTableSectionElement, items: readonly T[], key: (
 
 function renderSummary(s: ConsoleState): void {
   $('sum-calls').textContent = String(s.calls.length);
-  const hot = s.calls.filter((c) => c.kind === 'hotline').length;
-  $('sum-calls-sub').textContent = `${hot} hotline · ${s.calls.length - hot} line · capacity ${s.instance.maxCalls}${s.instance.draining ? ' · draining' : ''}`;
+  const onLines = s.calls.filter((c) => c.kind === 'line').length;
+  $('sum-calls-sub').textContent = `${s.instance.lines ? `${onLines} on contact lines · ` : ''}capacity ${s.instance.maxCalls}${s.instance.draining ? ' · draining' : ''}`;
   const waiting = s.lines?.reduce((n, l) => n + l.queue.length, 0);
   $('sum-waiting').textContent = waiting === undefined ? '–' : String(waiting);
   const longest = s.lines?.flatMap((l) => l.queue.map((q) => q.since)).sort((a, b) => a - b)[0];
@@ -303,6 +303,38 @@ function renderHealth(c: ConverterView): void {
   $('health-stats').replaceChildren(...items);
 }
 
+/**
+ * A finished call's type as an icon: the live table names a call's mode in words, and once a
+ * call ends nothing of it (its mode included) stays in the page's text but its outcome.
+ */
+const ICONS: Record<string, string> = {
+  // a handset: the caller hears their own masked voice
+  direct: 'M6.6 10.8a15 15 0 0 0 6.6 6.6l2.2-2.2a1 1 0 0 1 1-.25c1.1.37 2.3.57 3.6.57a1 1 0 0 1 1 1V20a1 1 0 0 1-1 1A17 17 0 0 1 3 4a1 1 0 0 1 1-1h3.5a1 1 0 0 1 1 1c0 1.25.2 2.45.57 3.57a1 1 0 0 1-.25 1z',
+  // two people: a caller and an agent
+  line: 'M8 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6zm8 0a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM2 19c0-3 3-5 6-5s6 2 6 5zm12.5-4.6c2.8.3 7.5 1.6 7.5 4.6h-6c0-1.8-.6-3.3-1.5-4.6z',
+};
+
+function kindIcon(kind: string): Element {
+  const name = kind === 'hotline' ? 'Hotline' : kind === 'line' ? 'Contact line' : kind;
+  const NS = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(NS, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('width', '18');
+  svg.setAttribute('height', '18');
+  svg.setAttribute('class', 'kind');
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', name);
+  const title = document.createElementNS(NS, 'title');
+  title.textContent = name;
+  const path = document.createElementNS(NS, 'path');
+  path.setAttribute('d', ICONS[kind === 'line' ? 'line' : 'direct']!);
+  path.setAttribute('fill', 'currentColor');
+  svg.append(path);
+  // The title is the icon's tooltip; it is not part of the row's text.
+  svg.addEventListener('mouseenter', () => svg.prepend(title), { once: true });
+  return svg;
+}
+
 function renderFinished(s: ConsoleState): void {
   $('finished-empty').hidden = s.finished.length > 0;
   syncRows(
@@ -316,7 +348,7 @@ function renderFinished(s: ConsoleState): void {
         {},
         h('td', { class: 'num' }, time(f.endedAt)),
         h('td', {}, h('code', { title: f.id }, shortId(f.id))),
-        h('td', {}, f.kind === 'hotline' ? 'Hotline' : f.kind === 'line' ? 'Line' : f.kind),
+        h('td', {}, kindIcon(f.kind)),
         h('td', {}, badge(f.outcome)),
         h('td', { class: 'num' }, secs(f.durationS)),
         h('td', { class: 'num' }, secs(f.waitS)),

@@ -174,6 +174,7 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
         lines: isLineService(ext) ? ext : undefined,
         converter: resilient,
         fallback: config.FALLBACK,
+        slotLimit: config.ELEVENLABS_MAX_CONCURRENCY,
         redis: Boolean(config.REDIS_URL),
         log,
       })

@@ -68,6 +68,8 @@ export interface ConsoleOptions {
   /** The resilient ElevenLabs converter, when ElevenLabs masks. */
   converter?: ResilientConverter;
   fallback?: 'local' | 'silence';
+  /** ELEVENLABS_MAX_CONCURRENCY. */
+  slotLimit?: number;
   redis: boolean;
   log: Logger;
   /** Sign-in attempts per client and minute (default SIGN_IN_PER_MINUTE). */
@@ -100,6 +102,7 @@ export async function createConsole(o: ConsoleOptions): Promise<OperatorConsole>
     ...(o.lines && { lines: o.lines }),
     ...(o.converter && { converter: o.converter }),
     ...(o.fallback && { fallback: o.fallback }),
+    ...(o.slotLimit !== undefined && { slotLimit: o.slotLimit }),
   });
   const feed = new LiveFeed(() => source.state(), { onFirst: () => source.startSampling(), onLast: () => source.stopSampling() }, log);
   const lab = new VoiceLab(o.local, o.profile);

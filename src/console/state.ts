@@ -36,6 +36,8 @@ export interface StateSources {
   /** The resilient ElevenLabs converter, when ElevenLabs masks. */
   converter?: ResilientConverter;
   fallback?: 'local' | 'silence';
+  /** ELEVENLABS_MAX_CONCURRENCY: the slots' limit until the limiter reports one. */
+  slotLimit?: number;
   redis: boolean;
 }
 
@@ -238,7 +240,7 @@ export class ConsoleStateSource {
       ]);
       view.circuit = s.circuit;
       if (fallback) view.fallback = fallback;
-      const lim = poolLimit ?? limit;
+      const lim = poolLimit ?? limit ?? this.src.slotLimit;
       view.slots = {
         inFlight: s.inFlight,
         queued: s.queued,

@@ -211,7 +211,7 @@ function renderCalls(s: ConsoleState): void {
         'tr',
         {},
         h('td', {}, h('code', { title: c.id }, shortId(c.id))),
-        h('td', {}, c.kind === 'hotline' ? 'Hotline' : c.kind === 'line' ? 'Line' : c.kind),
+        h('td', {}, c.kind),
         h('td', {}, badge(c.state)),
         h('td', {}, since(c.startedAt)),
         h('td', {}, c.caller ? h('span', { class: 'num', 'aria-label': `caller ending ${c.caller.split('').join(' ')}` }, `…${c.caller}`) : h('span', { class: 'muted' }, '–')),

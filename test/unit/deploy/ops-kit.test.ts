@@ -59,7 +59,9 @@ async function exported(): Promise<Set<string>> {
   const names = new Set<string>(['up']); // Prometheus' own, per target
   for (const m of await registry.getMetricsAsJSON()) {
     names.add(m.name);
-    if (m.type === 'histogram' || m.type === 'summary') for (const s of ['_bucket', '_sum', '_count']) names.add(m.name + s);
+    // prom-client's JSON says the type as a string ('histogram'), whatever its typings say.
+    const type = String(m.type as unknown);
+    if (type === 'histogram' || type === 'summary') for (const s of ['_bucket', '_sum', '_count']) names.add(m.name + s);
   }
   return names;
 }

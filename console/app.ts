@@ -106,7 +106,8 @@ async function post<T>(url: string, body?: unknown, init: RequestInit = {}): Pro
   return { ok: res.ok, status: res.status, data };
 }
 
-const errorOf = (data: unknown) => (data as { error?: string }).error ?? 'failed';
+const errorOf = (data: unknown, status?: number) =>
+  (data as { error?: string }).error ?? (status === 413 ? 'the file is too large' : status === 429 ? 'too many requests: try again in a moment' : `failed${status ? ` (HTTP ${status})` : ''}`);
 
 /**
  * Keyed rows: a row is rebuilt only when its signature changed, kept otherwise (with its focus
@@ -193,7 +194,7 @@ function endButton(call: LiveCall): HTMLButtonElement {
     clearTimeout(armed);
     b.disabled = true;
     const r = await post(`/console/api/calls/${encodeURIComponent(call.id)}/end`);
-    toast(r.ok ? `Call ${shortId(call.id)} ended` : `Could not end the call: ${errorOf(r.data)}`, r.ok ? 'ok' : 'bad');
+    toast(r.ok ? `Call ${shortId(call.id)} ended` : `Could not end the call: ${errorOf(r.data, r.status)}`, r.ok ? 'ok' : 'bad');
   });
   return b;
 }
@@ -264,7 +265,7 @@ function renderLines(s: ConsoleState): void {
         b.disabled = true;
         const r = await post<{ paused?: boolean }>(`/console/api/agents/${encodeURIComponent(a.key)}/pause`, { paused: pausing });
         b.disabled = false;
-        toast(r.ok ? `Agent ${a.label} ${pausing ? 'paused' : 'resumed'}` : `Could not change the agent: ${errorOf(r.data)}`, r.ok ? 'ok' : 'bad');
+        toast(r.ok ? `Agent ${a.label} ${pausing ? 'paused' : 'resumed'}` : `Could not change the agent: ${errorOf(r.data, r.status)}`, r.ok ? 'ok' : 'bad');
       });
       return h(
         'tr',
@@ -469,7 +470,7 @@ async function maskInLab(audio: Blob, what: string): Promise<void> {
   labStatus(`Masking ${what} as ${voice}…`);
   const r = await post<LabResult & { error?: string }>(`/console/api/lab?voice=${encodeURIComponent(voice)}`, audio);
   if (!r.ok) {
-    labStatus(`Could not mask it: ${errorOf(r.data)}`, 'bad');
+    labStatus(`Could not mask it: ${errorOf(r.data, r.status)}`, 'bad');
     return;
   }
   for (const u of labUrls) URL.revokeObjectURL(u);

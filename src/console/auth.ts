@@ -5,8 +5,8 @@
  *   behind a load balancer): `v1.<expires>.<nonce>.<mac>`, the MAC keyed by a key derived from
  *   the token. Changing ADMIN_TOKEN signs every session out. Signing out revokes the nonce on
  *   this instance and clears the cookie.
- * - The cookie is HttpOnly, SameSite=Strict, Path=/console, and Secure behind https (PUBLIC_URL
- *   https://, or a proxy saying X-Forwarded-Proto: https).
+ * - The cookie is HttpOnly, SameSite=Strict, Path=/console, and Secure behind https (a request
+ *   to PUBLIC_URL's host when it is https://, or a proxy saying X-Forwarded-Proto: https).
  * - Every action (POST) carries the session's CSRF token (derived from its nonce) in
  *   X-CSRF-Token, and a browser's Origin, when sent, must be this host's.
  * - Sign-in attempts are limited per client address (a fixed one-minute window); the token is
@@ -41,7 +41,8 @@ export class ConsoleAuth {
 
   constructor(
     private readonly token: string,
-    private readonly opts: { secureCookie: boolean; now?: () => number },
+    /** httpsHost: PUBLIC_URL's host when it is https:// (requests to it came through TLS). */
+    private readonly opts: { httpsHost?: string | undefined; now?: () => number },
   ) {
     this.key = createHmac('sha256', token).update('voice-mask console session v1').digest();
   }
@@ -99,8 +100,11 @@ export class ConsoleAuth {
     this.revoked.set(session.nonce, session.expires);
   }
 
+  /** Secure when the request came over https: a proxy says so, or it came to PUBLIC_URL's (https) host. */
   private secure(req: Request): boolean {
-    return this.opts.secureCookie || req.header('x-forwarded-proto')?.split(',')[0]?.trim() === 'https';
+    if (req.header('x-forwarded-proto')?.split(',')[0]?.trim() === 'https') return true;
+    const host = req.header('x-forwarded-host')?.split(',')[0]?.trim() ?? req.header('host');
+    return this.opts.httpsHost !== undefined && host === this.opts.httpsHost;
   }
 
   setCookie(req: Request, res: Response, value: string): void {
@@ -136,22 +140,40 @@ function readCookie(header: string | undefined, name: string): string | undefine
   return undefined;
 }
 
-/** Sign-in attempts per client address and minute. */
+/**
+ * Failed sign-ins per client address and minute: past the limit every attempt is refused
+ * (the right token too) until the minute is over. A successful sign-in costs nothing.
+ */
 export class SignInLimiter {
-  private readonly hits = new Map<string, { start: number; count: number }>();
+  private readonly fails = new Map<string, { start: number; count: number }>();
 
   constructor(
     readonly perMinute: number,
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Counts an attempt: null when allowed, else the seconds to wait. */
-  take(client: string): number | null {
+  private window(client: string): { start: number; count: number } | undefined {
+    const h = this.fails.get(client);
+    if (h && this.now() - h.start >= 60_000) {
+      this.fails.delete(client);
+      return undefined;
+    }
+    return h;
+  }
+
+  /** Before an attempt: null when it may be made, else the seconds to wait. */
+  check(client: string): number | null {
+    const h = this.window(client);
+    if (!h || h.count < this.perMinute) return null;
+    return Math.max(1, Math.ceil((h.start + 60_000 - this.now()) / 1000));
+  }
+
+  /** A failed attempt. */
+  failed(client: string): void {
     const now = this.now();
-    if (this.hits.size > 10_000) for (const [k, v] of this.hits) if (now - v.start >= 60_000) this.hits.delete(k);
-    let h = this.hits.get(client);
-    if (!h || now - h.start >= 60_000) this.hits.set(client, (h = { start: now, count: 0 }));
-    if (++h.count <= this.perMinute) return null;
-    return Math.ceil((h.start + 60_000 - now) / 1000);
+    if (this.fails.size > 10_000) for (const [k, v] of this.fails) if (now - v.start >= 60_000) this.fails.delete(k);
+    const h = this.window(client);
+    if (h) h.count++;
+    else this.fails.set(client, { start: now, count: 1 });
   }
 }

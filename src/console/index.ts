@@ -51,7 +51,7 @@ export const CONSOLE_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** Sign-in attempts allowed per client address and minute. */
+/** Failed sign-ins allowed per client address and minute. */
 export const SIGN_IN_PER_MINUTE = 10;
 
 export interface ConsoleOptions {
@@ -72,7 +72,7 @@ export interface ConsoleOptions {
   slotLimit?: number;
   redis: boolean;
   log: Logger;
-  /** Sign-in attempts per client and minute (default SIGN_IN_PER_MINUTE). */
+  /** Failed sign-ins per client and minute (default SIGN_IN_PER_MINUTE). */
   signInPerMinute?: number;
 }
 
@@ -92,7 +92,7 @@ const escapeHtml = (s: string) => s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '
 export async function createConsole(o: ConsoleOptions): Promise<OperatorConsole> {
   const log = o.log.child({ component: 'console' });
   const assets = await loadConsoleAssets();
-  const auth = new ConsoleAuth(o.token, { secureCookie: o.publicUrl?.startsWith('https://') ?? false });
+  const auth = new ConsoleAuth(o.token, { httpsHost: o.publicUrl?.startsWith('https://') ? new URL(o.publicUrl).host : undefined });
   const limiter = new SignInLimiter(o.signInPerMinute ?? SIGN_IN_PER_MINUTE);
   const source = new ConsoleStateSource({
     calls: o.calls,
@@ -171,7 +171,7 @@ export async function createConsole(o: ConsoleOptions): Promise<OperatorConsole>
 
   router.post('/console/login', express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 5 }), (req, res) => {
     const client = req.socket.remoteAddress ?? 'unknown';
-    const wait = limiter.take(client);
+    const wait = limiter.check(client);
     if (wait !== null) {
       log.warn({ client }, 'console sign-in refused: too many attempts');
       res.setHeader('Retry-After', String(wait));
@@ -180,6 +180,7 @@ export async function createConsole(o: ConsoleOptions): Promise<OperatorConsole>
     }
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (!auth.checkToken(body.token)) {
+      limiter.failed(client);
       log.warn({ client }, 'console sign-in failed: wrong token');
       res.redirect(303, '/console?signin=failed');
       return;

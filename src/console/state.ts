@@ -300,8 +300,9 @@ export class ConsoleStateSource {
       const byId = new Map(presence.map((a) => [a.id, a]));
       const lineViews: LineView[] = [];
       const servedBy = new Map<string, string[]>();
-      for (const line of config.lines.values()) {
-        const queue = await lines.presence.queue(line.number);
+      const queues = await Promise.all([...config.lines.values()].map((l) => lines.presence.queue(l.number)));
+      for (const [i, line] of [...config.lines.values()].entries()) {
+        const queue = queues[i]!;
         const mine = [...rooms.values()].filter((r) => r.line.number === line.number);
         for (const a of line.agents) servedBy.set(a.id, [...(servedBy.get(a.id) ?? []), label(line.number)]);
         lineViews.push({

@@ -10,7 +10,7 @@ const withCookie = (value: string, extra: Record<string, string> = {}) => req({ 
 describe('console sessions', () => {
   it('accepts its own cookie until it expires; refuses forged, altered, expired and signed-out ones', () => {
     let now = 1_000_000;
-    const auth = new ConsoleAuth(TOKEN, { secureCookie: false, now: () => now });
+    const auth = new ConsoleAuth(TOKEN, { now: () => now });
     const { value, session } = auth.issue();
     expect(auth.session(withCookie(value))).toEqual(session);
     const [v, exp, nonce, mac] = value.split('.');
@@ -19,7 +19,7 @@ describe('console sessions', () => {
     expect(auth.session(withCookie('garbage'))).toBeUndefined();
     expect(auth.session(req({}))).toBeUndefined();
     // Another token (a rotated ADMIN_TOKEN) signs every session out.
-    expect(new ConsoleAuth(`${TOKEN}-rotated`, { secureCookie: false, now: () => now }).session(withCookie(value))).toBeUndefined();
+    expect(new ConsoleAuth(`${TOKEN}-rotated`, { now: () => now }).session(withCookie(value))).toBeUndefined();
     now = session.expires;
     expect(auth.session(withCookie(value))).toBeUndefined();
     now = 1_000_000;
@@ -28,7 +28,7 @@ describe('console sessions', () => {
   });
 
   it('checks the token exactly, and the CSRF token and origin of actions', () => {
-    const auth = new ConsoleAuth(TOKEN, { secureCookie: false });
+    const auth = new ConsoleAuth(TOKEN, {});
     expect(auth.checkToken(TOKEN)).toBe(true);
     for (const t of [`${TOKEN} `, TOKEN.slice(1), '', undefined, 42, ['x']]) expect(auth.checkToken(t)).toBe(false);
     const { value, session } = auth.issue();
@@ -42,16 +42,31 @@ describe('console sessions', () => {
     expect(auth.checkAction(withCookie(value, { 'x-csrf-token': auth.issue().session.csrf }), session)).toBe(false);
   });
 
-  it('limits sign-in attempts per client within a minute', () => {
+  it('limits failed sign-ins per client within a minute; past the limit every attempt waits', () => {
     let now = 0;
     const l = new SignInLimiter(3, () => now);
-    expect([l.take('a'), l.take('a'), l.take('a')]).toEqual([null, null, null]);
-    expect(l.take('a')).toBe(60);
-    expect(l.take('b')).toBeNull();
+    for (let i = 0; i < 3; i++) {
+      expect(l.check('a')).toBeNull();
+      l.failed('a');
+    }
+    expect(l.check('a')).toBe(60);
+    expect(l.check('b')).toBeNull();
     now = 30_000;
-    expect(l.take('a')).toBe(30);
+    expect(l.check('a')).toBe(30);
     now = 60_000;
-    expect(l.take('a')).toBeNull();
+    expect(l.check('a')).toBeNull();
+  });
+
+  it('makes the cookie Secure for requests that came over https', () => {
+    const auth = new ConsoleAuth(TOKEN, { httpsHost: 'bridge.example.com' });
+    const cookieOf = (headers: Record<string, string>) => {
+      let options: { secure?: boolean } = {};
+      auth.setCookie(req(headers), { cookie: (_n: string, _v: string, o: { secure?: boolean }) => (options = o) } as never, 'v');
+      return options.secure;
+    };
+    expect(cookieOf({ host: 'bridge.example.com' })).toBe(true);
+    expect(cookieOf({ host: '127.0.0.1:8080', 'x-forwarded-proto': 'https' })).toBe(true);
+    expect(cookieOf({ host: '127.0.0.1:8080' })).toBe(false);
   });
 });
 

@@ -106,6 +106,23 @@ async function post<T>(url: string, body?: unknown, init: RequestInit = {}): Pro
   return { ok: res.ok, status: res.status, data };
 }
 
+/** An event handler whose failure is shown to the operator, never left as an unhandled rejection. */
+function guarded<E extends Event>(fn: (e: E) => Promise<void> | void): (e: E) => void {
+  return (e) => {
+    try {
+      const r = fn(e);
+      if (r) r.catch((err: unknown) => failed(err));
+    } catch (err) {
+      failed(err);
+    }
+  };
+}
+
+function failed(err: unknown): void {
+  const message = err instanceof Error ? err.message : String(err);
+  if (message !== 'signed out') toast(`Something went wrong: ${message}`, 'bad');
+}
+
 const errorOf = (data: unknown, status?: number) =>
   (data as { error?: string }).error ?? (status === 413 ? 'the file is too large' : status === 429 ? 'too many requests: try again in a moment' : `failed${status ? ` (HTTP ${status})` : ''}`);
 
@@ -180,7 +197,7 @@ function renderSummary(s: ConsoleState): void {
 function endButton(call: LiveCall): HTMLButtonElement {
   const b = h('button', { type: 'button', class: 'danger small', 'data-action': 'end', 'aria-label': `End call ${shortId(call.id)}` }, 'End');
   let armed: number | undefined;
-  b.addEventListener('click', async () => {
+  b.addEventListener('click', guarded(async () => {
     if (armed === undefined) {
       b.textContent = 'Confirm end';
       b.classList.add('armed');
@@ -195,7 +212,7 @@ function endButton(call: LiveCall): HTMLButtonElement {
     b.disabled = true;
     const r = await post(`/console/api/calls/${encodeURIComponent(call.id)}/end`);
     toast(r.ok ? `Call ${shortId(call.id)} ended` : `Could not end the call: ${errorOf(r.data, r.status)}`, r.ok ? 'ok' : 'bad');
-  });
+  }));
   return b;
 }
 
@@ -261,12 +278,12 @@ function renderLines(s: ConsoleState): void {
     (a: AgentView) => {
       const pausing = a.state !== 'paused';
       const b = h('button', { type: 'button', class: pausing ? 'secondary small' : 'primary small', 'data-action': 'pause', 'aria-label': `${pausing ? 'Pause' : 'Resume'} agent ${a.label}` }, pausing ? 'Pause' : 'Resume');
-      b.addEventListener('click', async () => {
+      b.addEventListener('click', guarded(async () => {
         b.disabled = true;
         const r = await post<{ paused?: boolean }>(`/console/api/agents/${encodeURIComponent(a.key)}/pause`, { paused: pausing });
         b.disabled = false;
         toast(r.ok ? `Agent ${a.label} ${pausing ? 'paused' : 'resumed'}` : `Could not change the agent: ${errorOf(r.data, r.status)}`, r.ok ? 'ok' : 'bad');
-      });
+      }));
       return h(
         'tr',
         {},
@@ -421,13 +438,13 @@ async function recheck(): Promise<void> {
 // ---------- actions ----------
 
 function wireActions(): void {
-  $('signout').addEventListener('click', async () => {
+  $('signout').addEventListener('click', guarded(async () => {
     source?.close();
     await post('/console/logout').catch(() => undefined);
     location.assign('/console');
-  });
+  }));
   const reload = $<HTMLButtonElement>('reload');
-  reload.addEventListener('click', async () => {
+  reload.addEventListener('click', guarded(async () => {
     reload.disabled = true;
     const out = $('reload-result');
     try {
@@ -444,7 +461,7 @@ function wireActions(): void {
     } finally {
       reload.disabled = false;
     }
-  });
+  }));
 }
 
 // ---------- voice lab ----------
@@ -504,7 +521,7 @@ function wireLab(): void {
   const stop = $<HTMLButtonElement>('lab-stop');
   let recorder: MediaRecorder | undefined;
   let timer: number | undefined;
-  record.addEventListener('click', async () => {
+  record.addEventListener('click', guarded(async () => {
     if (!navigator.mediaDevices?.getUserMedia) {
       labStatus('This browser cannot record here (the console needs https, or localhost).', 'bad');
       return;
@@ -527,7 +544,7 @@ function wireLab(): void {
       record.disabled = false;
       stop.disabled = true;
       record.textContent = 'Record 5 s';
-      void maskInLab(new Blob(chunks, { type: rec.mimeType }), 'your recording');
+      maskInLab(new Blob(chunks, { type: rec.mimeType }), 'your recording').catch(failed);
     });
     rec.start(250);
     record.disabled = true;
@@ -535,13 +552,13 @@ function wireLab(): void {
     record.textContent = 'Recording…';
     labStatus('Recording: speak now (5 s).');
     timer = window.setTimeout(() => rec.state === 'recording' && rec.stop(), 5000);
-  });
+  }));
   stop.addEventListener('click', () => recorder?.state === 'recording' && recorder.stop());
 
   const file = $<HTMLInputElement>('lab-file');
   file.addEventListener('change', () => {
     const f = file.files?.[0];
-    if (f) void maskInLab(f, f.name);
+    if (f) maskInLab(f, f.name).catch(failed);
   });
   const drop = $('lab-drop');
   drop.addEventListener('dragover', (e) => {
@@ -553,7 +570,7 @@ function wireLab(): void {
     e.preventDefault();
     drop.classList.remove('over');
     const f = e.dataTransfer?.files[0];
-    if (f) void maskInLab(f, f.name);
+    if (f) maskInLab(f, f.name).catch(failed);
   });
 }
 

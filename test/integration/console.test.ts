@@ -15,8 +15,10 @@ import { parseWav, wavToPcm16 } from '../../src/audio/index.js';
 import { loadClipMulaw } from '../../tools/clips.js';
 import { startFakeElevenLabs } from '../../tools/fakes/fake-elevenlabs.js';
 import { startFakeTwilioRest, type FakeTwilioRest } from '../../tools/fakes/fake-twilio-rest.js';
+import { redisBinary, startRedis } from '../../tools/redis-server.js';
 import { simulateCall } from '../../tools/sim/index.js';
 import { startBridge, startLineBridge, waitFor, type Bridge } from '../helpers/harness.js';
+import { lineLegs, roomOf } from '../helpers/line-legs.js';
 
 const TOKEN = 'integration-console-token-0123456789abcdef';
 
@@ -289,6 +291,47 @@ describe('operator console: ElevenLabs health', () => {
       expect(after.converter.recent.fallbacks).toBeGreaterThan(0);
     } finally {
       await b.close();
+      await fake.close();
+    }
+  });
+});
+
+const haveRedis = Boolean(redisBinary());
+if (process.env['VOICEMASK_REQUIRE_REDIS'] === '1' && !haveRedis) throw new Error('redis-server is required (VOICEMASK_REQUIRE_REDIS=1)');
+
+describe.skipIf(!haveRedis)('operator console: two instances, one Redis', () => {
+  it("an agent paused on one instance's console is not rung by the other; both consoles show it", async () => {
+    const fake = await startFakeTwilioRest();
+    const redis = await startRedis();
+    const lines = `agents:\n  alice: { endpoint: "+15005556611" }\n  bob: { endpoint: "+15005556622" }\nlines:\n  "+15005556600":\n    agents: [alice, bob]\n    strategy: linear\n`;
+    const env = { REDIS_URL: redis.url, LINE_ROOM_SECRET: 's'.repeat(32), ADMIN_TOKEN: TOKEN };
+    const [a, b] = [await startLineBridge(fake, lines, env), await startLineBridge(fake, lines, env)];
+    try {
+      const [sa, sb] = [await signIn(a.url), await signIn(b.url)];
+      const alice = (await state(a.url, sa.cookie)).agents!.find((x) => x.label === 'alice')!;
+      const paused = await fetch(`${a.url}/console/api/agents/${alice.key}/pause`, {
+        method: 'POST',
+        headers: { cookie: sa.cookie, 'x-csrf-token': sa.csrf, 'content-type': 'application/json' },
+        body: JSON.stringify({ paused: true }),
+      });
+      expect(paused.status).toBe(200);
+      // The other instance's console sees it (the handle is per instance: find alice by name).
+      expect((await state(b.url, sb.cookie)).agents!.find((x) => x.label === 'alice')!.state).toBe('paused');
+      // A caller on the other instance: alice (first in roster order) is skipped, bob is rung.
+      const hangUp = new AbortController();
+      const caller = lineLegs(() => ({ url: b.url, fake })).callLine('+15005556600', { tailMs: 30_000, signal: hangUp.signal });
+      const room = await caller.room();
+      const dial = await waitFor('the agent dial', () => fake.calls.find((c) => roomOf(c) === room), 10_000);
+      expect(dial.to).toBe('+15005556622');
+      const live = (await state(b.url, sb.cookie)).calls[0]!;
+      expect(live).toMatchObject({ kind: 'line', line: '+*******6600' });
+      expect(['ringing', 'queued']).toContain(live.state);
+      hangUp.abort();
+      await caller.result;
+    } finally {
+      await a.close();
+      await b.close();
+      await redis.stop();
       await fake.close();
     }
   });

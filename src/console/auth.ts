@@ -41,8 +41,11 @@ export class ConsoleAuth {
 
   constructor(
     private readonly token: string,
-    /** httpsHost: PUBLIC_URL's host when it is https:// (requests to it came through TLS). */
-    private readonly opts: { httpsHost?: string | undefined; now?: () => number },
+    /**
+     * publicHost: PUBLIC_URL's host (a browser's Origin may name it); httpsHost: the same when
+     * PUBLIC_URL is https:// (requests to it came through TLS).
+     */
+    private readonly opts: { publicHost?: string | undefined; httpsHost?: string | undefined; now?: () => number },
   ) {
     this.key = createHmac('sha256', token).update('voice-mask console session v1').digest();
   }
@@ -91,7 +94,12 @@ export class ConsoleAuth {
   checkAction(req: Request, session: Session): boolean {
     const given = req.header('x-csrf-token');
     if (!given || !equal(given, session.csrf)) return false;
-    return sameOrigin(req);
+    return this.sameOrigin(req);
+  }
+
+  /** Whether a browser's Origin (when sent) is this host, or PUBLIC_URL's (a proxy that rewrites Host). */
+  sameOrigin(req: Request): boolean {
+    return sameOrigin(req, this.opts.publicHost);
   }
 
   revoke(session: Session): void {
@@ -116,8 +124,8 @@ export class ConsoleAuth {
   }
 }
 
-/** Whether a browser's Origin header (when present) names the host the request came to. */
-export function sameOrigin(req: Request): boolean {
+/** Whether a browser's Origin header (when present) names the host the request came to (or `publicHost`). */
+export function sameOrigin(req: Request, publicHost?: string): boolean {
   const origin = req.header('origin');
   if (origin === undefined) return req.header('sec-fetch-site') === undefined || req.header('sec-fetch-site') === 'same-origin';
   let host: string;
@@ -127,7 +135,7 @@ export function sameOrigin(req: Request): boolean {
     return false;
   }
   const forwarded = req.header('x-forwarded-host')?.split(',')[0]?.trim();
-  return host === req.header('host') || (forwarded !== undefined && host === forwarded);
+  return host === req.header('host') || (forwarded !== undefined && host === forwarded) || (publicHost !== undefined && host === publicHost);
 }
 
 function readCookie(header: string | undefined, name: string): string | undefined {

@@ -6,6 +6,7 @@
  *   POST /console/login              the token from the sign-in form: a session cookie (rate-limited)
  *   POST /console/logout             ends the session
  *   GET  /console/assets/<file>      style.css and icon.svg for everyone; app.js signed in only
+ *   GET  /favicon.ico                the icon (browsers ask for it)
  *   GET  /console/events             the live state (server-sent events)
  *   GET  /console/api/state          the state once (JSON)
  *   GET  /console/api/voices         the voice lab's presets
@@ -92,7 +93,8 @@ const escapeHtml = (s: string) => s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '
 export async function createConsole(o: ConsoleOptions): Promise<OperatorConsole> {
   const log = o.log.child({ component: 'console' });
   const assets = await loadConsoleAssets();
-  const auth = new ConsoleAuth(o.token, { httpsHost: o.publicUrl?.startsWith('https://') ? new URL(o.publicUrl).host : undefined });
+  const publicHost = o.publicUrl ? new URL(o.publicUrl).host : undefined;
+  const auth = new ConsoleAuth(o.token, { publicHost, httpsHost: o.publicUrl?.startsWith('https://') ? publicHost : undefined });
   const limiter = new SignInLimiter(o.signInPerMinute ?? SIGN_IN_PER_MINUTE);
   const source = new ConsoleStateSource({
     calls: o.calls,
@@ -120,17 +122,20 @@ export async function createConsole(o: ConsoleOptions): Promise<OperatorConsole>
   const router = express.Router();
   router.use('/console', (_req, res, next) => {
     res.setHeader('Content-Security-Policy', CONSOLE_CSP);
+    // Same-origin requests keep their Origin (no-referrer would send "Origin: null" with a form's POST).
+    res.setHeader('Referrer-Policy', 'same-origin');
     res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
     res.setHeader('Permissions-Policy', 'microphone=(self), camera=(), geolocation=(), payment=()');
     next();
   });
 
   const sessionOf = (req: Request): Session | undefined => auth.session(req);
-  /** Signed-in requests only (401 JSON otherwise). */
+  /** Signed-in requests only: 401 JSON otherwise (a browser navigating here is sent to the sign-in page). */
   const signedIn = (req: Request, res: Response, next: NextFunction) => {
     const s = sessionOf(req);
     if (!s) {
-      res.status(401).json({ error: 'sign in at /console' });
+      if (req.method === 'GET' && req.header('sec-fetch-mode') === 'navigate') res.redirect(303, '/console');
+      else res.status(401).json({ error: 'sign in at /console' });
       return;
     }
     res.locals.session = s;
@@ -179,6 +184,11 @@ export async function createConsole(o: ConsoleOptions): Promise<OperatorConsole>
       return;
     }
     const body = (req.body ?? {}) as Record<string, unknown>;
+    if (!auth.sameOrigin(req)) {
+      log.warn({ client }, 'console sign-in refused: posted from another origin');
+      res.status(403).type('text/plain').send('Forbidden: sign in from the console page\n');
+      return;
+    }
     if (!auth.checkToken(body.token)) {
       limiter.failed(client);
       log.warn({ client }, 'console sign-in failed: wrong token');
@@ -197,6 +207,8 @@ export async function createConsole(o: ConsoleOptions): Promise<OperatorConsole>
     res.status(204).end();
   });
 
+  // Browsers ask for /favicon.ico on pages without an icon (the JSON answers): the console's icon.
+  router.get('/favicon.ico', (req, res) => sendAsset(req, res, 'icon.svg'));
   router.get('/console/assets/style.css', (req, res) => sendAsset(req, res, 'style.css'));
   router.get('/console/assets/icon.svg', (req, res) => sendAsset(req, res, 'icon.svg'));
   router.get('/console/assets/app.js', signedIn, (req, res) => sendAsset(req, res, 'app.js'));

@@ -157,6 +157,8 @@ export class ConsoleStateSource {
     else if (ev.type === 'dropped') this.recent.push({ at, type: 'dropped' });
     else return;
     this.pruneRecent(at);
+    // A storm of events is still a bounded list (the counts then read "at least").
+    if (this.recent.length > 10_000) this.recent.splice(0, this.recent.length - 10_000);
   }
 
   private pruneRecent(now: number): void {

@@ -122,6 +122,12 @@ lines:
         const r = await p.request.get(`${bridge.url}${u}`);
         expect(r.status(), u).toBe(401);
       }
+      // Navigating to them, the browser lands on the sign-in page.
+      for (const u of ['/console/api/state', '/console/events']) {
+        await p.goto(`${bridge.url}${u}`);
+        expect(new URL(p.url()).pathname).toBe('/console');
+        await expect.poll(() => p.locator('input[type="password"]').count()).toBe(1);
+      }
       // A wrong token: back to the sign-in page, saying so.
       await p.fill('input[type="password"]', 'not-the-token-not-the-token-not-the-token');
       await p.click('button[type="submit"]');

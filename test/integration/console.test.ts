@@ -6,6 +6,7 @@
  * finished calls; the voice lab; the lines file reload and agent pause; ElevenLabs' health.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,6 +80,13 @@ describe('operator console: hotline bridge', () => {
     for (const p of ['/console/api/lines/reload', '/console/api/calls/CA1/end', '/console/api/lab', '/console/logout']) {
       expect((await fetch(`${b.url}${p}`, { method: 'POST' })).status, p).toBe(401);
     }
+    // A browser navigating there is sent to the sign-in page instead.
+    // (node:http: fetch sets Sec-Fetch-Mode itself.)
+    const nav = await new Promise<http.IncomingMessage>((resolve, reject) =>
+      http.get(`${b.url}/console/api/state`, { headers: { 'sec-fetch-mode': 'navigate' } }, (r) => resolve(r.resume())).on('error', reject),
+    );
+    expect(nav.statusCode).toBe(303);
+    expect(nav.headers.location).toBe('/console');
     // A forged cookie is no session.
     expect((await fetch(`${b.url}/console/api/state`, { headers: { cookie: 'vm_console=v1.99999999999999.abc.def' } })).status).toBe(401);
   });
@@ -94,6 +102,10 @@ describe('operator console: hotline bridge', () => {
     expect(wrong.status).toBe(303);
     expect(wrong.headers.get('location')).toBe('/console?signin=failed');
     expect(wrong.headers.get('set-cookie')).toBeNull();
+    // A sign-in posted from another site is refused.
+    const forged = await fetch(`${b.url}/console/login`, { method: 'POST', redirect: 'manual', headers: { origin: 'https://evil.example' }, body: new URLSearchParams({ token: TOKEN }) });
+    expect(forged.status).toBe(403);
+    expect(forged.headers.get('set-cookie')).toBeNull();
     // Behind an https proxy the cookie is Secure.
     const proxied = await fetch(`${b.url}/console/login`, { method: 'POST', redirect: 'manual', headers: { 'x-forwarded-proto': 'https' }, body: new URLSearchParams({ token: TOKEN }) });
     expect(proxied.headers.get('set-cookie')).toMatch(/;\s*Secure/i);
@@ -261,6 +273,49 @@ ${extra}`;
     expect(good.status).toBe(200);
     expect(((await good.json()) as ReloadView).ok).toBe(true);
     expect((await state(b.url, cookie)).lines![0]!.strategy).toBe('ringall');
+  });
+});
+
+describe('operator console: a line call through its states', () => {
+  it('queued, ringing, screening (the agent hears the whisper), connected with its agent; finished with its wait', async () => {
+    const fake = await startFakeTwilioRest();
+    const b = await startLineBridge(fake, `lines:\n  "+15005558800":\n    agents: [bob]\nagents:\n  bob: { endpoint: "+15005558811", voice: deep-male }\n`, { ADMIN_TOKEN: TOKEN, WS_MAX_MESSAGES_PER_SEC: '5000' });
+    try {
+      const { cookie } = await signIn(b.url);
+      const legs = lineLegs(() => ({ url: b.url, fake }));
+      const seen = new Set<string>();
+      const poll = setInterval(() => void state(b.url, cookie).then((s) => s.calls[0] && seen.add(s.calls[0].state)), 50);
+      const live = async (want: string) => {
+        for (const until = Date.now() + 10_000; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
+          const c = (await state(b.url, cookie)).calls[0];
+          if (c?.state === want) return c;
+        }
+        throw new Error(`the call never showed ${want}`);
+      };
+      const caller = legs.callLine('+15005558800', { tailMs: 60_000, endWhenIdleMs: 3000, form: { From: '+15005551234' } });
+      const room = await caller.room();
+      const dial = await waitFor('the agent dial', () => fake.calls.find((c) => roomOf(c) === room), 10_000);
+      expect(await live('ringing')).toMatchObject({ kind: 'line', caller: '1234', agent: 'bob', line: '+*******8800' });
+      await legs.status(dial, 'in-progress');
+      await live('screening');
+      const agent = legs.pressOne(dial, { audio: loadClipMulaw('p240').subarray(0, 16000), tailMs: 1000 });
+      const connected = await live('connected');
+      expect(connected).toMatchObject({ agent: 'bob', voice: 'deep-male', converter: 'embedded, streaming' });
+      expect(connected.connectedAt! - connected.queuedAt!).toBeGreaterThanOrEqual(0);
+      clearInterval(poll);
+      expect(seen.has('queued') || seen.has('ringing')).toBe(true);
+      await agent;
+      await legs.status(dial, 'completed');
+      await caller.result;
+      let finished: ConsoleState['finished'][number] | undefined;
+      for (const until = Date.now() + 5000; !finished && Date.now() < until; await new Promise((r) => setTimeout(r, 50))) finished = (await state(b.url, cookie)).finished[0];
+      expect(finished).toMatchObject({ kind: 'line', outcome: 'completed', agent: 'bob', line: '+*******8800' });
+      expect(finished!.waitS).toBeGreaterThanOrEqual(0);
+      expect(finished!.durationS).toBeGreaterThan(finished!.waitS!);
+    } finally {
+      await b.close();
+      await fake.close();
+    }
   });
 });
 

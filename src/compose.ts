@@ -30,7 +30,7 @@ import type { MaskingProfile } from './pipeline/profile.js';
 import { initVad } from './pipeline/vad/index.js';
 import { initLocalEngine, isLocalVoice, LocalEngine, LOCAL_VOICES } from './voice/local/index.js';
 import { createElevenLabsConverter } from './voice/elevenlabs/index.js';
-import { createResilientConverter } from './voice/resilience/index.js';
+import { createResilientConverter, type ResilientConverter } from './voice/resilience/index.js';
 import { createLimiter, poolName } from './fleet/limiter.js';
 import { metrics } from './observability/metrics.js';
 import type { PhraseConverter } from './voice/converter.js';
@@ -39,6 +39,7 @@ import { MemoryPresence } from './session/line/presence-memory.js';
 import type { PresenceStore } from './session/line/presence.js';
 import { RedisPresence } from './fleet/presence-redis.js';
 import { Recordings, type CallRecorder } from './recording/index.js';
+import { createConsole, isLineService } from './console/index.js';
 
 export interface RunningServer {
   /** http://host:port the server listens on (loopback address when bound to 0.0.0.0). */
@@ -155,6 +156,7 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   // Each backend masks with its own seed: ElevenLabs with ELEVENLABS_SEED, the embedded engine
   // (also as ElevenLabs' fallback) with LOCAL_SEED.
   let phrase: PhraseConverter = local;
+  let resilient: ResilientConverter | undefined;
   if (config.converter === 'elevenlabs') {
     const limiter = createLimiter({
       maxConcurrency: config.ELEVENLABS_MAX_CONCURRENCY,
@@ -163,7 +165,7 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
       leaseMs: config.REDIS_LEASE_MS,
       log,
     });
-    phrase = createResilientConverter({
+    phrase = resilient = createResilientConverter({
       primary: createElevenLabsConverter(elevenLabsOptions(config), log, {
         // ElevenLabs says the account's limit on its answers: the limiter follows it.
         onConcurrency: (c) => {
@@ -211,6 +213,24 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   for (const [mode, route] of Object.entries(ext.routes ?? {})) calls.addRoute(mode, route);
   const routers = [...(ext.routers ?? [])];
   if (config.LOCAL_API === 'true' || (config.LOCAL_API === 'auto' && config.LOCAL_API_KEY)) routers.push(compatApi(config, log, limits, local));
+  // The operator console (/console) exists only with ADMIN_TOKEN.
+  const operatorConsole = config.ADMIN_TOKEN
+    ? await createConsole({
+        token: config.ADMIN_TOKEN,
+        publicUrl: config.PUBLIC_URL,
+        calls,
+        profile,
+        local,
+        maxCalls: config.MAX_CALLS,
+        lines: isLineService(ext) ? ext : undefined,
+        converter: resilient,
+        fallback: config.FALLBACK,
+        slotLimit: config.ELEVENLABS_MAX_CONCURRENCY,
+        redis: Boolean(config.REDIS_URL),
+        log,
+      })
+    : undefined;
+  if (operatorConsole) routers.push(operatorConsole.router);
   const metricsOnPort = config.METRICS_PORT === undefined;
   const app = createApp({
     twilio: { authToken: config.TWILIO_AUTH_TOKEN, publicUrl: config.PUBLIC_URL, instanceUrl: config.INSTANCE_URL },
@@ -299,6 +319,7 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   const closeAll = async () => {
     if (closed) return;
     closed = true;
+    operatorConsole?.close();
     for (const ws of wss.clients) ws.terminate();
     wss.close();
     server.closeAllConnections();

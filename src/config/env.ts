@@ -291,6 +291,8 @@ const schema = z.object({
   RECORDINGS_RETENTION_DAYS: int(0, 0, 36_500),
   /** Whether hotline calls are recorded too (with RECORDINGS_DIR). */
   RECORDINGS_HOTLINE: bool(true),
+  /** The operator console at /console: its sign-in token (unset: no console, /console answers 404). */
+  ADMIN_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 32, { message: 'expected at least 32 characters (e.g. openssl rand -hex 32)' }),
 });
 
 export type Config = Readonly<z.output<typeof schema>> & { readonly converter: 'elevenlabs' | 'local' };

@@ -7,7 +7,7 @@ import express, { type Router, type ErrorRequestHandler } from 'express';
 import { VOICE_ID_PATTERN } from '../config/env.js';
 import type { VoiceCatalog } from '../voice/converter.js';
 import type { Logger } from '../observability/logger.js';
-import { maskPhone } from '../observability/logger.js';
+import { lastFour, maskPhone } from '../observability/logger.js';
 import { registry } from '../observability/metrics.js';
 import { securityHeaders, twilioWebhookGate } from './guards.js';
 import { publicBase, toWebSocketBase } from '../twilio/public-url.js';
@@ -89,7 +89,9 @@ export function createApp(deps: AppDeps): express.Express {
     }
     const streamUrl = toWebSocketBase(publicBase(req, twilio.publicUrl)) + path;
     log.info({ callSid: body.CallSid, from: maskPhone(body.From), to: maskPhone(body.To), voice }, 'incoming call: answering with a media stream');
-    const twiml = inbound.render({ voice }, { stream: connectStream(streamUrl, { mode: 'hotline', voice }, 'voice-mask') });
+    // The caller's last four digits ride along for the operator console (never the whole number).
+    const caller = lastFour(body.From);
+    const twiml = inbound.render({ voice }, { stream: connectStream(streamUrl, { mode: 'hotline', voice, ...(caller && { caller }) }, 'voice-mask') });
     res.type('text/xml').send(twiml);
   });
 

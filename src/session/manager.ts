@@ -4,7 +4,7 @@
  * two-party call is one call, its two streams included. An unexpected error inside one call
  * ends that call only.
  */
-import type { Logger } from '../observability/logger.js';
+import { lastFour, type Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import type { MediaStreamConnection } from '../twilio/connection.js';
 import type { AudioFrame } from '../twilio/media-in.js';
@@ -36,6 +36,7 @@ export class CallManager {
   private readonly idleWaiters: Array<() => void> = [];
 
   private readonly routes = new Map<string, CallRoute>();
+  private readonly openListeners = new Set<(session: CallSession) => void>();
 
   constructor(private readonly deps: { maxCalls: number; log: Logger; profile: MaskingProfile; recordings?: CallRecorder | undefined }) {}
 
@@ -74,7 +75,25 @@ export class CallManager {
       log.info({ reason, kind, durationS: Math.round((performance.now() - session.startedAt) / 100) / 10 }, 'call ended');
       this.settle();
     });
+    for (const fn of this.openListeners) {
+      try {
+        fn(session);
+      } catch (err) {
+        log.error({ err }, 'call listener failed');
+      }
+    }
     return session;
+  }
+
+  /** The calls in progress, oldest first (a read-only listing: the operator console). */
+  snapshot(): CallSession[] {
+    return [...this.sessions.values()];
+  }
+
+  /** `fn` is called with every call opened from now on (the operator console). Returns an unsubscribe. */
+  onOpen(fn: (session: CallSession) => void): () => void {
+    this.openListeners.add(fn);
+    return () => this.openListeners.delete(fn);
   }
 
   /** The call in progress with this CallSid. */
@@ -175,6 +194,8 @@ export class CallManager {
     else if (requested) log.warn({ requested, voice }, 'unknown voice parameter: using the default voice');
     const call = new HotlineCall(conn, voice, { profile, session });
     this.deps.recordings?.start(session, { kind: 'hotline', voice })?.tap('caller-heard', conn.output); // recording: what the caller hears
+    session.caller = lastFour(Object.hasOwn(params, 'caller') ? params.caller : undefined);
+    session.voice = () => call.direction.voiceId;
     log.info({ engine: profile.engine, masking: profile.mode, voice, mode }, 'media stream started');
     return call;
   }

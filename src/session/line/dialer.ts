@@ -80,6 +80,11 @@ export class Dialer {
     return this.dials.length;
   }
 
+  /** Whether an agent of this round answered and has not pressed 1 or given up yet (the whisper). */
+  get screening(): boolean {
+    return this.dials.some((d) => d.answered && !d.done);
+  }
+
   /** Whether every call of this round has ended without a winner. */
   get exhausted(): boolean {
     return this.state === 'ringing' && this.dials.every((d) => d.done);

@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Router } from 'express';
 import type { Logger } from '../../observability/logger.js';
-import { maskPhone } from '../../observability/logger.js';
+import { lastFour, maskPhone } from '../../observability/logger.js';
 import { metrics } from '../../observability/metrics.js';
 import type { MaskingProfile } from '../../pipeline/profile.js';
 import { MEDIA_PATH } from '../../http/app.js';
@@ -89,6 +89,8 @@ export interface LineService {
   reload(): Promise<ReloadResult>;
   presence: PresenceStore;
   rooms: ReadonlyMap<string, Room>;
+  /** The lines file in use now (a read-only view: the operator console). */
+  config(): LinesConfig;
   close(): Promise<void>;
 }
 
@@ -230,6 +232,7 @@ export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
         log.warn({ callSid, calls: calls.activeCalls, draining: calls.isDraining }, 'draining or at capacity: answering "try again later"');
         return twiml(res, templates.busy.render({}));
       }
+      session.caller = lastFour(from);
       const id = RoomTokens.newRoomId();
       const base = instanceBase(req);
       const hookToken = tokens.sign(id, 'agent-webhook');
@@ -376,6 +379,7 @@ export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
       reload,
       presence,
       rooms,
+      config: () => current.config,
       async close() {
         clearInterval(sweep);
         unsubscribe();

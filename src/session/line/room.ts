@@ -87,6 +87,8 @@ export class Room implements LegEvents {
   line: LineConfig;
   /** Epoch ms the caller joined the queue (kept across rounds and overflow). */
   enqueuedAt: number | undefined;
+  /** Epoch ms the agent's stream joined (undefined: not connected yet). */
+  connectedSince: number | undefined;
   private customer: Leg | undefined;
   private agent: Leg | undefined;
   private acceptedAgent: { config: AgentConfig; callSid: string } | undefined;
@@ -135,6 +137,24 @@ export class Room implements LegEvents {
   /** The CallSids of the agent calls of the current round. */
   get dialledSids(): string[] {
     return this.round?.dialledSids ?? [];
+  }
+
+  /**
+   * Where the caller is, as an operator names it: queued (waiting, no agent rung), ringing,
+   * screening (an agent answered and hears the whisper, or accepted and is joining), connected.
+   */
+  get phase(): 'connecting' | 'queued' | 'ringing' | 'screening' | 'connected' | 'ended' {
+    switch (this.state) {
+      case 'created':
+        return 'connecting';
+      case 'waiting':
+        if (this.round?.state !== 'ringing') return 'queued';
+        return this.round.screening ? 'screening' : 'ringing';
+      case 'accepted':
+        return 'screening';
+      default:
+        return this.state;
+    }
   }
 
   /** Whether the service may offer this caller agents now. */
@@ -308,6 +328,7 @@ export class Room implements LegEvents {
     this.agent = agent;
     this.state = 'connected';
     this.connectedAt = performance.now();
+    this.connectedSince = Date.now();
     this.session.awaitingStream = false;
     this.hold?.stop();
     this.hold = undefined;
@@ -323,6 +344,7 @@ export class Room implements LegEvents {
       agentVoice: voice,
       ...(persona === 'stable' && { agentPersonaSeed: personaSeed(this.deps.personaSecret, accepted.config.id) }),
     });
+    this.session.voice = () => this.paths?.toCustomer?.voiceId ?? voice;
     this.deps.metrics.setState(this, 'connected');
     if (this.enqueuedAt !== undefined) this.deps.metrics.waited(this.line, (Date.now() - this.enqueuedAt) / 1000);
     this.deps.recording?.tap('agent-heard', agent.conn.output, { agent: accepted.config.id, voice });

@@ -96,14 +96,20 @@ export interface CallMaskOptions {
 export async function maskCall(ulaw: Uint8Array, o: CallMaskOptions): Promise<Uint8Array> {
   const env: Record<string, string> = o.phraseVariation === false ? { LOCAL_PHRASE_VARIATION: 'false' } : {};
   const b = await bridge(o.fixedSeed, env);
+  const enough = new AbortController();
+  let received = 0;
   const r = await simulateCall({
     url: b.url,
     audio: ulaw,
     realtime: false,
     fastSpeedup: 50,
-    // The output comes in real time, up to the playout lead ahead: the tail waits for it.
-    tailMs: Math.max(2000, Math.ceil(ulaw.length / 8) - 2500),
-    endWhenIdleMs: 1000,
+    // The output comes in real time, up to the playout lead ahead: the tail waits for it, and
+    // the call hangs up once the clip's length and 1 s more (more than any delay) came back.
+    tailMs: Math.ceil(ulaw.length / 8) + 20_000,
+    signal: enough.signal,
+    onProgress: (e) => {
+      if (e.type === 'media' && (received += e.bytes) >= ulaw.length + 8000) enough.abort();
+    },
     query: { voice: o.voiceId },
     form: { CallSid: randomSid('CA') },
     ...(o.persona === 'stable' && {

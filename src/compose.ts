@@ -38,6 +38,7 @@ import { lineExtension } from './session/line/index.js';
 import { MemoryPresence } from './session/line/presence-memory.js';
 import type { PresenceStore } from './session/line/presence.js';
 import { RedisPresence } from './fleet/presence-redis.js';
+import { RedisPacer } from './fleet/redis-pacer.js';
 import { Recordings, type CallRecorder } from './recording/index.js';
 import { createConsole, isLineService } from './console/index.js';
 
@@ -187,7 +188,7 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
   }
   const profile = resolveMaskingProfile(config, { phrase, local });
   const voices = profile.voices;
-  const extend = extras.extend ?? (config.LINES_CONFIG ? lineExtension(lineSettings(config), { presence: presenceStore(config, log) }) : undefined);
+  const extend = extras.extend ?? (config.LINES_CONFIG ? lineExtension(lineSettings(config), { presence: presenceStore(config, log), ...(config.REDIS_URL && { pacer: new RedisPacer({ url: config.REDIS_URL, perSecond: config.DIAL_CPS, log }) }) }) : undefined);
   // ---- the port's edge: who is believed, what is counted, how long anything may take ----
   // Buckets per client (behind TRUST_PROXY's proxies): signed webhooks, keyed API calls and
   // unauthenticated traffic apart, so that none can spend another's allowance.

@@ -32,7 +32,7 @@ import type { CallManager, CallRoute } from '../manager.js';
 import { createTwilioClient, twilioCallControl, type CallControl } from './call-control.js';
 import { LineMetrics } from './line-metrics.js';
 import { checkLineVoices, LinesConfigError, loadLinesFile, type LineConfig, type LinesConfig } from './lines-file.js';
-import { Pacer } from './pacer.js';
+import { Pacer, type CallPacer } from './pacer.js';
 import { MemoryPresence } from './presence-memory.js';
 import type { PresenceStore } from './presence.js';
 import { Room } from './room.js';
@@ -70,6 +70,8 @@ export interface LineOptions {
   control?: CallControl;
   /** Agents' presence and the queues (default: this process's; the composition root passes Redis's). */
   presence?: PresenceStore;
+  /** The outbound call rate (default: this process's DIAL_CPS; with Redis the fleet's, shared). */
+  pacer?: CallPacer;
   /** Receives the room registry (tests, diagnostics). */
   onRooms?: (rooms: ReadonlyMap<string, Room>) => void;
 }
@@ -143,7 +145,7 @@ export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
     const tokens = new RoomTokens(s.roomSecret);
     const personaSecret = s.roomSecret ?? randomBytes(32).toString('hex');
     if (!s.roomSecret) log.warn('LINE_ROOM_SECRET is not set: stable personas change voice when this process restarts (set it, the same on every instance)');
-    const pacer = new Pacer(s.dialCps);
+    const pacer = opts.pacer ?? new Pacer(s.dialCps);
     const lineMetrics = new LineMetrics();
     const rooms = new Map<string, Room>();
     /** The TwiML each customer call was answered with, by CallSid: a replayed webhook gets it again. */

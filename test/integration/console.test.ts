@@ -54,7 +54,8 @@ describe('operator console: absent without ADMIN_TOKEN', () => {
 describe('operator console: hotline bridge', () => {
   let b: Bridge;
   beforeAll(async () => {
-    b = await startBridge({ CONVERTER: 'local', ADMIN_TOKEN: TOKEN });
+    // The proxy of these tests is on loopback: its X-Forwarded-Proto is believed (TRUST_PROXY).
+    b = await startBridge({ CONVERTER: 'local', ADMIN_TOKEN: TOKEN, TRUST_PROXY: 'loopback' });
   });
   afterAll(async () => {
     await b?.close();

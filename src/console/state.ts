@@ -141,7 +141,8 @@ export class ConsoleStateSource {
     while (this.loadSamples.length > 2 && this.loadSamples[0]!.at < now - LOAD_WINDOW_MS) this.loadSamples.shift();
     const elu = performance.eventLoopUtilization(this.elu);
     this.elu = performance.eventLoopUtilization();
-    this.eluNow = elu.utilization;
+    // (a window too short to say anything, such as the first sample's, is not taken)
+    if (elu.idle + elu.active >= 200) this.eluNow = elu.utilization;
     // p99 of each second's delays past the timer's own 20 ms, the worst of the last five seconds.
     if (this.delay.count > 0) this.lags.push(Math.max(0, this.delay.percentile(99) / 1e6 - 20));
     this.delay.reset();

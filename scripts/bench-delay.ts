@@ -9,6 +9,14 @@
  *
  *   npm run bench:delay                       # TTFB 0 and 300 ms, shipped defaults
  *   npm run bench:delay -- --ttfb 300 --env VAD_CHUNK_MIN_MS=0 --env VAD_MAX_PHRASE_MS=10000
+ *
+ * With --two-party, a contact line instead (scripts/lib/two-party-delay.ts): the agent speaks a
+ * long turn through a line bridge (TTFB 2 s by default, so a backlog forms) while the customer
+ * stays quiet, backchannels ("mm-hmm") or interrupts; it reports the share of the agent's speech
+ * the customer heard (sample for sample, or played faster while catching up), the catch-up time
+ * and the extra delay, and exits 1 when a goal is missed.
+ *
+ *   nice npm run bench:delay -- --two-party [--ttfb 2000] [--jitter 800] [--clip bush] [--scenario interruption]
  */
 import { parseArgs } from 'node:util';
 import { mulawDecode } from '../src/audio/mulaw.js';
@@ -19,6 +27,7 @@ import { simulateCall } from '../tools/sim/index.js';
 import { CLIPS, loadClipMulaw } from '../tools/clips.js';
 import { startFakeElevenLabs } from '../tools/fakes/fake-elevenlabs.js';
 import { mouthToEar, percentile } from './lib/mouth-to-ear.js';
+import { twoPartyBench } from './lib/two-party-delay.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -26,8 +35,15 @@ const { values: args } = parseArgs({
     clip: { type: 'string', multiple: true },
     env: { type: 'string', multiple: true },
     json: { type: 'boolean', default: false },
+    'two-party': { type: 'boolean', default: false },
+    scenario: { type: 'string', multiple: true },
+    jitter: { type: 'string' },
   },
 });
+if (args['two-party']) {
+  const ok = await twoPartyBench({ ttfbMs: Number(args.ttfb?.[0] ?? 2000), jitterMs: Number(args.jitter ?? 0), clip: args.clip?.[0] ?? 'bush', env: Object.fromEntries((args.env ?? []).map((kv) => kv.split('=', 2) as [string, string])), json: args.json ?? false, ...(args.scenario && { scenarios: args.scenario }) });
+  process.exit(ok ? 0 : 1);
+}
 const ttfbs = (args.ttfb ?? ['0', '300']).map(Number);
 const clips = args.clip ?? ['bush', 'ljspeech', 'jfk'];
 const extraEnv = Object.fromEntries((args.env ?? []).map((kv) => kv.split('=', 2) as [string, string]));

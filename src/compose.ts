@@ -26,15 +26,16 @@ import { CallManager, type CallRoute } from './session/manager.js';
 import { elevenLabsOptions } from './compose/elevenlabs-options.js';
 import { lineSettings } from './compose/line-settings.js';
 import { resolveMaskingProfile } from './compose/masking-profile.js';
+import { checkVoices, configuredVoiceRefs, createVoiceCheck, type VoiceCheck } from './compose/voice-check.js';
 import type { MaskingProfile } from './pipeline/profile.js';
 import { initVad } from './pipeline/vad/index.js';
-import { initLocalEngine, isLocalVoice, LocalEngine, LOCAL_VOICES } from './voice/local/index.js';
+import { FallbackVoices, initLocalEngine, isLocalVoice, LocalEngine, LOCAL_VOICES } from './voice/local/index.js';
 import { createElevenLabsConverter } from './voice/elevenlabs/index.js';
 import { createResilientConverter, type ResilientConverter } from './voice/resilience/index.js';
 import { createLimiter, poolName } from './fleet/limiter.js';
 import { metrics } from './observability/metrics.js';
 import type { PhraseConverter } from './voice/converter.js';
-import { lineExtension } from './session/line/index.js';
+import { lineExtension, loadLinesFile, type LinesConfig } from './session/line/index.js';
 import { MemoryPresence } from './session/line/presence-memory.js';
 import type { PresenceStore } from './session/line/presence.js';
 import { RedisPresence } from './fleet/presence-redis.js';
@@ -154,11 +155,32 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
     log,
   });
 
+  // The lines file is read here (once; the line extension is handed it) so that its voices
+  // are checked with the rest before anything starts.
+  const settings = lineSettings(config);
+  const linesFile = extras.extend ? undefined : config.LINES_CONFIG;
+  const lines: LinesConfig | undefined = linesFile ? loadLinesFile(linesFile, { mask: settings.mask, dialTimeoutS: settings.dialTimeoutS }) : undefined;
+  // With ElevenLabs, every voice the configuration names must exist for the key: an unknown one
+  // refuses the start; no answer is a warning and a check in the background.
+  let voiceCheck: VoiceCheck | undefined;
+  if (config.converter === 'elevenlabs') {
+    voiceCheck = createVoiceCheck(config, log);
+    try {
+      await checkVoices(voiceCheck.voices, configuredVoiceRefs(config, lines), log, 'start');
+    } catch (err) {
+      await voiceCheck.close();
+      throw err;
+    }
+  }
+
   // Each backend masks with its own seed: ElevenLabs with ELEVENLABS_SEED, the embedded engine
   // (also as ElevenLabs' fallback) with LOCAL_SEED.
   let phrase: PhraseConverter = local;
   let resilient: ResilientConverter | undefined;
   if (config.converter === 'elevenlabs') {
+    // The fallback masks each phrase with the preset closest to the phrase's own voice.
+    const voices = voiceCheck!.voices;
+    const fallbackVoices = new FallbackVoices({ labelsOf: (id) => voices.labelsOf(id), defaultPreset: config.LOCAL_VOICE_ID, log });
     const limiter = createLimiter({
       maxConcurrency: config.ELEVENLABS_MAX_CONCURRENCY,
       ...(config.REDIS_URL && { redisUrl: config.REDIS_URL, pool: poolName(config.ELEVENLABS_API_KEY ?? '', config.ELEVENLABS_BASE_URL) }),
@@ -179,16 +201,16 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
       }),
       limiter,
       fallback: config.FALLBACK === 'local' ? local : undefined,
-      fallbackVoiceId: config.LOCAL_VOICE_ID,
+      fallbackVoice: (id) => fallbackVoices.presetFor(id),
       maxLagMs: config.ELEVENLABS_MAX_LAG_MS,
       maxConcurrency: config.ELEVENLABS_MAX_CONCURRENCY,
       fallbackMode: config.FALLBACK,
       log,
     });
   }
-  const profile = resolveMaskingProfile(config, { phrase, local });
+  const profile = resolveMaskingProfile(config, { phrase, local, ...(voiceCheck && { elevenLabsVoices: voiceCheck.voices }) });
   const voices = profile.voices;
-  const extend = extras.extend ?? (config.LINES_CONFIG ? lineExtension(lineSettings(config), { presence: presenceStore(config, log), ...(config.REDIS_URL && { pacer: new RedisPacer({ url: config.REDIS_URL, perSecond: config.DIAL_CPS, log }) }) }) : undefined);
+  const extend = extras.extend ?? (lines ? lineExtension(settings, { presence: presenceStore(config, log), lines, ...(config.REDIS_URL && { pacer: new RedisPacer({ url: config.REDIS_URL, perSecond: config.DIAL_CPS, log }) }) }) : undefined);
   // ---- the port's edge: who is believed, what is counted, how long anything may take ----
   // Buckets per client (behind TRUST_PROXY's proxies): signed webhooks, keyed API calls and
   // unauthenticated traffic apart, so that none can spend another's allowance.
@@ -329,6 +351,7 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
     // Every call has ended: their recordings get their final chunk and sidecar.
     await recordings?.close();
     await ext.close?.();
+    await voiceCheck?.close();
     // The profile's converter wraps `phrase` (or the engine): each backend is closed once.
     if (phrase !== local) await phrase.close();
     await local.close();
@@ -350,6 +373,41 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
       return r;
     },
     close: closeAll,
-    reloadLines: async () => ext.reload?.(),
+    reloadLines: async () => {
+      if (!ext.reload) return undefined;
+      if (voiceCheck && linesFile) return reloadCheckingVoices(voiceCheck, config, linesFile, settings, log, ext.reload);
+      return ext.reload();
+    },
   };
+}
+
+/**
+ * A reload of the lines file whose voices are checked with ElevenLabs first: a voice it does not
+ * know keeps the previous file, as any other problem of the file does.
+ */
+async function reloadCheckingVoices(
+  check: VoiceCheck,
+  config: Config,
+  file: string,
+  settings: { mask: 'agent' | 'both'; dialTimeoutS: number },
+  log: Logger,
+  reload: NonNullable<Extension['reload']>,
+): Promise<{ ok: boolean; problems: string[]; warnings: string[] }> {
+  let next: LinesConfig;
+  try {
+    next = loadLinesFile(file, { mask: settings.mask, dialTimeoutS: settings.dialTimeoutS });
+  } catch {
+    return reload(); // it reports the file's own problems
+  }
+  const refs = configuredVoiceRefs(config, next);
+  try {
+    await checkVoices(check.voices, refs, log, 'reload');
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    metrics.linesReloads.inc({ result: 'invalid' });
+    for (const p of err.problems) log.error(p);
+    log.error({ problems: err.problems.length }, 'lines file NOT reloaded: it has problems; the previous one stays in use');
+    return { ok: false, problems: err.problems, warnings: [] };
+  }
+  return reload();
 }

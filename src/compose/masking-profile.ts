@@ -30,15 +30,24 @@ export function playoutOptions(c: Config): PlayoutOptions {
 }
 
 /**
- * `phrase` is the phrase backend: the resilient ElevenLabs converter, or the engine itself.
+ * `phrase` is the phrase backend: the resilient ElevenLabs converter, or the engine itself;
+ * `elevenLabsVoices` what ElevenLabs said of the configured voices.
  * The embedded engine streams unless LOCAL_MODE=phrase; ElevenLabs is always phrase mode.
  */
-export function resolveMaskingProfile(config: Config, backends: { phrase: PhraseConverter; local: LocalEngine }): MaskingProfile {
+export function resolveMaskingProfile(
+  config: Config,
+  backends: { phrase: PhraseConverter; local: LocalEngine; elevenLabsVoices?: { state(id: string): 'found' | 'unknown' | 'unchecked' } },
+): MaskingProfile {
   const elevenlabs = config.converter === 'elevenlabs';
   const mode = !elevenlabs && config.LOCAL_MODE === 'streaming' ? 'streaming' : 'phrase';
   const segmenter = segmenterOptions(config);
   const voices: VoiceCatalog = elevenlabs
-    ? { defaultVoiceId: config.ELEVENLABS_VOICE_ID, isValid: () => true, describe: () => 'any ElevenLabs voice id' }
+    ? {
+        defaultVoiceId: config.ELEVENLABS_VOICE_ID,
+        // Any id, but one ElevenLabs said it does not have (src/compose/voice-check.ts).
+        isValid: (id) => backends.elevenLabsVoices?.state(id) !== 'unknown',
+        describe: () => 'a voice id of the ElevenLabs account',
+      }
     : { defaultVoiceId: config.LOCAL_VOICE_ID, isValid: isLocalVoice, describe: () => LOCAL_VOICES.map((v) => v.id).join(', ') };
   return Object.freeze({
     engine: config.converter,

@@ -57,6 +57,7 @@ export const metrics = {
   accountConcurrency: gauge('voicemask_elevenlabs_account_concurrency', 'What ElevenLabs last reported: maximum-concurrent-requests (max) and current-concurrent-requests (current)', ['kind']),
   concurrencyRefusals: counter('voicemask_elevenlabs_concurrency_429_total', '429 too_many_concurrent_requests answers (the phrase queued again; not a fault of the service)'),
   leasesExpired: counter('voicemask_elevenlabs_leases_expired_total', 'Slots of the shared pool freed by lease expiry (an instance died or stalled while holding them)'),
+  elevenLabsVoices: gauge('voicemask_elevenlabs_voices', 'Voices the configuration names, by what ElevenLabs said of them: found, unknown (no such voice for the key: its phrases are not converted by ElevenLabs), unchecked (no answer yet)', ['state']),
   fleetInstances: gauge('voicemask_fleet_instances', 'Live instances sharing the Redis pool, as last seen'),
   redisUp: gauge('voicemask_limiter_redis_up', '1 while the shared limiter reaches Redis, 0 while it runs on its per-instance share'),
   redisFallbacks: counter('voicemask_limiter_fallback_total', 'Slots taken from the per-instance share because Redis was unreachable or slow', ['reason']),

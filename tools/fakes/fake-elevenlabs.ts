@@ -35,6 +35,16 @@
  * object string), seed (0..4294967295), remove_background_noise (boolean), file_format
  * (pcm_s16le_16 | other); 422 in FastAPI's {"detail":[{loc,msg,type}]} shape. Empty form
  * values count as absent (the docs' Go example sends every field empty).
+ *
+ * Voices: GET /v1/voices/{voice_id} answers one Voice (voice_id, name, category, labels, ...)
+ * or 404 voice_not_found, and GET /v1/voices the list, with the same key check. `voices` names
+ * the account's voices (ids, or records with name, category and labels); unset, every id
+ * exists (a voice named after its id, no labels). Lookups are recorded apart (`voiceLookups`)
+ * and never take a conversion's request index; `voiceLookupFaults` makes ElevenLabs
+ * unreachable for them (a status, a reset, a hang, a slow answer):
+ *
+ *   const fake = await startFakeElevenLabs({ voices: [{ voice_id: 'v1', labels: { gender: 'female', age: 'young' } }] });
+ *   fake.setVoiceLookupFaults((i) => (i < 2 ? { type: 'status', status: 503 } : undefined));
  */
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
@@ -64,6 +74,32 @@ export type Fault =
   | { type: 'hang' };
 
 export type FaultPlan = Array<Fault | undefined> | ((index: number, req: RecordedRequest) => Fault | undefined);
+
+/** A voice of the fake account, as GET /v1/voices/{voice_id} describes it (the rest is filled in). */
+export interface FakeVoice {
+  voice_id: string;
+  name?: string;
+  /** premade, cloned, generated, professional, famous, high_quality (default 'premade'). */
+  category?: string;
+  /** accent, age, gender, description, use_case, ... */
+  labels?: Record<string, string>;
+  description?: string;
+}
+
+/** Faults a voice lookup can meet (the others are conversion faults). */
+export type VoiceLookupFault = Extract<Fault, { type: 'status' | 'unauthorized' | 'slow-first-byte' | 'reset-before-first-byte' | 'hang' }>;
+export type VoiceLookupPlan = Array<VoiceLookupFault | undefined> | ((index: number, voiceId: string | undefined) => VoiceLookupFault | undefined);
+
+/** One GET of the voices API (never counted among the conversion requests). */
+export interface RecordedVoiceLookup {
+  index: number;
+  /** undefined: the list, GET /v1/voices. */
+  voiceId: string | undefined;
+  headers: IncomingMessage['headers'];
+  fault?: VoiceLookupFault;
+  status?: number;
+  receivedAt: number;
+}
 
 export interface RecordedRequest {
   index: number;
@@ -127,8 +163,10 @@ export interface FakeElevenLabsOptions {
   pathPrefix?: string;
   /** Audio size limit (default ElevenLabs' 50 MB); over it: 413 payload_too_large. */
   maxBodyBytes?: number;
-  /** Known voice ids; others get 404 voice_not_found. Default: any voice exists. */
-  voices?: string[];
+  /** The account's voices (ids or records); others get 404 voice_not_found, on conversions and lookups. Default: any voice exists. */
+  voices?: Array<string | FakeVoice>;
+  /** Faults for GET /v1/voices[/{id}] (see setVoiceLookupFaults). */
+  voiceLookupFaults?: VoiceLookupPlan;
 }
 
 export interface FakeElevenLabs {
@@ -147,6 +185,12 @@ export interface FakeElevenLabs {
   /** Answers sent whole with status 200. */
   readonly converted: number;
   setConcurrencyLimit(limit: number | undefined): void;
+  /** Every GET of the voices API, in arrival order. */
+  voiceLookups: RecordedVoiceLookup[];
+  /** Voice lookup n (from 0, since the start) meets this fault. */
+  setVoiceLookupFaults(plan: VoiceLookupPlan): void;
+  /** Replaces the account's voices (undefined: any voice exists), e.g. a voice deleted. */
+  setVoices(voices: Array<string | FakeVoice> | undefined): void;
   /** Resolves once `count` requests (since the last reset) have arrived: a wait on events, not on time. */
   whenReceived(count: number): Promise<void>;
   /** Resolves with request `index` once its connection has closed (answered, failed or reset). */
@@ -230,6 +274,49 @@ function encodeAnswer(format: string, answerAt: (rate: number) => Int16Array): {
   return undefined;
 }
 
+/** The account's voices by id (undefined: any voice exists). */
+function voiceMap(list: Array<string | FakeVoice> | undefined): Map<string, FakeVoice> | undefined {
+  if (!list) return undefined;
+  return new Map(list.map((v) => (typeof v === 'string' ? { voice_id: v } : v)).map((v) => [v.voice_id, v]));
+}
+
+/** A Voice as GET /v1/voices/{voice_id} answers it (the fields the reference lists). */
+function voiceRecord(v: FakeVoice): Record<string, unknown> {
+  return {
+    voice_id: v.voice_id,
+    name: v.name ?? v.voice_id,
+    category: v.category ?? 'premade',
+    labels: v.labels ?? {},
+    description: v.description ?? null,
+    preview_url: null,
+    available_for_tiers: [],
+    high_quality_base_model_ids: ['eleven_multilingual_sts_v2'],
+    samples: null,
+    fine_tuning: null,
+    settings: null,
+    sharing: null,
+    verified_languages: [],
+    is_owner: v.category !== undefined && v.category !== 'premade',
+    is_legacy: false,
+    is_mixed: false,
+    created_at_unix: null,
+  };
+}
+
+/** /v1/voices/{voice_id} or /v1/voices (voiceId undefined); not /v1/voices/settings/... */
+function matchVoicePath(pathname: string, prefix: string): { voiceId: string | undefined } | null {
+  if (!pathname.startsWith(prefix)) return null;
+  const rest = pathname.slice(prefix.length);
+  if (/^\/v1\/voices\/?$/.test(rest)) return { voiceId: undefined };
+  const m = /^\/v1\/voices\/([^/]+)\/?$/.exec(rest);
+  if (!m || m[1] === 'settings') return null;
+  try {
+    return { voiceId: decodeURIComponent(m[1]!) };
+  } catch {
+    return null;
+  }
+}
+
 export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): Promise<FakeElevenLabs> {
   const apiKey = options.apiKey === undefined ? 'test-key' : options.apiKey;
   const toneHz = options.toneHz ?? 300;
@@ -243,6 +330,9 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
   const maxBytes = options.maxBodyBytes ?? MAX_STS_BYTES;
   const requests: RecordedRequest[] = [];
   let plan: FaultPlan = options.faults ?? [];
+  let voices = voiceMap(options.voices);
+  let lookupPlan: VoiceLookupPlan = options.voiceLookupFaults ?? [];
+  const voiceLookups: RecordedVoiceLookup[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
   let servedInFlight = 0;
@@ -291,7 +381,7 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
     servedInFlight++;
     maxServed = Math.max(maxServed, servedInFlight);
     res.once('close', () => servedInFlight--);
-    const v = await validate(req, route, { apiKey, maxBytes, ...(options.voices && { voices: options.voices }) });
+    const v = await validate(req, route, { apiKey, maxBytes, ...(voices && { voices: [...voices.keys()] }) });
     if (v.ok) {
       rec.parsed = v.request;
       rec.fields = v.request.fields;
@@ -385,8 +475,58 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
     rec.completed = true;
   }
 
+  /** GET /v1/voices/{voice_id} and GET /v1/voices: the account's voices. */
+  async function lookUpVoice(req: IncomingMessage, res: ServerResponse, voiceId: string | undefined): Promise<void> {
+    const rec: RecordedVoiceLookup = { index: voiceLookups.length, voiceId, headers: req.headers, receivedAt: performance.now() };
+    voiceLookups.push(rec);
+    res.once('close', () => (rec.status = res.headersSent ? res.statusCode : undefined));
+    req.resume();
+    const fault = typeof lookupPlan === 'function' ? lookupPlan(rec.index, voiceId) : lookupPlan[rec.index];
+    if (fault) rec.fault = fault;
+    const sock = req.socket;
+    switch (fault?.type) {
+      case 'hang':
+        return new Promise<void>((resolve) => sock.once('close', resolve));
+      case 'reset-before-first-byte':
+        sock.destroy();
+        return;
+      case 'status':
+        return sendError(res, { status: fault.status, body: fault.body ?? { detail: { status: 'internal_error', message: `fake error ${fault.status}` } }, ...(fault.headers && { headers: fault.headers }) });
+      case 'unauthorized':
+        return sendError(res, statusError(401, 'invalid_api_key', 'Invalid API key'));
+      case 'slow-first-byte':
+        await sleep(fault.delayMs);
+        if (sock.destroyed) return;
+        break;
+      default:
+        break;
+    }
+    const header = req.headers['xi-api-key'];
+    const key = Array.isArray(header) ? header[0] : header;
+    if (apiKey !== null && key !== apiKey) {
+      return sendError(res, key ? statusError(401, 'invalid_api_key', 'Invalid API key') : statusError(401, 'needs_authorization', 'Neither authorization header nor xi-api-key received, please provide one.'));
+    }
+    let body: unknown;
+    if (voiceId === undefined) body = { voices: [...(voices?.values() ?? [])].map(voiceRecord) };
+    else {
+      const known = voices ? voices.get(voiceId) : { voice_id: voiceId, name: voiceId };
+      if (!known) return sendError(res, statusError(404, 'voice_not_found', `A voice with the voice_id ${voiceId} was not found.`));
+      body = voiceRecord(known);
+    }
+    const text = JSON.stringify(body);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'request-id': randomUUID() });
+    res.end(text);
+  }
+
   const server = createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://fake');
+    if (req.method === 'GET') {
+      const voice = matchVoicePath(u.pathname, prefix);
+      if (voice) {
+        lookUpVoice(req, res, voice.voiceId).catch(() => req.socket.destroy());
+        return;
+      }
+    }
     const rec: RecordedRequest = {
       index: counter++,
       method: req.method ?? '',
@@ -457,6 +597,13 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
     },
     setConcurrencyLimit(n) {
       limit = n;
+    },
+    voiceLookups,
+    setVoiceLookupFaults(p) {
+      lookupPlan = p;
+    },
+    setVoices(list) {
+      voices = voiceMap(list);
     },
     whenReceived: (count) => waitFor(() => (requests.length >= count ? true : undefined)).then(() => undefined),
     whenFinished: (index) => waitFor(() => (requests[index]?.endedAt !== undefined ? requests[index] : undefined)),

@@ -10,6 +10,9 @@
  *   proxy.setPlan((r) => (r.phrase < 2 ? { type: 'status', status: 500 } : undefined));
  *   ... bridge with ELEVENLABS_BASE_URL = proxy.baseUrl ...
  *   proxy.requests  // phrase, attempt, fault, status, bytes forwarded
+ *
+ * Only conversions (POST) are phrases: other requests (the voice lookups, GET /v1/voices/...)
+ * are passed through untouched and not recorded.
  */
 import { createHash } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -136,7 +139,18 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     res.end();
   }
 
+  /** Not a conversion: streamed through both ways, unrecorded. */
+  const passThrough = (req: IncomingMessage, res: ServerResponse) => {
+    const out = httpRequest({ host: up.hostname, port: up.port, method: req.method, path: prefix + (req.url ?? '/'), headers: { ...req.headers, host: up.host } }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    out.on('error', () => req.socket.destroy());
+    req.pipe(out);
+  };
+
   const server = createServer((req, res) => {
+    if (req.method !== 'POST') return passThrough(req, res);
     const rec: ProxiedRequest = {
       index: requests.length,
       phrase: -1,

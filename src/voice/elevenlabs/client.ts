@@ -201,7 +201,8 @@ export class ElevenLabsConverter implements PhraseConverter {
   }
 }
 
-async function readText(body: AsyncIterable<Buffer>, limit: number): Promise<string> {
+/** An answer's body as text, at most `limit` bytes kept (the rest is read and dropped). */
+export async function readText(body: AsyncIterable<Buffer>, limit: number): Promise<string> {
   const parts: Buffer[] = [];
   let n = 0;
   for await (const chunk of body) {

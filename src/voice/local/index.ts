@@ -34,6 +34,7 @@ import { ELEVENLABS_PREMADE_VOICES, type PremadeVoice } from './premade-voices.j
 import { LocalFrameStream, STREAM_DELAY_8K } from './stream.js';
 
 export { engineBusySeconds } from './load.js';
+export { FallbackVoices, presetForLabels, presetForVoiceId, type FallbackVoicesOptions } from './closest-preset.js';
 export { LOCAL_VOICES, ELEVENLABS_PREMADE_VOICES, getPreset, isLocalVoice, type ArrivingPcm, type LocalVoicePreset, type PremadeVoice };
 
 /** Default least clean-pulse share of the voiced excitation (see LocalEngineOptions.pulse). */

@@ -2,7 +2,8 @@
  * The outermost layer: a phrase the primary could not convert (circuit open, a permanent
  * error, or retryable errors after the retries) goes to the fallback converter when its
  * error's policy allows it (../errors.ts), FALLBACK=local and the phrase is still fresh, with
- * the request's voice mapped to the fallback's (their voice ids differ); otherwise it is
+ * the request's voice mapped to the fallback's per phrase (their voice ids differ: the preset
+ * closest to the phrase's own voice, ../local/closest-preset.ts); otherwise it is
  * dropped. The fallback masks too: raw audio never passes. A failure after audio was delivered
  * ends the phrase there: it is rethrown as is with no fallback, as the listener would hear the
  * start of the phrase twice. An abort is rethrown at once: the call ended, nothing failed.
@@ -18,7 +19,9 @@ export interface FallbackOptions {
   /** 'silence' drops instead of falling back. */
   mode: 'local' | 'silence';
   fallback?: PhraseConverter;
-  /** The fallback's voice for every phrase (default: the request's voiceId unchanged). */
+  /** The fallback's voice for a phrase's voice (the preset closest to it); wins over fallbackVoiceId. */
+  fallbackVoice?: (voiceId: string) => string;
+  /** One fallback voice for every phrase (default: the request's voiceId unchanged). */
   fallbackVoiceId?: string;
   maxLagMs: number;
   stats?: ResilienceStats;
@@ -40,6 +43,7 @@ export class FallbackConverter implements PhraseConverter {
     const { stats, fallback, mode, maxLagMs } = this.opts;
     const log = req.log ?? this.opts.log;
     let delivered = false;
+    let why: { label: string; status: number | undefined } | undefined;
     try {
       for await (const chunk of this.primary.convert(req)) {
         delivered = true;
@@ -64,11 +68,13 @@ export class FallbackConverter implements PhraseConverter {
         throw err;
       }
       stats?.record({ type: 'fallback', callKey: req.callKey, label, ...(status !== undefined && { status }) });
-      log?.info({ callKey: req.callKey, label, status, fallback: fallback.name }, 'phrase sent to the fallback converter');
+      why = { label, status };
     }
+    const voiceId = this.opts.fallbackVoice?.(req.voiceId) ?? this.opts.fallbackVoiceId ?? req.voiceId;
+    log?.info({ callKey: req.callKey, ...why, voice: req.voiceId, fallbackVoice: voiceId, fallback: fallback.name }, 'phrase sent to the fallback converter');
     // The fallback, outside the catch: its own failure is not the primary's.
     try {
-      yield* fallback.convert({ ...req, voiceId: this.opts.fallbackVoiceId ?? req.voiceId });
+      yield* fallback.convert({ ...req, voiceId });
       stats?.record({ type: 'success', callKey: req.callKey, via: 'fallback' });
     } catch (err) {
       if (!isAbort(err)) stats?.record({ type: 'dropped', callKey: req.callKey, label: policyOf(err).label });

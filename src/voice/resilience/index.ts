@@ -36,7 +36,9 @@ export interface ResilientConverterOptions {
   primary: PhraseConverter;
   /** The embedded engine, used when FALLBACK=local. */
   fallback?: PhraseConverter;
-  /** The fallback's voice (its ids differ from ElevenLabs'), e.g. config.LOCAL_VOICE_ID. */
+  /** The fallback's voice for a phrase's voice (its ids differ from ElevenLabs'): the closest preset. */
+  fallbackVoice?: (voiceId: string) => string;
+  /** One fallback voice for every phrase (when fallbackVoice is not given). */
   fallbackVoiceId?: string;
   /** ELEVENLABS_MAX_LAG_MS: a phrase older than this is not worth converting (0: no limit). */
   maxLagMs: number;
@@ -72,6 +74,7 @@ export function createResilientConverter(opts: ResilientConverterOptions): Resil
   const outer = new FallbackConverter(breaker, {
     mode: opts.fallbackMode,
     ...(opts.fallback && { fallback: opts.fallback }),
+    ...(opts.fallbackVoice && { fallbackVoice: opts.fallbackVoice }),
     ...(opts.fallbackVoiceId !== undefined && { fallbackVoiceId: opts.fallbackVoiceId }),
     maxLagMs,
     stats: events,

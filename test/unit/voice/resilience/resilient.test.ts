@@ -371,4 +371,24 @@ describe('circuit breaker and fallback', () => {
     expect(same(out.bytes, expectedUlaw(400, PRIMARY_TONE))).toBe(false);
     expect(conv.stats()).toMatchObject({ fallbacks: 1, circuit: 'open' });
   });
+  it("the fallback's voice is chosen per phrase from the phrase's own voice (two voices, two presets)", async () => {
+    const config = testConfig(primaryFake.baseUrl, { FALLBACK: 'local' });
+    const asked: string[] = [];
+    const conv = createResilientConverter({
+      primary: createElevenLabsConverter(elevenLabsOptions(config), silentLog),
+      fallback: createElevenLabsConverter(elevenLabsOptions(testConfig(fallbackFake.baseUrl)), silentLog),
+      fallbackVoice: (id) => (asked.push(id), id === 'herVoice' ? 'bright-female' : 'deep-male'),
+      fallbackVoiceId: 'neutral-male',
+      ...resolved(config),
+      log: silentLog,
+      metrics: false,
+      circuit: { authCooldownsMs: [60_000] },
+    });
+    open.push(conv);
+    primaryFake.setFaults(() => ({ type: 'unauthorized' }));
+    expect((await collect(conv, phrase(100, { voiceId: 'herVoice' }))).error).toBeUndefined();
+    expect((await collect(conv, phrase(100, { voiceId: 'hisVoice' }))).error).toBeUndefined();
+    expect(asked).toEqual(['herVoice', 'hisVoice']);
+    expect(fallbackFake.requests.map((r) => r.voiceId)).toEqual(['bright-female', 'deep-male']);
+  });
 });

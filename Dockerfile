@@ -7,6 +7,7 @@ RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/build.mjs ./scripts/build.mjs
 COPY src ./src
+COPY console ./console
 # dist/main.js + dist/builds/<id>/ (scripts/build.mjs: atomic, never rewritten in place)
 RUN npm run build
 

@@ -3,9 +3,10 @@
  * Builds dist/ without ever rewriting a build in place, so any number of processes may start
  * from one checkout while a build runs (plain JavaScript: it runs without dev dependencies).
  *
- *   dist/builds/<id>/...  one complete `tsc -p tsconfig.build.json` output per build, never modified
+ *   dist/builds/<id>/...  one complete `tsc -p tsconfig.build.json` output per build, never modified,
+ *                         with the operator console's front end (console/) bundled into console/public/
  *   dist/main.js          a one-line entry importing the current build, replaced by rename(2)
- *   dist/build.json       { id, sources, builtAt }: `sources` hashes src/ and the tsconfigs
+ *   dist/build.json       { id, sources, builtAt }: `sources` hashes src/, console/ and the tsconfigs
  *
  * A process that started keeps loading modules from its own build directory, whatever is built
  * afterwards. Builds run one at a time (a lock directory, taken over when its owner died); a
@@ -37,7 +38,7 @@ const optional = args.has('--optional');
 const forStart = args.has('--start');
 const say = (msg) => process.stderr.write(`voice-mask build: ${msg}\n`);
 
-/** Hash of every file the build reads (undefined when src/ is absent, e.g. in an image). */
+/** Hash of every file the build reads: src/, the console's front end, the tsconfigs (undefined when src/ is absent, e.g. in an image). */
 function sourcesHash() {
   if (!existsSync(path.join(ROOT, 'src'))) return undefined;
   const h = createHash('sha256');
@@ -49,6 +50,7 @@ function sourcesHash() {
     }
   };
   walk(path.join(ROOT, 'src'));
+  if (existsSync(path.join(ROOT, 'console'))) walk(path.join(ROOT, 'console'));
   for (const f of ['tsconfig.json', 'tsconfig.build.json']) if (existsSync(path.join(ROOT, f))) h.update(f).update(readFileSync(path.join(ROOT, f)));
   return h.digest('hex').slice(0, 16);
 }
@@ -146,6 +148,13 @@ function build(tsc, hash) {
   if (r.status !== 0) {
     rmSync(tmp, { recursive: true, force: true });
     throw new Error(`tsc failed (exit ${r.status ?? r.signal}): dist/ is unchanged`);
+  }
+  // The console's front end, bundled by the build's own module (src/console/bundle.ts) beside it
+  // (a checkout without console/ builds the bridge alone; with ADMIN_TOKEN it then refuses to start, saying why).
+  const bundled = !existsSync(path.join(ROOT, 'console', 'app.ts')) ? { status: 0 } : spawnSync(process.execPath, [path.join(tmp, 'console', 'bundle.js'), ROOT, path.join(tmp, 'console', 'public')], { cwd: ROOT, stdio: 'inherit' });
+  if (bundled.status !== 0) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw new Error(`the operator console's front end failed to build (exit ${bundled.status ?? bundled.signal}): dist/ is unchanged`);
   }
   mkdirSync(BUILDS, { recursive: true });
   renameSync(tmp, path.join(BUILDS, id));

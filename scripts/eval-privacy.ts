@@ -2,9 +2,13 @@
  * Privacy evaluation of the embedded engine: a classical speaker-verification attacker
  * (telephone-band MFCC + deltas with CMN, GMM-UBM whose background never holds the test speaker,
  * MAP-adapted speaker models, 2-3 s segments cut at the phrases) against the engine run the way
- * a call runs it (8 kHz mu-law in and out; streaming and phrase mode), or with --path api the
+ * a call runs it (--path engine, the default: the engine's streaming and phrase modes fed 8 kHz
+ * mu-law directly, each clip with a seed of the run's), through real calls (--path call: each
+ * clip one hotline call through a real bridge on loopback, with production's per-call seed and
+ * per-phrase draws; what the caller heard; see eval-privacy/bridge.ts), or with --path api the
  * way the compatible API runs it (each clip one request with its own seed, default voice
- * settings, ulaw_8000 out; through the same facade call as the API). Equal error rates, with
+ * settings, ulaw_8000 out; through the same facade call as the API). --persona stable masks as a
+ * contact line's stable persona does (a seed per agent, no per-phrase draw). Equal error rates, with
  * 95% speaker-bootstrap intervals and trial counts, for:
  *   original     enrol and test on the real voices (how well the attacker works at all)
  *   ignorant     enrol on the real voice, test masked (the attacker knows only the real voice)
@@ -19,11 +23,12 @@
  * plus, when python3 has pocketsphinx, the recogniser's word error rate on the clips with
  * known transcripts, masked over original (--no-asr skips it).
  *
- *   npm run eval:privacy [-- --voices neutral-male,deep-male] [-- --path call|api] [-- --modes streaming,phrase]
+ *   npm run eval:privacy [-- --voices neutral-male,deep-male] [-- --path engine|call|api] [-- --modes streaming,phrase]
+ *     [-- --persona per-call|stable]
  *     [-- --clips bush,p240,...] [-- --components 64] [-- --no-asr] [-- --json out.json]
  *     [-- --normalise 0..1] [-- --variation 0..1] [-- --phrase-variation 0..1] [-- --pulse 0..1] [-- --asr-only]
  *     [-- --seeds A,B (the two calls' base seeds, default 1001,2002)]
- *     [-- --asr-voices all|a,b (default: the default preset)] [-- --skip ignorant,fixed,cross-call,cross-preset,semi]
+ *     [-- --asr-voices all|a,b (default: the default preset)] [-- --skip semi,ignorant,lazy,fixed,cross-call,cross-preset]
  *
  * CPU heavy (a few minutes for everything): run it niced on a shared machine.
  */
@@ -35,10 +40,12 @@ import { fileURLToPath } from 'node:url';
 import { mulawDecode } from '../src/audio/mulaw.js';
 import { initResampler, resample } from '../src/audio/resampler.js';
 import { encodeWavPcm16 } from '../src/audio/wav.js';
+import { personaSeed } from '../src/session/line/room.js';
 import { initLocalEngine, LocalEngine, LOCAL_VOICES } from '../src/voice/local/index.js';
 import { CLIPS, loadClipMulaw } from '../tools/clips.js';
 import { eerWithInterval, type EerResult, type Trial } from './eval-privacy/eer.js';
 import { llrScore, mapAdapt, prepareTest, trainUbm, type Features, type Gmm } from './eval-privacy/gmm.js';
+import { closeBridges, maskCall, PERSONA_SECRET } from './eval-privacy/bridge.js';
 import { maskPhrases, maskRequest, maskStreaming, type Mode } from './eval-privacy/masking.js';
 import { DIM, mfccFeatures } from './eval-privacy/mfcc.js';
 import { cutSegments, segmentSamples, spread, type Segment } from './eval-privacy/segments.js';
@@ -48,14 +55,20 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SHARED = path.resolve(HERE, '../../shared/testdata/speech');
 const args = process.argv.slice(2);
 const USAGE = `npm run eval:privacy -- [options]
-  --path call|api        the call path (default; --modes below) or the compatible API's: each clip
-                         one /v1/speech-to-speech request with its own seed, default voice
-                         settings, ulaw_8000 out, through the same facade call as the API
-  --modes streaming,phrase   call path modes (default both)
+  --path engine|call|api engine (default): the engine as a call runs it, fed directly (--modes
+                         below; each clip a seed of the run's); call: each clip one hotline call
+                         through a real bridge on loopback (CONVERTER=local, streaming; its own
+                         CallSid, so production's per-call seed and per-phrase draws; what the
+                         caller heard); api: each clip one /v1/speech-to-speech request with its
+                         own seed, default voice settings, ulaw_8000 out, through the facade
+  --modes streaming,phrase   engine path modes (default both)
+  --persona per-call|stable  per-call (default): today's per-call and per-phrase variation;
+                         stable: a contact line's stable persona (a seed per agent from a secret
+                         and the agent's id, no per-phrase draw; --path call or engine streaming)
   --voices a,b           presets (default all)          --clips a,b,c   clips (at least 3)
   --seeds A,B            the two calls' base seeds (default 1001,2002)
   --components N         GMM components, a power of two (default 64)
-  --skip ignorant,fixed,cross-call,cross-preset,semi    cells to leave out
+  --skip semi,ignorant,lazy,fixed,cross-call,cross-preset   cells to leave out
   --normalise, --variation, --phrase-variation, --pulse 0..1   engine options
   --no-asr | --asr-only  --asr-voices all|a,b   the recogniser's word error rate
   --json out.json        the results as JSON`;
@@ -69,8 +82,11 @@ const opt = (name: string) => {
 };
 const DEFAULT_VOICE = 'neutral-male';
 const voices = opt('voices')?.split(',') ?? LOCAL_VOICES.map((v) => v.id);
-const pathName = opt('path') ?? 'call';
-const modes = (pathName === 'api' ? ['api'] : (opt('modes')?.split(',') ?? ['streaming', 'phrase'])) as Mode[];
+const pathName = opt('path') ?? 'engine';
+const persona = opt('persona') ?? 'per-call';
+const stable = persona === 'stable';
+/** Modes: the engine path's streaming/phrase, 'call' (the call path), 'api'; '-stable' for a stable persona. */
+const baseModes = pathName === 'api' ? ['api'] : pathName === 'call' ? ['call'] : (opt('modes')?.split(',') ?? ['streaming', 'phrase']);
 const components = Number(opt('components') ?? 64);
 /** Clip 'noisy' is clip 'ljspeech' again (same words, same speaker): left out. */
 const clipKeys = opt('clips')?.split(',') ?? Object.keys(CLIPS).filter((k) => k !== 'noisy');
@@ -82,11 +98,18 @@ const usage = (msg: string): never => {
   console.error(`eval:privacy: ${msg}`);
   process.exit(2);
 };
-if (pathName !== 'call' && pathName !== 'api') usage(`unknown path "${pathName}"; paths: call, api`);
-if (pathName === 'api' && opt('modes') !== undefined) usage('--modes selects the call path\'s modes; --path api has one (each clip one request)');
+if (pathName !== 'engine' && pathName !== 'call' && pathName !== 'api') usage(`unknown path "${pathName}"; paths: engine, call, api`);
+if (pathName !== 'engine' && opt('modes') !== undefined) usage(`--modes selects the engine path's modes; --path ${pathName} has one (each clip one ${pathName === 'api' ? 'request' : 'call'})`);
+if (persona !== 'per-call' && persona !== 'stable') usage(`unknown persona "${persona}"; personas: per-call, stable`);
+if (stable && (pathName === 'api' || baseModes.includes('phrase')))
+  usage('--persona stable: a stable persona masks calls (--path call, or --path engine --modes streaming); not the API or phrase mode');
 if (!(Number.isInteger(SEED_A) && Number.isInteger(SEED_B) && SEED_A !== SEED_B)) usage('--seeds needs two different integers, e.g. 1001,2002');
 for (const v of voices) if (!LOCAL_VOICES.some((p) => p.id === v)) usage(`unknown voice "${v}"; presets: ${LOCAL_VOICES.map((p) => p.id).join(', ')}`);
-for (const m of modes) if (pathName === 'call' && m !== 'streaming' && m !== 'phrase') usage(`unknown mode "${m}"; modes: streaming, phrase`);
+for (const m of baseModes) if (pathName === 'engine' && m !== 'streaming' && m !== 'phrase') usage(`unknown mode "${m}"; modes: streaming, phrase`);
+if (pathName === 'call')
+  for (const o of ['normalise', 'variation', 'pulse'])
+    if (opt(o) !== undefined) usage(`--${o} is an engine option the bridge does not take; --path call masks as a deployment does (--phrase-variation 0 is LOCAL_PHRASE_VARIATION=false)`);
+const modes = baseModes.map((m) => (stable ? `${m}-stable` : m)) as Mode[];
 for (const k of clipKeys) if (!CLIPS[k]) usage(`unknown clip "${k}"; clips: ${Object.keys(CLIPS).join(', ')}`);
 if (new Set(clipKeys).size < 3) usage('--clips needs at least 3 clips (speakers) for verification trials');
 if (!(Number.isInteger(components) && components >= 2 && (components & (components - 1)) === 0)) usage('--components must be a power of two (e.g. 64)');
@@ -119,23 +142,43 @@ async function processed(key: Key): Promise<Map<string, Uint8Array>> {
   let m = audio.get(key);
   if (m) return m;
   m = new Map();
+  // The call path's calls of one processing run side by side (their output comes in real time).
+  const parallel = key.startsWith('call');
+  const pending: Array<Promise<void>> = [];
   for (const [i, c] of clips.entries()) {
     if (key === 'orig') m.set(c.key, c.ulaw);
-    else {
+    else if (parallel) {
+      // The bridge's own per-call seeds (with /same, LOCAL_SEED = the base seed for every call).
+      const [, voice, base, same] = key.split('/') as [string, string, string, string?];
+      const phraseVariation = opt('phrase-variation') === undefined ? undefined : Number(opt('phrase-variation')) > 0;
+      pending.push(
+        maskCall(c.ulaw, {
+          voiceId: voice,
+          agent: c.key,
+          persona: key.startsWith('call-stable') ? 'stable' : 'per-call',
+          ...(same === 'same' && { fixedSeed: Number(base) }),
+          ...(phraseVariation !== undefined && { phraseVariation }),
+        }).then((u) => void m.set(c.key, u)),
+      );
+    } else {
       // Every clip is a call of its own: its seed is the run's base seed plus the clip's index
-      // (or the base seed itself, for every clip, with /same).
-      const [mode, voice, base, same] = key.split('/') as [Mode, string, string, string?];
-      const seed = Number(base) + (same === 'same' ? 0 : 7919 * i);
+      // (or the base seed itself, for every clip, with /same). A stable persona: the speaker's
+      // (agent's) own seed, whatever the call.
+      const [modeName, voice, base, same] = key.split('/') as [string, string, string, string?];
+      const isStable = modeName.endsWith('-stable');
+      const mode = modeName.replace(/-stable$/, '') as Mode;
+      const seed = isStable ? personaSeed(PERSONA_SECRET, c.key) : Number(base) + (same === 'same' ? 0 : 7919 * i);
       m.set(
         c.key,
         mode === 'streaming'
-          ? maskStreaming(engine, c.ulaw, voice, seed)
-          : mode === 'api'
-            ? await maskRequest(engine, c.ulaw, voice, seed)
-            : await maskPhrases(engine, c.ulaw, c.phrases, voice, seed),
+            ? maskStreaming(engine, c.ulaw, voice, seed, isStable)
+            : mode === 'api'
+              ? await maskRequest(engine, c.ulaw, voice, seed)
+              : await maskPhrases(engine, c.ulaw, c.phrases, voice, seed),
       );
     }
   }
+  await Promise.all(pending);
   audio.set(key, m);
   return m;
 }
@@ -201,7 +244,9 @@ const base = await run('orig', ['orig']);
 results.original = base;
 console.log(`\noriginal/original: EER ${pct(base)} % (${base.targets} target, ${base.nonTargets} non-target trials)\n`);
 
-const header = ['mode', 'preset', 'ignorant', 'lazy', 'fixed seed', 'cross-call', 'cross-preset', 'semi-informed'];
+// The semi-informed attacker first: the one VoicePrivacy ranks systems by, and what anyone who
+// runs this open-source engine can build (docs/privacy.md).
+const header = ['mode', 'preset', 'semi-informed', 'ignorant', 'lazy', 'fixed seed', 'cross-call', 'cross-preset'];
 const skip = new Set(opt('skip')?.split(',') ?? []);
 const rows: string[][] = [];
 for (const mode of modes) {
@@ -210,24 +255,29 @@ for (const mode of modes) {
     const b = `${mode}/${voice}/${SEED_B}`;
     // Enrolled under this preset, tested under every other (whatever --voices selects).
     const others = LOCAL_VOICES.filter((v) => v.id !== voice).map((v) => `${mode}/${v.id}/${SEED_A}`);
+    const cell = (x: EerResult | undefined) => (x ? pct(x) : '-');
+    // Computed in the table's order, semi-informed first, each printed as it comes.
+    const semiInformed = voice === DEFAULT_VOICE && !mode.startsWith('phrase') && !skip.has('semi') ? await run(a, [a], a) : undefined;
+    if (semiInformed) console.log(`${mode} | ${voice} | semi-informed ${cell(semiInformed)}   (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     const r = {
+      semiInformed,
       ignorant: skip.has('ignorant') ? undefined : await run('orig', [a]),
-      lazy: await run(a, [a]),
-      fixedSeed: skip.has('fixed') ? undefined : await run(`${a}/same`, [`${a}/same`]),
+      lazy: skip.has('lazy') ? undefined : await run(a, [a]),
+      // A stable persona has a seed per agent: LOCAL_SEED does not apply (no fixed-seed cell).
+      fixedSeed: skip.has('fixed') || stable ? undefined : await run(`${a}/same`, [`${a}/same`]),
       crossCall: skip.has('cross-call') ? undefined : await run(a, [b]),
       // Cross-preset costs 7 cells' trials: each path's default mode only (streaming; the API's one).
-      crossPreset: others.length > 0 && mode !== 'phrase' && !skip.has('cross-preset') ? await run(a, others) : undefined,
-      semiInformed: voice === DEFAULT_VOICE && mode !== 'phrase' && !skip.has('semi') ? await run(a, [a], a) : undefined,
+      crossPreset: others.length > 0 && !mode.startsWith('phrase') && !skip.has('cross-preset') ? await run(a, others) : undefined,
     };
     results[`${mode}/${voice}`] = r;
-    const cell = (x: EerResult | undefined) => (x ? pct(x) : '-');
-    rows.push([mode, voice, cell(r.ignorant), cell(r.lazy), cell(r.fixedSeed), cell(r.crossCall), cell(r.crossPreset), cell(r.semiInformed)]);
+    rows.push([mode, voice, cell(r.semiInformed), cell(r.ignorant), cell(r.lazy), cell(r.fixedSeed), cell(r.crossCall), cell(r.crossPreset)]);
     console.log(`${rows[rows.length - 1]!.join(' | ')}   (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   }
 }
 const trialLine = (() => {
-  const any = results[`${modes[0]}/${voices[0]}`] as { lazy: EerResult } | undefined;
-  return any ? `${any.lazy.targets} target / ${any.lazy.nonTargets} non-target trials per cell (cross-preset: x${LOCAL_VOICES.length - 1})` : '';
+  const any = results[`${modes[0]}/${voices[0]}`] as Record<string, EerResult | undefined> | undefined;
+  const one = any && Object.values(any).find((x) => x !== undefined);
+  return one ? `${one.targets} target / ${one.nonTargets} non-target trials per cell (cross-preset: x${LOCAL_VOICES.length - 1})` : '';
 })();
 
 console.log('\nEER % [95% speaker-bootstrap interval]; higher is more private (50 = chance). ' + trialLine);
@@ -236,6 +286,7 @@ printTable(header, rows);
 if (!args.includes('--no-asr')) await intelligibility();
 const json = opt('json');
 if (json) writeFileSync(json, JSON.stringify(results, null, 2));
+await closeBridges();
 
 /**
  * Recogniser word error rate, original and masked (seed A), over the English clips. The

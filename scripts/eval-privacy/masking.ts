@@ -17,13 +17,14 @@ import { createOutputEncoder } from '../../src/api/output-encoder.js';
 import { DEFAULT_VOICE_SETTINGS } from '../../src/api/voice-settings.js';
 import type { LocalEngine } from '../../src/voice/local/index.js';
 
-export type Mode = 'streaming' | 'phrase' | 'api';
+export type Mode = 'streaming' | 'phrase' | 'api' | 'call';
 
 const PREROLL_S = 0.2;
 const HANGOVER_S = 0.3;
 
-export function maskStreaming(engine: LocalEngine, ulaw: Uint8Array, voiceId: string, seed: number): Uint8Array {
-  const s = engine.openStream({ voiceId, seed });
+/** `stable`: a stable persona's stream (no per-phrase draw), as a contact line opens it. */
+export function maskStreaming(engine: LocalEngine, ulaw: Uint8Array, voiceId: string, seed: number, stable = false): Uint8Array {
+  const s = engine.openStream({ voiceId, seed, ...(stable && { stable: true }) });
   const delay = Math.round(engine.delayMs * 8);
   const out = new Uint8Array(ulaw.length + delay + 4 * FRAME_BYTES_8K);
   let w = 0;

@@ -4,7 +4,10 @@
  * settings. MP3 as ElevenLabs serves previews; Ogg Opus when the optional MP3 encoder is
  * absent. Made once per voice, on first request.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { decodeWav } from '../audio/codecs/wav-decode.js';
 import { loadMp3Encoder } from '../audio/codecs/mp3-encoder.js';
 import { resample } from '../audio/resampler.js';
@@ -12,7 +15,18 @@ import type { StsEngine } from './engine.js';
 import { createOutputEncoder } from './output-encoder.js';
 import { DEFAULT_VOICE_SETTINGS } from './voice-settings.js';
 
-const SOURCE = new URL('../../assets/voice-preview-source.wav', import.meta.url);
+const ASSET = path.join('assets', 'voice-preview-source.wav');
+
+/**
+ * The sample in the checkout's or image's assets/ folder: the nearest one above this module,
+ * whether it runs from src/api (tsx) or from a build in dist/builds/<id>/api (scripts/build.mjs).
+ */
+export function findPreviewSource(from = path.dirname(fileURLToPath(import.meta.url))): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, ASSET))) return path.join(dir, ASSET);
+    if (path.dirname(dir) === dir) throw new Error(`${ASSET} was not found in any folder above ${from}: the voice previews need it (the image copies assets/)`);
+  }
+}
 
 export interface Preview {
   bytes: Uint8Array;
@@ -23,7 +37,7 @@ export function previewMaker(engine: StsEngine): (voiceId: string) => Promise<Pr
   const cache = new Map<string, Promise<Preview>>();
   let source: Promise<Int16Array> | undefined;
   const load = async () => {
-    const w = decodeWav(await readFile(SOURCE));
+    const w = decodeWav(await readFile(findPreviewSource()));
     return w.sampleRate === 16000 ? w.samples : resample(w.samples, w.sampleRate, 16000);
   };
   const make = async (voiceId: string): Promise<Preview> => {

@@ -153,7 +153,18 @@ interface ParsedForm {
   audio?: { bytes: Uint8Array; filename: string; contentType: string } | { text: string };
   tooLarge: boolean;
   malformed: boolean;
+  /** A form past FORM_LIMITS: what is wrong with it (reading stopped there). */
+  overLimit?: ValidationIssue;
 }
+
+/**
+ * The form's shape, bounded: the API has six fields and one file, none of the fields long (a
+ * voice_settings JSON is some 150 bytes). A form past these is refused (422) as soon as it
+ * shows, and nothing of it is kept.
+ */
+export const FORM_LIMITS = { fields: 16, fieldSize: 16 * 1024, fieldNameSize: 100, files: 4, parts: 24, headerPairs: 16 } as const;
+/** Body bytes allowed on top of the audio's limit (fields, part headers, boundaries). */
+export const FORM_OVERHEAD_BYTES = 256 * 1024;
 
 const FORM_TYPES = /^(multipart\/form-data|application\/x-www-form-urlencoded)/i;
 
@@ -175,7 +186,7 @@ function readForm(req: IncomingMessage, limit: number): Promise<ParsedForm> {
   return new Promise((resolve) => {
     let bb: Busboy;
     try {
-      bb = busboy({ headers: req.headers, limits: { fileSize: limit, fields: 100, fieldSize: 1024 * 1024, files: 10, parts: 120 } });
+      bb = busboy({ headers: req.headers, limits: { ...FORM_LIMITS, fileSize: limit } });
     } catch {
       form.malformed = true;
       req.resume();
@@ -183,32 +194,57 @@ function readForm(req: IncomingMessage, limit: number): Promise<ParsedForm> {
       return;
     }
     let settled = false;
+    let kept: Buffer[] = [];
     const done = () => {
       if (settled) return;
       settled = true;
       req.unpipe(bb);
+      req.off('data', count);
       if (!req.readableEnded) req.resume();
       resolve(form);
     };
-    bb.on('field', (name, value) => {
+    const refuse = (issue: ValidationIssue) => {
+      form.overLimit ??= issue;
+      kept = [];
+      done();
+    };
+    // every byte counted, however the body is framed (a chunked body declares no length)
+    let total = 0;
+    const count = (c: Buffer) => {
+      total += c.length;
+      if (total > limit + FORM_OVERHEAD_BYTES) {
+        form.tooLarge = true;
+        kept = [];
+        done();
+      }
+    };
+    req.on('data', count);
+    bb.on('field', (name, value, info) => {
+      if (info.nameTruncated) return refuse({ loc: ['body'], msg: `a form field name is longer than ${FORM_LIMITS.fieldNameSize} bytes`, type: 'value_error' });
+      if (info.valueTruncated) return refuse({ loc: ['body', name], msg: `the form field ${name} is longer than ${FORM_LIMITS.fieldSize / 1024} KB`, type: 'value_error' });
       if (name === 'audio') form.audio ??= { text: value };
       else if (!form.fields.has(name)) form.fields.set(name, value);
     });
+    bb.on('fieldsLimit', () => refuse({ loc: ['body'], msg: `the form has more than ${FORM_LIMITS.fields} fields`, type: 'value_error' }));
+    bb.on('filesLimit', () => refuse({ loc: ['body'], msg: `the form has more than ${FORM_LIMITS.files} files`, type: 'value_error' }));
+    bb.on('partsLimit', () => refuse({ loc: ['body'], msg: `the form has more than ${FORM_LIMITS.parts} parts`, type: 'value_error' }));
     bb.on('file', (name, stream, info) => {
       if (name !== 'audio' || form.audio !== undefined) {
         stream.resume();
         return;
       }
-      const parts: Buffer[] = [];
       const entry: { bytes: Uint8Array; filename: string; contentType: string } = { bytes: new Uint8Array(0), filename: info.filename ?? 'blob', contentType: info.mimeType || 'application/octet-stream' };
       form.audio = entry;
-      stream.on('data', (c: Buffer) => parts.push(c));
+      stream.on('data', (c: Buffer) => {
+        if (!settled) kept.push(c);
+      });
       stream.on('limit', () => {
         form.tooLarge = true;
-        parts.length = 0;
+        kept = [];
       });
       stream.on('end', () => {
-        if (!form.tooLarge) entry.bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+        if (!form.tooLarge && !settled) entry.bytes = kept.length === 1 ? kept[0]! : Buffer.concat(kept);
+        kept = [];
       });
     });
     bb.on('error', () => {
@@ -263,10 +299,11 @@ export async function parseStsRequest(req: IncomingMessage, opts: StsParseOption
   const limit = opts.maxBodyBytes ?? MAX_STS_BODY_BYTES;
   const declared = Number(req.headers['content-length']);
   const tooLarge = () => statusError(413, 'payload_too_large', `The audio file is over the ${Math.round(limit / 1024 / 1024)} MB limit`);
-  // (the form's other fields are small: allow them 1 MB on top)
-  if (Number.isFinite(declared) && declared > limit + 1024 * 1024) return fail(tooLarge());
+  if (Number.isFinite(declared) && declared > limit + FORM_OVERHEAD_BYTES) return fail(tooLarge());
   const form = await readForm(req, limit);
-  if (form.tooLarge) return fail(tooLarge());
+  // (a body still arriving is not drained: the connection closes after the answer)
+  if (form.tooLarge) return fail({ ...tooLarge(), headers: { connection: 'close' } });
+  if (form.overLimit) return fail({ ...validationError([form.overLimit]), headers: { connection: 'close' } });
   if (form.malformed) issues.push({ loc: ['body'], msg: 'There was an error parsing the body', type: 'value_error' });
   // Empty values count as absent (FastAPI form semantics).
   const field = (name: string): string | undefined => {

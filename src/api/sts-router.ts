@@ -6,15 +6,17 @@
  *   GET  /v1/voices/settings/default, /v1/voices/:voice_id/settings
  *   GET  /v1/voices/:voice_id/preview              the preview_url sample (no key needed)
  * Requests are validated as the real API does (./sts-request.ts, ./models.ts,
- * ./voice-settings.ts); input is any common audio file, told from its bytes
- * (../audio/codecs/decode.ts), or raw pcm_s16le_16. Output is encoded block by block as the
- * engine makes it (./output-encoder.ts): /stream sends audio while the conversion runs.
- * Every error is JSON. Audio is never logged or stored.
+ * ./voice-settings.ts); input is any common audio file, told from its bytes and decoded in
+ * worker threads (../audio/codecs/decode-pool.ts), or raw pcm_s16le_16. Output is encoded
+ * block by block as the engine makes it (./output-encoder.ts): /stream sends audio while the
+ * conversion runs. A conversion takes its slot (maxConcurrent) before its body is read, and
+ * keeps it until its answer is sent; a client that stops reading its answer for STALL_MS is
+ * cut. Every error is JSON. Audio is never logged or stored.
  */
 import { randomBytes } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
-import { AudioDecodeError, endsEarly, startDecode, truncatedMessage } from '../audio/codecs/decode.js';
-import { containerSeconds } from '../audio/codecs/duration.js';
+import { AudioDecodeError, truncatedMessage } from '../audio/codecs/decode.js';
+import { sharedDecodePool, type DecodePool } from '../audio/codecs/decode-pool.js';
 import { concatChunks } from '../audio/codecs/pcm.js';
 import { loadMp3Encoder, Mp3EncoderUnavailable } from '../audio/codecs/mp3-encoder.js';
 import type { Logger } from '../observability/logger.js';
@@ -46,6 +48,10 @@ export interface StsRouterOptions {
    * allowed, else the seconds until it may retry (answered as a JSON 429 system_busy).
    */
   rateLimit?: (client: string) => number | null;
+  /** Where uploads are decoded (default: the process's shared pool of worker threads). */
+  decodePool?: DecodePool;
+  /** A client that reads none of its answer for this long is cut, ms (default 10 s). */
+  stallMs?: number;
 }
 
 const RATE = 16000;
@@ -57,6 +63,7 @@ const STREAM_HEAD_SECONDS = 10;
 /** Decoded audio past a container's stated duration that is still within what encoders pad (0.5 s). */
 const STATED_GRACE = RATE / 2;
 export const DEFAULT_MAX_CONCURRENT = 4;
+export const DEFAULT_STALL_MS = 10_000;
 
 const EXPOSED_HEADERS = 'request-id, history-item-id, character-cost, current-concurrent-requests, maximum-concurrent-requests, x-trace-id';
 
@@ -83,11 +90,40 @@ async function write(res: Response, chunk: Uint8Array): Promise<void> {
   });
 }
 
+/**
+ * Cuts a response whose client stops reading: while output waits to be sent, the socket must
+ * take some of it every `ms`. Returns a function that stops watching.
+ */
+function cutWhenStalled(res: Response, ms: number, onCut: () => void): () => void {
+  const socket = res.socket;
+  if (!socket) return () => undefined;
+  let sent = socket.bytesWritten;
+  let since = performance.now();
+  const tick = setInterval(() => {
+    const now = performance.now();
+    const waiting = res.writableLength > 0 || socket.writableLength > 0;
+    if (!waiting || socket.bytesWritten !== sent) {
+      sent = socket.bytesWritten;
+      since = now;
+    } else if (now - since >= ms) {
+      stop();
+      onCut();
+      res.destroy();
+    }
+  }, Math.min(1000, ms / 4));
+  tick.unref();
+  const stop = () => clearInterval(tick);
+  res.once('close', stop);
+  return stop;
+}
+
 export function createStsRouter(opts: StsRouterOptions): Router {
   const router = Router();
   const { engine, log } = opts;
   const maxSeconds = opts.maxInputSeconds ?? DEFAULT_MAX_INPUT_SECONDS;
   const maxConcurrent = opts.maxConcurrent ?? DEFAULT_MAX_CONCURRENT;
+  const stallMs = opts.stallMs ?? DEFAULT_STALL_MS;
+  const pool = () => opts.decodePool ?? sharedDecodePool();
   const preview = previewMaker(engine);
   let active = 0;
   const voice = (id: string) => engine.voices.find((v) => v.id === id);
@@ -95,12 +131,12 @@ export function createStsRouter(opts: StsRouterOptions): Router {
   const voiceNotFound = (id: string) =>
     statusError(404, 'voice_not_found', `A voice with the voice_id ${id} was not found. Voices here: ${engine.voices.map((v) => v.id).join(', ')}.`);
 
-  const authorised = async (req: Request, res: Response): Promise<boolean> => {
+  const authorised = async (req: Request, res: Response, requestId?: string): Promise<boolean> => {
     if (!opts.checkKey) return true;
     const h = req.headers['xi-api-key'];
     const key = Array.isArray(h) ? h[0] : h;
     if (await opts.checkKey(key)) return true;
-    sendError(res, authError(key));
+    sendError(res, authError(key), requestId);
     return false;
   };
 
@@ -124,18 +160,19 @@ export function createStsRouter(opts: StsRouterOptions): Router {
     const stop = new AbortController();
     const abort = () => stop.abort(signal.reason);
     signal.addEventListener('abort', abort, { once: true });
-    const job = startDecode(bytes, { maxSeconds, signal: stop.signal, yieldTurn: apiTurn });
+    // the request's bytes go to the decoding thread; nothing here reads them again
+    const job = pool().start(bytes, { maxSeconds, signal: stop.signal, transfer: true });
     const refuse = (answer: StsErrorAnswer) => {
       stop.abort(new Error('refused'));
       return answer;
     };
     try {
-      const seconds = stream ? containerSeconds(bytes, job.container) : undefined;
-      if (seconds !== undefined) {
-        if (seconds > maxSeconds + 0.5) return refuse(tooLong());
-        if (endsEarly(bytes, job.container)) return refuse(bad(truncatedMessage(job.container)));
+      const stated = stream ? await job.stated() : undefined;
+      if (stated?.seconds !== undefined) {
+        if (stated.seconds > maxSeconds + 0.5) return refuse(tooLong());
+        if (stated.endsEarly) return refuse(bad(truncatedMessage(job.container)));
         await job.until(STREAM_HEAD_SECONDS * RATE);
-        const samples = Math.round(seconds * RATE);
+        const samples = Math.round(stated.seconds * RATE);
         // more decoded already than the container states: it is not believed, the whole file is decoded first
         if (!job.ended && job.pending <= samples + STATED_GRACE) return { head: concatChunks(job.take()), rest: job.rest(), samples };
       }
@@ -152,10 +189,30 @@ export function createStsRouter(opts: StsRouterOptions): Router {
   const convert = (stream: boolean) => async (req: Request<{ voice_id: string }>, res: Response) => {
     const requestId = newId();
     const voiceId = req.params.voice_id;
+    // the key first (from the headers), then a slot, and only then is the body read: a request
+    // over the limit costs no memory, and one conversion's upload cannot crowd out another's
+    if (!(await authorised(req, res, requestId))) return req.resume();
+    if (active >= maxConcurrent) {
+      log?.info({ requestId, voiceId, status: 429 }, 'sts request refused');
+      req.resume();
+      return sendError(
+        res,
+        statusError(429, 'too_many_concurrent_requests', `This server runs at most ${maxConcurrent} conversions at once; ${active} are running. Retry shortly.`),
+        requestId,
+      );
+    }
+    active++;
+    try {
+      await converting(stream, req, res, requestId, voiceId);
+    } finally {
+      active--;
+    }
+  };
+
+  const converting = async (stream: boolean, req: Request<{ voice_id: string }>, res: Response, requestId: string, voiceId: string) => {
     const parsed = await parseStsRequest(req, {
       voiceId,
       stream,
-      ...(opts.checkKey && { checkKey: opts.checkKey }),
       ...(opts.maxBodyBytes !== undefined && { maxBodyBytes: opts.maxBodyBytes }),
     });
     if (!parsed.ok) return sendError(res, parsed.error, requestId);
@@ -177,19 +234,14 @@ export function createStsRouter(opts: StsRouterOptions): Router {
         return refuse(validationError([{ loc: ['query', 'output_format'], msg: err.message, type: 'value_error' }]));
       }
     }
-    if (active >= maxConcurrent) {
-      return refuse(
-        statusError(429, 'too_many_concurrent_requests', `This server runs at most ${maxConcurrent} conversions at once; ${active} are running. Retry shortly.`),
-      );
-    }
-
-    active++;
     const started = performance.now();
     // A client that hangs up stops the work between blocks.
     const gone = new AbortController();
     res.once('close', () => {
       if (!res.writableFinished) gone.abort(new Error('client disconnected'));
     });
+    // ... and so does one that stops reading (its slot is freed, its buffered answer dropped)
+    cutWhenStalled(res, stallMs, () => log?.info({ requestId, voiceId, stallMs }, 'sts client stopped reading its answer: cut'));
     let encoder: OutputEncoder | undefined;
     let bytesOut = 0;
     try {
@@ -253,7 +305,6 @@ export function createStsRouter(opts: StsRouterOptions): Router {
       if (res.headersSent) res.destroy();
       else sendError(res, statusError(500, 'internal_error', 'The conversion failed'), requestId);
     } finally {
-      active--;
       encoder?.destroy();
       // stops a decode still running when the answer ended without it (refused after /stream
       // started decoding); after a complete answer there is nothing left to stop

@@ -31,6 +31,18 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
+/** An integer variable with no default: undefined when unset. */
+const optionalInt = (min: number, max: number) =>
+  optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!/^-?\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
+      ctx.addIssue({ code: 'custom', message: `expected an integer from ${min} to ${max}, got "${v}"` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
 const url = (schemes: string[]) =>
   z.string().transform((v, ctx) => {
     try {
@@ -75,6 +87,47 @@ const host = z.string().transform((v, ctx) => {
   return z.NEVER;
 });
 
+/** Whether a bind address only takes connections from this machine. */
+export function isLoopbackHost(h: string): boolean {
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\./i.test(h);
+}
+
+/**
+ * TRUST_PROXY, resolved: which peers are proxies whose X-Forwarded-For/-Host/-Proto are
+ * believed (src/http/trust-proxy.ts applies it). `none`: no peer; `all`: every peer; `hops`:
+ * the nearest N; `list`: addresses, CIDR ranges and the names loopback, linklocal, uniquelocal.
+ */
+export type TrustProxySetting = { kind: 'none' } | { kind: 'all' } | { kind: 'hops'; hops: number } | { kind: 'list'; entries: string[] };
+export const TRUST_PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'] as const;
+
+const trustProxy = z
+  .string()
+  .default('false')
+  .transform((v, ctx): TrustProxySetting => {
+    const t = v.trim();
+    if (t === 'false' || t === '0') return { kind: 'none' };
+    if (t === 'true') return { kind: 'all' };
+    if (/^\d+$/.test(t)) {
+      const hops = Number(t);
+      if (hops <= 10) return { kind: 'hops', hops };
+    }
+    const entries = t.split(',').map((e) => e.trim());
+    const bad = entries.filter((e) => {
+      if ((TRUST_PROXY_NAMES as readonly string[]).includes(e)) return false;
+      const [addr = '', prefix, extra] = e.split('/');
+      const family = isIP(addr);
+      if (family === 0 || extra !== undefined) return true;
+      if (prefix === undefined) return false;
+      return !/^\d{1,3}$/.test(prefix) || Number(prefix) > (family === 4 ? 32 : 128);
+    });
+    if (bad.length === 0 && entries.length > 0) return { kind: 'list', entries };
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected false, true, a hop count (1 to 10), or a comma-separated list of proxy addresses, CIDR ranges and the names ${TRUST_PROXY_NAMES.join(', ')}; got "${v}"${bad.length ? ` (not an address or range: ${bad.map((b) => `"${b}"`).join(', ')})` : ''}`,
+    });
+    return z.NEVER;
+  });
+
 /** A seed as ElevenLabs takes it: an integer from 0 to 4294967295. */
 const seed = optionalString.transform((v, ctx) => {
   if (v === undefined) return undefined;
@@ -89,13 +142,23 @@ const seed = optionalString.transform((v, ctx) => {
 /** What a voice id may look like (ElevenLabs ids and the engine's preset names). */
 export const VOICE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
+/** An age X25519 recipient: age1 and 58 bech32 characters (the checksum is checked where recordings are set up). */
+const AGE_RECIPIENT = /^age1[02-9ac-hj-np-z]{58}$/;
+
 const schema = z.object({
   PORT: int(8080, 0, 65535),
   HOST: host.default('0.0.0.0'),
   PUBLIC_URL: baseUrl.optional(),
+  /** Which peers are proxies whose X-Forwarded-For/-Host/-Proto headers are believed (default: none). */
+  TRUST_PROXY: trustProxy,
+  /** Where /metrics is served: its own listener at METRICS_HOST:METRICS_PORT (unset: the main port, to direct loopback clients only). */
+  METRICS_PORT: optionalInt(0, 65535),
+  METRICS_HOST: host.default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   TWILIO_AUTH_TOKEN: optionalString,
+  /** Serve unsigned Twilio traffic on a non-loopback HOST (development only; a loud warning). */
+  ALLOW_UNSIGNED_TWILIO: bool(false),
   TWILIO_ACCOUNT_SID: optionalString.refine((v) => v === undefined || /^AC[0-9a-fA-F]{32}$/.test(v), {
     message: 'expected AC followed by 32 hex digits',
   }),
@@ -154,7 +217,10 @@ const schema = z.object({
   LOCAL_PHRASE_VARIATION: bool(true),
   // auto: served when LOCAL_API_KEY is set (a public port should never mask for anyone who asks).
   LOCAL_API: z.enum(['auto', 'true', 'false'], { error: 'expected auto, true or false' }).default('auto'),
-  LOCAL_API_KEY: optionalString,
+  // the API masks (and bills CPU) for whoever holds it, on a public port: not guessable
+  LOCAL_API_KEY: optionalString.refine((v) => v === undefined || v.length >= 32, {
+    message: 'expected at least 32 characters (e.g. `openssl rand -hex 32`): the key guards a public port',
+  }),
   LOCAL_API_MAX_SECONDS: int(300, 1, 3600),
   LOCAL_API_MAX_CONCURRENCY: int(4, 1, 64),
 
@@ -183,6 +249,10 @@ const schema = z.object({
   WS_HEARTBEAT_MS: int(30_000, 1000, 600_000),
   WS_MAX_AUDIO_AHEAD_MS: int(20_000, 1000, 600_000),
   HTTP_RATE_LIMIT_PER_MIN: int(600, 1, 1_000_000),
+  /** Open TCP connections on the port (streams included); unset: MAX_CALLS + 500. */
+  HTTP_MAX_CONNECTIONS: optionalInt(16, 1_000_000),
+  /** How long an idle kept-alive connection is kept: above the idle timeout of the proxies and load balancers in front. */
+  HTTP_KEEPALIVE_TIMEOUT_MS: int(75_000, 5_000, 3_600_000),
   DRAIN_TIMEOUT: int(60, 0, 3600),
   MAX_CALLS: int(200, 1, 100_000),
 
@@ -198,6 +268,31 @@ const schema = z.object({
   INSTANCE_URL: baseUrl.optional(),
   /** Key of the room tokens (random per process when unset). */
   LINE_ROOM_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, { message: 'expected at least 32 characters' }),
+
+  /** Records calls into this folder, encrypted with age (docs/recordings.md); unset: no recordings. */
+  RECORDINGS_DIR: optionalString,
+  /** age X25519 recipients (age1...) recordings are encrypted to, separated by commas or spaces. */
+  RECORDINGS_AGE_RECIPIENTS: optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const list = v.split(/[\s,]+/).filter(Boolean);
+    for (const r of list) {
+      if (/^AGE-SECRET-KEY-/i.test(r)) {
+        ctx.addIssue({ code: 'custom', message: 'an age secret key was given: the bridge must never hold the key that decrypts recordings; give its public recipient instead (age-keygen -y key.txt prints it)' });
+        return z.NEVER;
+      }
+      if (!AGE_RECIPIENT.test(r)) {
+        ctx.addIssue({ code: 'custom', message: `expected age X25519 recipients (age1 followed by 58 characters, as age-keygen -y prints them), separated by commas or spaces; got "${r}"` });
+        return z.NEVER;
+      }
+    }
+    return list;
+  }),
+  /** Recordings older than this many days are deleted by an hourly sweep (0: kept). */
+  RECORDINGS_RETENTION_DAYS: int(0, 0, 36_500),
+  /** Whether hotline calls are recorded too (with RECORDINGS_DIR). */
+  RECORDINGS_HOTLINE: bool(true),
+  /** The operator console at /console: its sign-in token (unset: no console, /console answers 404). */
+  ADMIN_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 32, { message: 'expected at least 32 characters (e.g. openssl rand -hex 32)' }),
 });
 
 export type Config = Readonly<z.output<typeof schema>> & { readonly converter: 'elevenlabs' | 'local' };
@@ -233,6 +328,19 @@ function crossCheck(c: z.output<typeof schema>): string[] {
   if (c.VAD_CHUNK_MIN_MS > 0 && c.VAD_CHUNK_PAUSE_MS >= c.VAD_HANGOVER_MS) {
     problems.push(`VAD_CHUNK_PAUSE_MS (${c.VAD_CHUNK_PAUSE_MS}) must be shorter than VAD_HANGOVER_MS (${c.VAD_HANGOVER_MS}): a longer pause ends the phrase anyway`);
   }
+  if (c.RECORDINGS_DIR && !c.RECORDINGS_AGE_RECIPIENTS?.length) {
+    problems.push(
+      'RECORDINGS_AGE_RECIPIENTS: required with RECORDINGS_DIR: recordings are encrypted to these age recipients from their first byte (make a key pair away from this machine with age-keygen -o key.txt; age-keygen -y key.txt prints the recipient to set here)',
+    );
+  }
+  if (c.HTTP_MAX_CONNECTIONS !== undefined && c.HTTP_MAX_CONNECTIONS < c.MAX_CALLS + 16) {
+    problems.push(
+      `HTTP_MAX_CONNECTIONS (${c.HTTP_MAX_CONNECTIONS}) must be at least MAX_CALLS + 16 (${c.MAX_CALLS + 16}): every media stream holds a connection, and webhooks need some beside them`,
+    );
+  }
+  if (c.METRICS_PORT !== undefined && c.METRICS_PORT !== 0 && c.METRICS_PORT === c.PORT) {
+    problems.push(`METRICS_PORT (${c.METRICS_PORT}) must differ from PORT: /metrics gets its own listener (leave METRICS_PORT unset to serve it on PORT to loopback clients only)`);
+  }
   if (c.PUBLIC_URL && c.INSTANCE_URL) {
     const pub = new URL(c.PUBLIC_URL).protocol;
     const inst = new URL(c.INSTANCE_URL).protocol;
@@ -246,12 +354,38 @@ function crossCheck(c: z.output<typeof schema>): string[] {
   return problems;
 }
 
+/**
+ * What makes a server started with this configuration unsafe on the address it binds to:
+ * checked when the server starts (startServer), not by loadConfig, since tools and tests load
+ * configurations they never serve. A loopback HOST is exempt: nothing else can reach it.
+ */
+export function listenProblems(c: Config): string[] {
+  if (isLoopbackHost(c.HOST)) return [];
+  const problems: string[] = [];
+  if (!c.TWILIO_AUTH_TOKEN && !c.ALLOW_UNSIGNED_TWILIO) {
+    problems.push(
+      `TWILIO_AUTH_TOKEN: required when HOST (${c.HOST}) is not a loopback address: without it no webhook or stream is authenticated, and anyone who reaches the port can open streams and start calls. Set it (and PUBLIC_URL), bind HOST=127.0.0.1, or, on a development machine only, set ALLOW_UNSIGNED_TWILIO=true`,
+    );
+  }
+  if (c.TWILIO_AUTH_TOKEN && !c.PUBLIC_URL) {
+    problems.push(
+      `PUBLIC_URL: required when TWILIO_AUTH_TOKEN is set and HOST (${c.HOST}) is not a loopback address: signatures are checked against it; taken from each request's Host header instead, a signature Twilio made for another of your hosts would be accepted here`,
+    );
+  }
+  return problems;
+}
+
 /** What start-up should warn about: valid, but probably not what the operator meant. */
 export function configWarnings(c: Config): string[] {
   const out: string[] = [];
+  if (c.TRUST_PROXY.kind === 'all') {
+    out.push('TRUST_PROXY=true believes X-Forwarded-For/-Host/-Proto from every peer: only safe when every connection comes through a proxy that overwrites them. Prefer its address or a hop count.');
+  }
   if (c.INSTANCE_URL && !c.LINES_CONFIG) {
     out.push('INSTANCE_URL is set but LINES_CONFIG is not: INSTANCE_URL names this instance for two-party lines only (hotline streams use PUBLIC_URL or the request host); it is still accepted as a signed URL.');
   }
+  if (c.RECORDINGS_AGE_RECIPIENTS && !c.RECORDINGS_DIR) out.push('RECORDINGS_AGE_RECIPIENTS is set but RECORDINGS_DIR is not: calls are not recorded.');
+  if (c.RECORDINGS_RETENTION_DAYS > 0 && !c.RECORDINGS_DIR) out.push('RECORDINGS_RETENTION_DAYS is set but RECORDINGS_DIR is not: there is nothing to sweep.');
   for (const k of ['PUBLIC_URL', 'INSTANCE_URL'] as const) {
     if (c[k]?.startsWith('http://')) out.push(`${k} is http://: Twilio requires wss:// media streams (an https:// ${k}); fine for the simulator and local tests only.`);
   }

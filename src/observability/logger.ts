@@ -20,6 +20,8 @@ export const REDACT_PATHS = [
   'config.TWILIO_AUTH_TOKEN',
   'ELEVENLABS_API_KEY',
   'TWILIO_AUTH_TOKEN',
+  'config.ADMIN_TOKEN',
+  'ADMIN_TOKEN',
   'payload',
   '*.payload',
 ];
@@ -43,6 +45,12 @@ export function maskPhone(value: string | undefined | null): string | undefined 
   if (digits.length <= 4) return value.replace(/./g, '*');
   const prefix = value.startsWith('+') ? '+' : '';
   return `${prefix}${'*'.repeat(digits.length - 4)}${digits.slice(-4)}`;
+}
+
+/** "+14155551234" -> "1234": the last four digits (what the operator console shows of a caller), or undefined. */
+export function lastFour(value: string | undefined | null): string | undefined {
+  const digits = value?.replace(/\D/g, '') ?? '';
+  return digits.length >= 4 ? digits.slice(-4) : undefined;
 }
 
 /** Masks anything that looks like a phone number (or sip/client address) in free text. */

@@ -88,5 +88,6 @@ export const metrics = {
     registers: [registry],
   }),
   catchUps: counter('voicemask_playout_catch_ups_total', 'Listeners who spoke over a long backlog of a person\'s speech: the backlog played faster, nothing dropped'),
+  engineCpu: counter('voicemask_engine_cpu_seconds_total', "Time the embedded engine's DSP ran on the event loop (streaming frames and phrase blocks): its CPU, as a rate a share of one core"),
   linesReloads: counter('voicemask_lines_reloads_total', 'Reloads of the lines file by result (ok, invalid: the old file stays)', ['result']),
 };

@@ -14,6 +14,10 @@ export class CallSession {
   /** Whether a stream of this call is still expected (a line waiting for a leg): admitted past MAX_CALLS. */
   awaitingStream = false;
   readonly startedAt = performance.now();
+  /** The caller's last four digits, when known (what the operator console shows; never more). */
+  caller: string | undefined;
+  /** The voice the call's masked speaker has now, set by its call type (the operator console). */
+  voice: (() => string | undefined) | undefined;
 
   constructor(
     /** The CallSid that opened the call (the caller's). */

@@ -4,7 +4,7 @@
  * two-party call is one call, its two streams included. An unexpected error inside one call
  * ends that call only.
  */
-import type { Logger } from '../observability/logger.js';
+import { lastFour, type Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import type { MediaStreamConnection } from '../twilio/connection.js';
 import type { AudioFrame } from '../twilio/media-in.js';
@@ -12,9 +12,7 @@ import type { StartInfo } from '../twilio/messages.js';
 import type { MaskingProfile } from '../pipeline/profile.js';
 import { CallSession, type CallKind } from './call-session.js';
 import { HotlineCall } from './hotline.js';
-
-/** A hotline stream that sends no media for this long is closed (replayed or idle sockets hold no call). */
-export const HOTLINE_MEDIA_IDLE_MS = 5000;
+import type { CallRecorder } from '../recording/index.js';
 
 /** What a stream's call does with the stream's events (marks go to the connection's own clock). */
 export interface CallLeg {
@@ -38,8 +36,9 @@ export class CallManager {
   private readonly idleWaiters: Array<() => void> = [];
 
   private readonly routes = new Map<string, CallRoute>();
+  private readonly openListeners = new Set<(session: CallSession) => void>();
 
-  constructor(private readonly deps: { maxCalls: number; log: Logger; profile: MaskingProfile }) {}
+  constructor(private readonly deps: { maxCalls: number; log: Logger; profile: MaskingProfile; recordings?: CallRecorder | undefined }) {}
 
   /** Streams whose `mode` parameter names `mode` go to this call type. */
   addRoute(mode: string, route: CallRoute): void {
@@ -76,7 +75,25 @@ export class CallManager {
       log.info({ reason, kind, durationS: Math.round((performance.now() - session.startedAt) / 100) / 10 }, 'call ended');
       this.settle();
     });
+    for (const fn of this.openListeners) {
+      try {
+        fn(session);
+      } catch (err) {
+        log.error({ err }, 'call listener failed');
+      }
+    }
     return session;
+  }
+
+  /** The calls in progress, oldest first (a read-only listing: the operator console). */
+  snapshot(): CallSession[] {
+    return [...this.sessions.values()];
+  }
+
+  /** `fn` is called with every call opened from now on (the operator console). Returns an unsubscribe. */
+  onOpen(fn: (session: CallSession) => void): () => void {
+    this.openListeners.add(fn);
+    return () => this.openListeners.delete(fn);
   }
 
   /** The call in progress with this CallSid. */
@@ -176,7 +193,9 @@ export class CallManager {
     if (requested && profile.voices.isValid(requested)) voice = requested;
     else if (requested) log.warn({ requested, voice }, 'unknown voice parameter: using the default voice');
     const call = new HotlineCall(conn, voice, { profile, session });
-    conn.watchMedia(HOTLINE_MEDIA_IDLE_MS);
+    this.deps.recordings?.start(session, { kind: 'hotline', voice })?.tap('caller-heard', conn.output); // recording: what the caller hears
+    session.caller = lastFour(Object.hasOwn(params, 'caller') ? params.caller : undefined);
+    session.voice = () => call.direction.voiceId;
     log.info({ engine: profile.engine, masking: profile.mode, voice, mode }, 'media stream started');
     return call;
   }

@@ -57,13 +57,13 @@ export class MediaStreamConnection {
   /** Audio received since start, and when start came: the audio-ahead budget. */
   private audioMs = 0;
   private startedAt = 0;
+  /** When the last media message arrived (0: none yet): idle started streams are closed (src/twilio/upgrade.ts). */
+  lastMediaAt = 0;
   private lastRefill = Date.now();
   private protocolErrors = 0;
   private alive = true;
   private heartbeat: NodeJS.Timeout | undefined;
   private startDeadline: NodeJS.Timeout | undefined;
-  private idleCheck: NodeJS.Timeout | undefined;
-  private lastMediaAt = 0;
   /** The call's child logger once it started (setLogger). */
   private log: Logger;
 
@@ -117,21 +117,6 @@ export class MediaStreamConnection {
   /** Bytes queued in the socket that the peer has not read yet. */
   get bufferedBytes(): number {
     return this.ws.bufferedAmount;
-  }
-
-  /**
-   * Closes the stream once the peer sends no media for `idleMs` (Twilio sends 50 a second for
-   * as long as the call lasts): a started stream that only holds its place is not a call.
-   */
-  watchMedia(idleMs: number): void {
-    clearInterval(this.idleCheck);
-    this.idleCheck = setInterval(() => {
-      if (Date.now() - this.lastMediaAt <= idleMs) return;
-      metrics.wsClosed.inc({ reason: 'no-media' });
-      this.log.warn({ idleMs }, 'no media from the peer: closing the stream');
-      this.close(1008, 'no media');
-    }, Math.min(1000, idleMs));
-    this.idleCheck.unref();
   }
 
   /** The outbound clock, once opened. */
@@ -239,7 +224,6 @@ export class MediaStreamConnection {
       if (this.started) return this.refuse('duplicate-start', 'a second start on the same stream');
       this.started = ev.start;
       this.startedAt = Date.now();
-      this.lastMediaAt = this.startedAt;
       clearTimeout(this.startDeadline);
       h.onStart(ev.start);
       return;
@@ -248,19 +232,28 @@ export class MediaStreamConnection {
     if (ev.streamSid !== this.started.streamSid) return this.refuse('wrong-stream-sid', `${ev.event} for another streamSid`);
     switch (ev.event) {
       case 'media': {
-        this.lastMediaAt = Date.now();
-        this.audioMs += ev.payload.length / 8;
-        const ahead = this.audioMs - (Date.now() - this.startedAt);
+        // Media time is the stream position: the audio received plus the silence its timestamp
+        // gaps insert (capped by the wall clock in the framer), so a stream whose timestamps
+        // jump ahead spends the audio-ahead budget exactly as bunched audio does.
+        const wallMs = now - this.startedAt;
+        this.lastMediaAt = now;
+        const position = this.framer.positionAfter(ev.payload.length, ev.timestampMs, wallMs);
+        // Twilio stamps media as it is spoken: a timestamp far past the wall clock is not a stall.
+        const ahead = Math.max(position, ev.timestampMs ?? 0) - wallMs;
         if (ahead > (this.limits.maxAudioAheadMs ?? 20_000)) {
           metrics.protocolErrors.inc({ reason: 'audio-ahead' });
           metrics.wsClosed.inc({ reason: 'audio-ahead' });
-          this.log.warn({ aheadMs: Math.round(ahead) }, 'caller audio far ahead of real time: closing');
+          this.log.warn(
+            { aheadMs: Math.round(ahead), audioMs: Math.round(this.audioMs), gapMs: Math.round(this.framer.gapMs), clampedGapMs: Math.round(this.framer.clampedMs), timestampMs: ev.timestampMs, limitMs: this.limits.maxAudioAheadMs ?? 20_000 },
+            'caller audio far ahead of real time (audio received plus the silence of timestamp gaps, or its timestamps): closing',
+          );
           this.close(1008, 'audio faster than real time');
           return;
         }
+        this.audioMs += ev.payload.length / 8;
         this.framer.push(ev.payload, ev.timestampMs, (frame) => {
           if (!this.ended) h.onMedia(frame);
-        });
+        }, wallMs);
         return;
       }
       case 'dtmf':
@@ -280,7 +273,6 @@ export class MediaStreamConnection {
     this.ended = true;
     clearInterval(this.heartbeat);
     clearTimeout(this.startDeadline);
-    clearInterval(this.idleCheck);
     this.output_?.close();
     this.handlers?.onEnd(reason);
   }

@@ -8,6 +8,8 @@ import { z } from 'zod';
 const numeric = z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform(Number);
 const sid = (prefix: string) => z.string().regex(new RegExp(`^${prefix}[0-9a-zA-Z]{1,64}$`), `expected a ${prefix}... id`);
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** Stream <Parameter>s a start message may carry (ours send at most 5). */
+export const MAX_PARAMETERS = 32;
 
 const connected = z.object({ event: z.literal('connected'), protocol: z.string().optional(), version: z.string().optional() });
 
@@ -20,7 +22,13 @@ const start = z.object({
     streamSid: sid('MZ'),
     callSid: sid('CA'),
     tracks: z.array(z.string()).optional(),
-    customParameters: z.record(z.string(), z.string()).optional().default({}),
+    // Twilio: <Parameter> name + value under 500 characters. Copied onto a null-prototype
+    // object below: a parameter named like an Object.prototype member is data, never a method.
+    customParameters: z
+      .record(z.string().max(499), z.string().max(499))
+      .optional()
+      .default({})
+      .refine((p) => Object.keys(p).length <= MAX_PARAMETERS, `more than ${MAX_PARAMETERS} parameters`),
     mediaFormat: z.object({ encoding: z.string(), sampleRate: z.number(), channels: z.number() }),
   }),
 });
@@ -126,13 +134,15 @@ export function parseInbound(text: string): InboundEvent {
           streamSid: m.start.streamSid,
           callSid: m.start.callSid,
           accountSid: m.start.accountSid,
-          customParameters: m.start.customParameters,
+          customParameters: ownParameters(m.start.customParameters),
         },
       };
     }
     case 'media': {
+      // An empty payload carries no audio, only a timestamp: Twilio never sends one.
+      if (m.media.payload.length === 0) throw new ProtocolError('media payload is empty', 'bad-payload');
       const payload = Buffer.from(m.media.payload, 'base64');
-      if (payload.length === 0 && m.media.payload.length > 0) throw new ProtocolError('media payload is not valid base64', 'bad-payload');
+      if (payload.length === 0) throw new ProtocolError('media payload is not valid base64', 'bad-payload');
       return {
         event: 'media',
         streamSid: m.streamSid,
@@ -148,6 +158,25 @@ export function parseInbound(text: string): InboundEvent {
     case 'stop':
       return { event: 'stop', streamSid: m.streamSid };
   }
+}
+
+/**
+ * The stream parameters as a null-prototype object: `params.mode` is the parameter or
+ * undefined, never Object.prototype's toString, constructor or __proto__.
+ */
+function ownParameters(p: Record<string, string>): Record<string, string> {
+  const out = Object.create(null) as Record<string, string>;
+  for (const [k, v] of Object.entries(p)) out[k] = v;
+  return out;
+}
+
+/**
+ * `table[key]` when `key` is the table's own property, else undefined: for lookups keyed by a
+ * value a peer chose (a stream's `mode` parameter naming its route), where `table[key]` would
+ * find Object.prototype members such as toString or constructor.
+ */
+export function ownEntry<T>(table: Readonly<Record<string, T>> | undefined, key: string | undefined): T | undefined {
+  return table !== undefined && key !== undefined && Object.hasOwn(table, key) ? table[key] : undefined;
 }
 
 export function serializeMedia(streamSid: string, mulaw: Uint8Array): string {

@@ -6,7 +6,11 @@
  */
 import twilio from 'twilio';
 
-/** Checks a signed POST webhook: full public URL (with query) and the form parameters. */
+/**
+ * Checks a signed POST webhook: full public URL (with query) and the form parameters. A form
+ * that repeats a parameter is never valid: Twilio sends each once, and the handlers read one
+ * value per name, so a second `To=` must not ride on a signature made without it.
+ */
 export function isValidWebhookSignature(
   authToken: string,
   signature: string | undefined,
@@ -15,8 +19,19 @@ export function isValidWebhookSignature(
 ): boolean {
   if (!signature) return false;
   const flat: Record<string, string> = {};
-  for (const [k, v] of Object.entries(params ?? {})) flat[k] = Array.isArray(v) ? String(v[0]) : String(v);
+  for (const [k, v] of Object.entries(params ?? {})) {
+    if (typeof v !== 'string') return false;
+    flat[k] = v;
+  }
   return validate(authToken, signature, url, flat);
+}
+
+/** The names a parsed form gives more than once (urlencoded parsing turns them into arrays). */
+export function repeatedParameters(form: unknown): string[] {
+  if (form === null || typeof form !== 'object') return [];
+  return Object.entries(form as Record<string, unknown>)
+    .filter(([, v]) => typeof v !== 'string')
+    .map(([k]) => k);
 }
 
 /** Checks the WebSocket handshake: signed over the exact ws(s)://host/path URL, no parameters. */

@@ -35,6 +35,7 @@ export function lineLegs(on: () => { url: string; fake: FakeTwilioRest }) {
       form: { To: line, ...o.form },
       onProgress: (e) => {
         if (e.type === 'webhook') room = e.parameters.room;
+        o.onProgress?.(e);
       },
     });
     result.catch(() => {});

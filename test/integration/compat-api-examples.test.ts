@@ -18,7 +18,7 @@ import { decodeMp3, decodeOggOpus, fixture, fixturePcm16k } from '../helpers/aud
 import { startBridge, type Bridge } from '../helpers/harness.js';
 
 const run = promisify(execFile);
-const KEY = 'local-compat-key';
+const KEY = 'local-compat-key-0123456789abcdef0123';
 let b: Bridge;
 
 function has(cmd: string, args: string[]): boolean {

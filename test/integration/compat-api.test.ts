@@ -9,15 +9,18 @@ import { findLeakedFrames, toFrames } from '../../tools/sim/index.js';
 import { CLIPS, loadClipMulaw } from '../../tools/clips.js';
 import { startBridge } from '../helpers/harness.js';
 
+/** LOCAL_API_KEY must be at least 32 characters. */
+const K32 = 'k'.repeat(32);
+
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
 describe('ElevenLabs-compatible API on the bridge', () => {
   it('the official SDK converts a real recording with the key; a wrong key gets 401', async () => {
-    const b = await startBridge({ LOCAL_API_KEY: 'local-secret-key', TWILIO_AUTH_TOKEN: 'a-token-that-must-not-guard-the-api' });
+    const b = await startBridge({ LOCAL_API_KEY: 'local-secret-key-0123456789abcdef0123', TWILIO_AUTH_TOKEN: 'a-token-that-must-not-guard-the-api' });
     try {
-      const client = new ElevenLabsClient({ apiKey: 'local-secret-key', baseUrl: b.url, maxRetries: 0 });
+      const client = new ElevenLabsClient({ apiKey: 'local-secret-key-0123456789abcdef0123', baseUrl: b.url, maxRetries: 0 });
       const wav = readFileSync(CLIPS.p240!.file); // 8 kHz mu-law WAV, as a telephony recording would be
       const out = await readAll(
         await client.speechToSpeech.convert('bright-female', { audio: new Blob([wav], { type: 'audio/wav' }), outputFormat: 'ulaw_8000', seed: 7 }),
@@ -38,7 +41,7 @@ describe('ElevenLabs-compatible API on the bridge', () => {
   });
 
   it('is off by default without a key (LOCAL_API=auto), and LOCAL_API=false turns it off', async () => {
-    const envs: Array<Record<string, string>> = [{}, { LOCAL_API: 'false', LOCAL_API_KEY: 'k' }];
+    const envs: Array<Record<string, string>> = [{}, { LOCAL_API: 'false', LOCAL_API_KEY: K32 }];
     for (const env of envs) {
       const b = await startBridge(env);
       try {
@@ -60,9 +63,9 @@ describe('ElevenLabs-compatible API on the bridge', () => {
   });
 
   it('over HTTP_RATE_LIMIT_PER_MIN the API answers a JSON 429 system_busy with Retry-After, as ElevenLabs clients expect', async () => {
-    const b = await startBridge({ LOCAL_API_KEY: 'k', HTTP_RATE_LIMIT_PER_MIN: '2' });
+    const b = await startBridge({ LOCAL_API_KEY: K32, HTTP_RATE_LIMIT_PER_MIN: '2' });
     try {
-      const get = () => fetch(`${b.url}/v2/voices`, { headers: { 'xi-api-key': 'k' } });
+      const get = () => fetch(`${b.url}/v2/voices`, { headers: { 'xi-api-key': K32 } });
       expect([(await get()).status, (await get()).status]).toEqual([200, 200]);
       const r = await get();
       expect([r.status, r.headers.get('content-type')]).toEqual([429, 'application/json']);

@@ -17,6 +17,8 @@ const AGENT = '+15005551111';
 const LINE_VM = '+15005551200'; // a voicemail box, then a person
 const BOX = '+15005551211';
 const PERSON = '+15005551212';
+const LINE_OF = '+15005551300'; // waits 3 s, then overflows to LINE_OF2
+const LINE_OF2 = '+15005551400';
 
 let fake: FakeTwilioRest;
 let b: Bridge;
@@ -34,6 +36,12 @@ beforeAll(async () => {
     strategy: linear
     acceptTimeoutS: 4
     wrapUpS: 0
+  "${LINE_OF}":
+    agents: ["+15005551311"]
+    maxWaitS: 3
+    overflow: "${LINE_OF2}"
+  "${LINE_OF2}":
+    agents: ["+15005551411"]
 `,
     { WS_MAX_MESSAGES_PER_SEC: '5000' },
   );
@@ -107,5 +115,46 @@ describe('contact line', () => {
     const c = await caller.result;
     expect(findLeakedFrames(agent.sentFrames, c.receivedAudio)).toBe(0);
     expect(b.logs.some((l) => l.msg === 'agent did not join' && l.outcome === 'not-accepted')).toBe(true);
+  });
+
+  it('after maxWaitS the caller moves to the overflow line, still on hold music, and is put through there', async () => {
+    const caller = callLine(LINE_OF, { tailMs: 60_000, endWhenIdleMs: 2500 });
+    const room = await caller.room();
+    const first = await waitFor('the first line\'s dial', () => fake.calls.find((c) => roomOf(c) === room && c.to === '+15005551311'));
+    await status(first, 'busy');
+    const second = await waitFor('the overflow line\'s dial', () => fake.calls.find((c) => roomOf(c) === room && c.to === '+15005551411'), 15_000);
+    const agent = await pressOne(second, { audio: agentSpeech, tailMs: 1500 });
+    await status(second, 'completed');
+    const c = await caller.result;
+    expect(b.logs.some((l) => l.msg === 'waited maxWaitS: moving to the overflow line')).toBe(true);
+    expect(findLeakedFrames(agent.sentFrames, c.receivedAudio)).toBe(0);
+    expect(toFrames(c.receivedAudio).filter((f) => isAudible(f) && !HOLD.has(Buffer.from(f).toString('base64'))).length).toBeGreaterThan(50);
+  });
+
+  it("the leg left behind is ended through the REST API first and its stream closed after: no TwiML after <Connect> runs", async () => {
+    // The REST answer is held for 300 ms: the stream must not close before it.
+    let restAt = 0;
+    fake.on('POST', /\/Calls\/CA[0-9a-f]+\.json$/, async (req) => {
+      if (req.form['Status'] !== 'completed') return undefined;
+      await new Promise((r) => setTimeout(r, 300));
+      restAt = Date.now();
+      return undefined;
+    });
+    let closedAt = 0;
+    const caller = callLine(LINE, {
+      tailMs: 60_000,
+      onProgress: (e) => {
+        if (e.type === 'closed' && e.by === 'bridge') closedAt = Date.now();
+      },
+    });
+    const r = await caller.room();
+    const dial = await waitFor('the dial', () => fake.calls.find((c) => roomOf(c) === r));
+    const agent = await pressOne(dial, { audio: agentSpeech.subarray(0, 8000), tailMs: 1000 });
+    expect(agent.closedBy).toBe('simulator'); // the agent hung up
+    await status(dial, 'completed');
+    const c = await caller.result;
+    expect(c.closedBy).toBe('bridge');
+    expect(restAt).toBeGreaterThan(0);
+    expect(closedAt).toBeGreaterThanOrEqual(restAt);
   });
 });

@@ -118,7 +118,8 @@ describe('hostile input on the media socket', () => {
   });
 
   it.concurrent('an unsigned or wrongly signed upgrade is refused with 403 and opens nothing', async () => {
-    const wsUrl = b.url.replace('http', 'ws') + '/media';
+    // The stream URL a voice webhook hands out: bound to its call (src/twilio/stream-tokens.ts).
+    const wsUrl = b.url.replace('http', 'ws') + '/media/' + b.streamTokens.issue(`CA${'5'.repeat(32)}`);
     const status = (headers: Record<string, string>) =>
       new Promise<number>((resolve) => {
         const ws = new WebSocket(wsUrl, { headers });
@@ -132,6 +133,17 @@ describe('hostile input on the media socket', () => {
     expect(await status({})).toBe(403);
     expect(await status({ 'X-Twilio-Signature': twilio.getExpectedTwilioSignature('wrong-token', wsUrl, {}) })).toBe(403);
     expect(await status({ 'X-Twilio-Signature': twilio.getExpectedTwilioSignature(TOKEN, wsUrl, {}) })).toBe(101);
+    // The same signed handshake again (a replay) opens nothing; nor does the bare path, signed.
+    expect(await status({ 'X-Twilio-Signature': twilio.getExpectedTwilioSignature(TOKEN, wsUrl, {}) })).toBe(403);
+    const bare = b.url.replace('http', 'ws') + '/media';
+    expect(
+      await new Promise<number>((resolve) => {
+        const ws = new WebSocket(bare, { headers: { 'X-Twilio-Signature': twilio.getExpectedTwilioSignature(TOKEN, bare, {}) } });
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('open', () => resolve(101));
+        ws.on('error', () => {});
+      }),
+    ).toBe(403);
     const other = await new Promise<number>((resolve) => {
       const ws = new WebSocket(b.url.replace('http', 'ws') + '/elsewhere');
       ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
@@ -172,7 +184,7 @@ describe('hostile input on the media socket', () => {
   });
 
   it.concurrent('a dead peer that stops answering pings is closed by the heartbeat', async () => {
-    const wsUrl = b.url.replace('http', 'ws') + '/media';
+    const wsUrl = b.url.replace('http', 'ws') + '/media/' + b.streamTokens.issue(`CA${'6'.repeat(32)}`);
     const ws = new WebSocket(wsUrl, { headers: { 'X-Twilio-Signature': twilio.getExpectedTwilioSignature(TOKEN, wsUrl, {}) }, autoPong: false });
     const started = Date.now();
     const closed = await new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));

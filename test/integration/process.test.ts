@@ -88,7 +88,7 @@ describe('the built server process', () => {
   });
 
   it('says clearly when HOST does not resolve', async () => {
-    const p = start({ HOST: 'nope.invalid' });
+    const p = start({ HOST: 'nope.invalid', ALLOW_UNSIGNED_TWILIO: 'true' });
     procs.push(p);
     expect(await p.exit).toBe(1);
     expect(p.output()).toMatch(/cannot listen on nope\.invalid:0: the host name nope\.invalid does not resolve\. Set HOST/);

@@ -97,11 +97,25 @@ for (const publicUrl of [undefined, LB]) {
     }
   }
 }
+describe('forwarded headers from a proxy TRUST_PROXY does not name', () => {
+  it('are ignored: without PUBLIC_URL a signature over the forwarded host is refused (403)', async () => {
+    const b: Bridge = await startLineBridge(fake, JSON.stringify({ lines: { [LINE]: { agents: ['client:dana'] } } }), {}, 'lines.json');
+    try {
+      const form = { CallSid: `CA${'7'.repeat(32)}`, From: '+15005550006', To: '+15005550001' };
+      expect((await webhook(fake.authToken, 'x-forwarded-host', b.url, `${LB}/twiml/inbound`, form)).status).toBe(403);
+      expect((await webhook(fake.authToken, 'host-kept', b.url, `${LB}/twiml/inbound`, form)).status).toBe(403);
+    } finally {
+      await b.close();
+    }
+  });
+});
+
 const name = (c: (typeof combos)[number]) => `PUBLIC_URL=${c.publicUrl ?? 'unset'} INSTANCE_URL=${c.instanceUrl ?? 'unset'} proxy=${c.style}`;
 
 describe('public URLs, signatures and stream URLs agree', () => {
   it.concurrent.each(combos.map((c) => [name(c), c] as const))('%s', async (_n, c) => {
-    const env: Record<string, string> = { ...(c.publicUrl && { PUBLIC_URL: c.publicUrl }), ...(c.instanceUrl && { INSTANCE_URL: c.instanceUrl }) };
+    // The proxy of these tests is on loopback: its forwarded headers are believed (TRUST_PROXY).
+    const env: Record<string, string> = { TRUST_PROXY: 'loopback', ...(c.publicUrl && { PUBLIC_URL: c.publicUrl }), ...(c.instanceUrl && { INSTANCE_URL: c.instanceUrl }) };
     const b: Bridge = await startLineBridge(fake, JSON.stringify({ lines: { [LINE]: { agents: ['client:dana'], dialTimeoutS: 5, screen: false } } }), env, 'lines.json');
     const open: WebSocket[] = [];
     try {
@@ -119,7 +133,8 @@ describe('public URLs, signatures and stream URLs agree', () => {
       }
       expect(hot.status).toBe(200);
       const hotStream = streamOf(hot.body);
-      expect(hotStream.url).toBe(`${(c.publicUrl ?? LB).replace(/^https/, 'wss')}/media`);
+      // A stream path bound to this call (src/twilio/stream-tokens.ts).
+      expect(hotStream.url).toMatch(new RegExp(`^${(c.publicUrl ?? LB).replace(/^https/, 'wss').replace(/\./g, '\\.')}/media/${callSid}\\.`));
       const h = await upgrade(token, c.style, b.url, hotStream.url!);
       expect(h.status).toBe(101);
       h.ws?.close();

@@ -387,7 +387,8 @@ describe('two-party masked line', () => {
     const vm = await startLineBridge(
       fake,
       JSON.stringify({ lines: { '+15005550900': { agents: ['client:carol'], dialTimeoutS: 5, screen: false } } }),
-      { INSTANCE_URL: 'https://vm-7.voice.example.com' },
+      // The balancer is on loopback here: its X-Forwarded-Proto is believed.
+      { INSTANCE_URL: 'https://vm-7.voice.example.com', TRUST_PROXY: 'loopback' },
       'lines.json',
     );
     try {

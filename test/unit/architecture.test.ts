@@ -89,4 +89,24 @@ describe('source layout', () => {
   it('nothing under src/ imports tools, scripts or tests', () => {
     expect(edges.filter((e) => e.to.startsWith('..'))).toEqual([]);
   });
+
+  it('scripts and tools import nothing from test/ (the doubles and clips they share live in tools/)', () => {
+    const offending: string[] = [];
+    for (const dir of ['scripts', 'tools']) {
+      const root = path.resolve(dir);
+      const walk = (d: string): string[] =>
+        readdirSync(d).flatMap((n) => {
+          const p = path.join(d, n);
+          if (n === 'node_modules') return [];
+          return statSync(p).isDirectory() ? walk(p) : /\.(ts|mjs|js)$/.test(n) ? [p] : [];
+        });
+      for (const f of walk(root)) {
+        for (const m of readFileSync(f, 'utf8').matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
+          const target = path.relative(path.resolve('.'), path.resolve(path.dirname(f), m[1]!));
+          if (target.startsWith(`test${path.sep}`)) offending.push(`${path.relative(path.resolve('.'), f)} -> ${target}`);
+        }
+      }
+    }
+    expect(offending).toEqual([]);
+  });
 });

@@ -5,10 +5,19 @@
  *
  * Point the twilio package at it with createTwilioRestClient({ baseUrl: fake.url, ... })
  * (src/twilio/rest.ts), which passes a redirecting `httpClient`. Imports nothing from src/.
+ *
+ * Phones (opt-in): with `phones`, a call created to one of those `To`s is placed for real: it
+ * rings, is answered (or busy, no-answer, failed), fetches and follows its TwiML, opens its media
+ * streams, sends status callbacks, obeys REST updates; see phones/index.ts. Without it, or for any
+ * other `To`, a created call is a passive record a test plays by hand.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { createPhoneExchange, type FakePhone, type PhoneOptions, type PhoneScript } from './phones/index.js';
+
+export type { FakePhone, PhoneCall, PhoneEvent, PhoneOptions, PhoneScript, PhoneStreamRecord, WebhookRecord } from './phones/index.js';
 
 export interface RecordedRestRequest {
   method: string;
@@ -16,6 +25,8 @@ export interface RecordedRestRequest {
   query: Record<string, string>;
   /** Form body (Twilio's REST API takes application/x-www-form-urlencoded). */
   form: Record<string, string>;
+  /** The raw body (repeated parameters, e.g. StatusCallbackEvent, are all in it). */
+  body: string;
   /** Basic-auth username (account SID) and password, when present. */
   username?: string;
   password?: string;
@@ -55,6 +66,13 @@ export interface FakeTwilioRest {
   whenCall(pred: (c: FakeCall) => boolean): Promise<FakeCall>;
   /** Script an answer; checked before the built-in routes, last registered first. Return undefined to fall through. */
   on(method: string, path: RegExp, handler: RestHandler): void;
+  /** The clock of phone timelines: ms since the fake started. */
+  now(): number;
+  /** The scripted phone at `to` (throws when there is none). */
+  phone(to: string): FakePhone;
+  /** Adds or replaces a phone (needs the `phones` option, even `{}`). */
+  setPhone(to: string, script: PhoneScript): FakePhone;
+  /** Ends every phone call still up, then stops the server. */
   close(): Promise<void>;
 }
 
@@ -68,6 +86,9 @@ export async function startFakeTwilioRest(o: {
   accountSid?: string;
   authToken?: string;
   numbers?: Array<Partial<FakeNumber> & { phone_number: string }>;
+  /** Phones behind the API, by `To` (number, sip:, client:). Opt-in: nothing is driven without it. */
+  phones?: Record<string, PhoneScript>;
+  phoneOptions?: PhoneOptions;
 } = {}): Promise<FakeTwilioRest> {
   const accountSid = o.accountSid ?? sid('AC');
   const authToken = o.authToken ?? randomBytes(16).toString('hex');
@@ -85,6 +106,9 @@ export async function startFakeTwilioRest(o: {
   const waiters = new Set<() => void>();
   const acct = `/2010-04-01/Accounts/${accountSid}`;
   const now = () => new Date().toUTCString();
+  const t0 = performance.now();
+  const clock = () => performance.now() - t0;
+  const phones = o.phones ? createPhoneExchange({ phones: o.phones, options: o.phoneOptions ?? {}, accountSid, authToken, now: clock }) : undefined;
 
   const builtIn: Array<{ method: string; path: RegExp; handler: RestHandler }> = [
     {
@@ -141,6 +165,7 @@ export async function startFakeTwilioRest(o: {
         };
         call['uri'] = `${acct}/Calls/${call.sid}.json`;
         calls.push(call);
+        phones?.place(call, req.body);
         return { status: 201, body: call };
       },
     },
@@ -150,6 +175,10 @@ export async function startFakeTwilioRest(o: {
       handler: (req, m) => {
         const c = calls.find((x) => x.sid === m[2]);
         if (!c) return twilioError(404, 20404, `The requested resource ${req.path} was not found`);
+        if (phones?.owns(c.sid)) {
+          const refused = phones.update(c.sid, req.form);
+          return refused ? twilioError(refused.status, refused.code, refused.message) : { body: c };
+        }
         if (req.form['Status']) c.status = req.form['Status'];
         if (req.form['Url']) c.url = req.form['Url'];
         if (req.form['Twiml']) c.twiml = req.form['Twiml'];
@@ -178,6 +207,7 @@ export async function startFakeTwilioRest(o: {
           path: u.pathname,
           query: Object.fromEntries(u.searchParams),
           form: Object.fromEntries(new URLSearchParams(raw)),
+          body: raw,
           headers: req.headers,
         };
         const auth = req.headers.authorization;
@@ -230,6 +260,19 @@ export async function startFakeTwilioRest(o: {
         check();
       }),
     on: (method, path, handler) => scripted.push({ method: method.toUpperCase(), path, handler }),
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    now: clock,
+    phone: (to) => {
+      const p = phones?.get(to);
+      if (!p) throw new Error(`no phone scripted for ${to}`);
+      return p;
+    },
+    setPhone: (to, script) => {
+      if (!phones) throw new Error('setPhone needs startFakeTwilioRest({ phones: {...} })');
+      return phones.set(to, script);
+    },
+    close: async () => {
+      await phones?.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
   };
 }

@@ -28,6 +28,8 @@ export interface TwilioClient {
   start(customParameters?: Record<string, string>): void;
   media(payload: Uint8Array): void;
   dtmf(digit: string): void;
+  /** Echoes a mark the server sent, as Twilio does once the audio queued before it has played. */
+  mark(name: string): void;
   stop(): void;
   /** Resolves once the server has sent a message matching `pred`. */
   waitFor(pred: (m: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
@@ -36,7 +38,15 @@ export interface TwilioClient {
 /** Opens the socket; rejects with the HTTP status when the upgrade is refused (`unexpected-response`). */
 export async function connectTwilio(
   url: string,
-  o: { signWith?: string; signedUrl?: string; headers?: Record<string, string> } = {},
+  o: {
+    signWith?: string;
+    signedUrl?: string;
+    headers?: Record<string, string>;
+    /** The call's SIDs (default: random ones), as they appear in `start` and `stop`. */
+    callSid?: string;
+    accountSid?: string;
+    streamSid?: string;
+  } = {},
 ): Promise<TwilioClient> {
   const headers: Record<string, string> = { ...o.headers };
   if (o.signWith) headers['x-twilio-signature'] = twilioSignature(o.signWith, o.signedUrl ?? url);
@@ -46,13 +56,17 @@ export async function connectTwilio(
     ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode })));
     ws.once('error', reject);
   });
-  const streamSid = 'MZ' + randomBytes(16).toString('hex');
-  const callSid = 'CA' + randomBytes(16).toString('hex');
-  const accountSid = 'AC' + randomBytes(16).toString('hex');
+  const streamSid = o.streamSid ?? 'MZ' + randomBytes(16).toString('hex');
+  const callSid = o.callSid ?? 'CA' + randomBytes(16).toString('hex');
+  const accountSid = o.accountSid ?? 'AC' + randomBytes(16).toString('hex');
   const received: Array<Record<string, unknown>> = [];
   const waiters = new Set<() => void>();
   ws.on('message', (data, isBinary) => {
-    if (!isBinary) received.push(JSON.parse(String(data)) as Record<string, unknown>);
+    try {
+      if (!isBinary) received.push(JSON.parse(String(data)) as Record<string, unknown>);
+    } catch {
+      /* not JSON: left to the caller's own listener to report */
+    }
     for (const w of [...waiters]) w();
   });
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
@@ -79,6 +93,7 @@ export async function connectTwilio(
       send({ event: 'media', streamSid, media: { track: 'inbound', chunk: String(chunk), timestamp: String((chunk - 1) * 20), payload: Buffer.from(payload).toString('base64') } });
     },
     dtmf: (digit) => send({ event: 'dtmf', streamSid, dtmf: { track: 'inbound_track', digit } }),
+    mark: (name) => send({ event: 'mark', streamSid, mark: { name } }),
     stop: () => send({ event: 'stop', streamSid, stop: { accountSid, callSid } }),
     waitFor: (pred) =>
       new Promise((resolve) => {

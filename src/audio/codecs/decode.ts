@@ -1,21 +1,30 @@
 /**
  * Any common audio file to 16 kHz mono PCM16, the container told from the bytes: WAV, MP3,
  * FLAC (native or in Ogg), Ogg Opus, Ogg Vorbis and WebM Opus (a browser's MediaRecorder).
- * MP4/M4A/AAC is refused by name (no permissively licensed AAC decoder). Work is done in
- * slices with the event loop handed back between them, and stops as soon as the audio runs
- * past maxSeconds, so a long or hostile file never stalls calls. Every failure is an
- * AudioDecodeError whose message a person understands.
+ * MP4/M4A/AAC is refused by name (no permissively licensed AAC decoder). Headers are checked
+ * before anything is decoded (./prescan.ts: more than 8 channels refused, Ogg and FLAC cut into
+ * slices each bounded in the audio it decodes to, an over-long file refused unread); work is
+ * done in those slices with the event loop handed back between them, and stops as soon as the
+ * audio runs past maxSeconds. Uploads are decoded in worker threads (./decode-pool.ts), which
+ * add a memory and a time budget. Every failure is an AudioDecodeError whose message a person
+ * understands.
  */
 import { setImmediate } from 'node:timers/promises';
 import OpusScript from 'opusscript';
 import { Resampler } from '../resampler.js';
-import { flacStreamInfo } from './duration.js';
+import { containerSeconds, flacStreamInfo } from './duration.js';
+import { MAX_CHANNELS, opusPacketSamples, prescan, PrescanError, type Prescan } from './prescan.js';
 import { concatChunks, floatToMono16, interleaved16ToMono } from './pcm.js';
 import { id3Skip, isMpegFrameHeader, mpegFrameLength, sniffContainer, type Container } from './sniff.js';
 import { openWav } from './wav-decode.js';
-import { demuxWebmAudio } from './webm.js';
+import { demuxWebmAudio, WebmError } from './webm.js';
 
-export type DecodeFailure = 'unsupported' | 'corrupt' | 'truncated' | 'too_long' | 'empty';
+/**
+ * unsupported: a format, codec or channel count this server does not take; corrupt, truncated,
+ * empty: the file is broken; too_long: over maxSeconds; too_large: it needs more memory to decode
+ * than one upload may take; too_slow: it took longer to decode than one upload may.
+ */
+export type DecodeFailure = 'unsupported' | 'corrupt' | 'truncated' | 'too_long' | 'empty' | 'too_large' | 'too_slow';
 
 export class AudioDecodeError extends Error {
   override name = 'AudioDecodeError';
@@ -35,6 +44,8 @@ export interface DecodeOptions {
   signal?: AbortSignal;
   /** Hands the event loop back between slices (default: setImmediate). */
   yieldTurn?: () => Promise<unknown>;
+  /** Called after each decoder call (a worker checks its memory there); may throw. */
+  afterSlice?: () => void;
 }
 
 export interface DecodedAudio {
@@ -83,6 +94,7 @@ class Sink {
   ) {}
 
   push(mono: Int16Array, rate: number): void {
+    if (this.channels > MAX_CHANNELS) throw new AudioDecodeError('unsupported', `the ${this.label} file has ${this.channels} channels; this server accepts at most ${MAX_CHANNELS}`);
     if (mono.length === 0) return;
     if (!(rate >= 1000 && rate <= 384000)) throw new AudioDecodeError('corrupt', `the ${this.label} file declares a sample rate of ${rate} Hz`);
     if (this.rate === 0) {
@@ -150,14 +162,15 @@ interface ByteDecoder {
   free(): void;
 }
 
-async function loadDecoder(c: Container): Promise<ByteDecoder> {
+async function loadDecoder(c: Container, channels: number): Promise<ByteDecoder> {
   switch (c) {
     case 'mp3':
       return new (await import('mpg123-decoder')).MPEGDecoder();
     case 'flac':
       return new (await import('@wasm-audio-decoders/flac')).FLACDecoder();
     case 'ogg-opus':
-      return new (await import('ogg-opus-decoder')).OggOpusDecoder() as unknown as ByteDecoder;
+      // more than two channels are mixed to stereo inside the decoder: a quarter of the output at 8
+      return new (await import('ogg-opus-decoder')).OggOpusDecoder({ forceStereo: channels > 2 }) as unknown as ByteDecoder;
     case 'ogg-vorbis':
       return new (await import('@wasm-audio-decoders/ogg-vorbis')).OggVorbisDecoder();
     default:
@@ -222,11 +235,32 @@ function mp3Truncated(b: Uint8Array): boolean {
   return false;
 }
 
-async function decodeBytes(c: Container, bytes: Uint8Array, sink: Sink, signal?: AbortSignal): Promise<void> {
+/** More decoded audio than this past the limit, by the prescan's count, is refused unread. */
+const PRESCAN_MARGIN_S = 1;
+
+/** Ogg and FLAC headers checked and the decoder calls planned (./prescan.ts); undefined for MP3. */
+function plan(c: Container, bytes: Uint8Array, maxSeconds: number): Prescan | undefined {
+  let p: Prescan;
+  try {
+    if (c === 'ogg-opus' || c === 'ogg-vorbis') p = prescan(bytes, c);
+    else if (c === 'flac') p = bytes[0] === 0x4f ? prescan(bytes, 'ogg-flac') : prescan(bytes, 'flac', id3Skip(bytes));
+    else return undefined;
+  } catch (err) {
+    if (err instanceof PrescanError) throw new AudioDecodeError(err.kind, err.message);
+    throw err;
+  }
+  if (p.maxSamples !== undefined && p.maxSamples / p.rate > maxSeconds + LIMIT_GRACE_S + PRESCAN_MARGIN_S) {
+    throw new AudioDecodeError('too_long', `the audio is longer than ${maxSeconds} s, the longest this server accepts (its ${NAMES[c]} frames hold ${Math.round(p.maxSamples / p.rate)} s)`);
+  }
+  return p;
+}
+
+async function decodeBytes(c: Container, bytes: Uint8Array, sink: Sink, signal?: AbortSignal, afterSlice?: () => void): Promise<void> {
   const label = NAMES[c];
+  const planned = plan(c, bytes, sink.maxSeconds);
   let d: ByteDecoder;
   try {
-    d = await loadDecoder(c);
+    d = await loadDecoder(c, planned?.channels ?? 2);
     await d.ready;
   } catch (err) {
     if (err instanceof AudioDecodeError) throw err;
@@ -240,16 +274,22 @@ async function decodeBytes(c: Container, bytes: Uint8Array, sink: Sink, signal?:
       firstError ||= r.errors[0]!.message;
     }
     if (r.samplesDecoded > 0) {
-      sink.channels = r.channelData.length;
+      sink.channels = planned?.channels ?? r.channelData.length;
       sink.push(floatToMono16(r.channelData, r.samplesDecoded), r.sampleRate);
     }
   };
   try {
+    // slices sized for TARGET_MS of work, never across a planned cut (a bound on their output)
+    const cuts = planned?.slices ?? [];
+    let cut = 0;
     let slice = 4096;
     for (let o = 0; o < bytes.length; ) {
+      while (cut < cuts.length && cuts[cut]! <= o) cut++;
+      const end = Math.min(bytes.length, o + slice, cuts[cut] ?? Infinity);
       const t0 = performance.now();
-      take(await quietly(() => d.decode(bytes.subarray(o, o + slice))));
-      o += slice;
+      take(await quietly(() => d.decode(bytes.subarray(o, end))));
+      afterSlice?.();
+      o = end;
       const ms = performance.now() - t0;
       if (ms < TARGET_MS / 2 && slice < MAX_SLICE) slice *= 2;
       else if (ms > TARGET_MS * 2 && slice > MIN_SLICE) slice /= 2;
@@ -277,18 +317,31 @@ export function truncatedMessage(c: Container): string {
   return `the ${NAMES[c]} file is truncated: it ends before its last ${c === 'mp3' ? 'frame' : c === 'flac' ? 'declared sample' : 'page'} (was the upload complete?)`;
 }
 
-async function decodeWebm(bytes: Uint8Array, sink: Sink, signal?: AbortSignal): Promise<void> {
+async function decodeWebm(bytes: Uint8Array, sink: Sink, signal?: AbortSignal, afterSlice?: () => void): Promise<void> {
+  // Opus frames last 2.5 ms at the least: more frames than that many for maxSeconds cannot be
+  // a file within the limit (and are never all held)
+  const maxFrames = Math.ceil(((sink.maxSeconds + LIMIT_GRACE_S + PRESCAN_MARGIN_S) * 1000) / 2.5);
   let webm;
   try {
-    webm = demuxWebmAudio(bytes);
+    webm = demuxWebmAudio(bytes, { maxFrames });
   } catch (err) {
+    if (err instanceof WebmError && err.tooMany) throw new AudioDecodeError('too_long', `the audio is longer than ${sink.maxSeconds} s, the longest this server accepts (the WebM file holds over ${maxFrames} frames)`);
     throw new AudioDecodeError('corrupt', `the WebM file could not be read (${(err as Error).message})`);
   }
   if (webm.codecId !== 'A_OPUS') throw new AudioDecodeError('unsupported', `WebM with ${webm.codecId} audio is not supported; WebM must hold Opus (as browsers record it)`);
   if (webm.frames.length === 0) throw new AudioDecodeError('corrupt', 'the WebM file holds no audio frames');
   if (webm.truncated) throw new AudioDecodeError('truncated', 'the WebM file is truncated: it ends inside an element (was the upload complete?)');
-  const channels = webm.channels === 2 ? 2 : 1;
   const cp = webm.codecPrivate;
+  const declared = cp && cp.length >= 19 ? cp[9]! : webm.channels;
+  if (declared > MAX_CHANNELS) throw new AudioDecodeError('unsupported', `the WebM file has ${declared} channels; this server accepts at most ${MAX_CHANNELS}`);
+  if (declared > 2) throw new AudioDecodeError('unsupported', `the WebM file has ${declared} channels; WebM Opus is taken in mono or stereo (as browsers record it)`);
+  // its length from the packets' TOC bytes, before any is decoded
+  let samples48k = 0;
+  for (const f of webm.frames) samples48k += opusPacketSamples(f) ?? 0;
+  if (samples48k / 48000 > sink.maxSeconds + LIMIT_GRACE_S + PRESCAN_MARGIN_S) {
+    throw new AudioDecodeError('too_long', `the audio is longer than ${sink.maxSeconds} s, the longest this server accepts (its WebM frames hold ${Math.round(samples48k / 48000)} s)`);
+  }
+  const channels = declared === 2 ? 2 : 1;
   let preSkip = cp && cp.length >= 12 ? cp[10]! | (cp[11]! << 8) : 0;
   const opus = new OpusScript(48000, channels, OpusScript.Application.AUDIO);
   sink.channels = channels;
@@ -311,6 +364,7 @@ async function decodeWebm(bytes: Uint8Array, sink: Sink, signal?: AbortSignal): 
       }
       sink.push(mono, 48000);
       if (i % 50 === 49) {
+        afterSlice?.();
         await sink.turn();
         signal?.throwIfAborted();
       }
@@ -329,6 +383,7 @@ async function decodeWavInto(bytes: Uint8Array, sink: Sink, signal?: AbortSignal
     throw new AudioDecodeError('corrupt', `the WAV file could not be read: ${(err as Error).message}`);
   }
   if (w.truncated) throw new AudioDecodeError('truncated', 'the WAV file is truncated: its data chunk is shorter than its header declares (was the upload complete?)');
+  if (w.channels > MAX_CHANNELS) throw new AudioDecodeError('unsupported', `the WAV file has ${w.channels} channels; this server accepts at most ${MAX_CHANNELS}`);
   if (w.frames / w.sampleRate > sink.maxSeconds + LIMIT_GRACE_S) throw new AudioDecodeError('too_long', `the audio is longer than ${sink.maxSeconds} s, the longest this server accepts`);
   sink.channels = w.channels;
   for (let o = 0; o < w.frames; o += PCM_SLICE) {
@@ -341,6 +396,14 @@ async function decodeWavInto(bytes: Uint8Array, sink: Sink, signal?: AbortSignal
 /** What a finished decode learnt of the file. */
 export type DecodeFacts = Omit<DecodedAudio, 'pcm16k'>;
 
+/** A file's length as its container states it (./duration.ts), and whether its bytes end early. */
+export interface StatedLength {
+  /** Undefined where the container does not state it. */
+  seconds?: number;
+  /** MP3 or Ogg that ends inside its last frame or page. */
+  endsEarly: boolean;
+}
+
 /** A decode under way: its 16 kHz mono audio as it comes, and the file's facts at the end. */
 export interface DecodeJob {
   readonly container: Container;
@@ -348,6 +411,8 @@ export interface DecodeJob {
   readonly pending: number;
   /** Decoding has ended (done has settled). */
   readonly ended: boolean;
+  /** The length the container states, read without decoding (rejects as done does when refused first). */
+  stated(): Promise<StatedLength>;
   /** Resolves once at least n samples are pending, or decoding has ended. */
   until(n: number): Promise<void>;
   /** Takes the pending audio. */
@@ -358,20 +423,17 @@ export interface DecodeJob {
   readonly done: Promise<DecodeFacts>;
 }
 
-function refuseUnsupported(container: Container, bytes: Uint8Array): void {
-  if (bytes.length === 0) throw new AudioDecodeError('empty', 'the audio file is empty');
-  if (container === 'mp4' || container === 'aac') {
-    throw new AudioDecodeError('unsupported', `${NAMES[container]} (AAC) audio is not supported by this server; send ${ACCEPTED_INPUTS}`);
-  }
-  if (container === 'ogg') throw new AudioDecodeError('unsupported', `this Ogg file holds neither Opus, Vorbis nor FLAC; send ${ACCEPTED_INPUTS}`);
-  if (container === 'unknown') {
-    throw new AudioDecodeError('unsupported', `the audio is not in a format this server recognises; send ${ACCEPTED_INPUTS}, or raw 16 kHz mono PCM16 with file_format=pcm_s16le_16`);
-  }
+/** What the container states of a file's length (run where the file is decoded: MP3 is scanned). */
+export function statedLength(bytes: Uint8Array, c: Container): StatedLength {
+  const seconds = containerSeconds(bytes, c);
+  return { ...(seconds !== undefined && { seconds }), endsEarly: endsEarly(bytes, c) };
 }
 
-/** Starts decoding an encoded audio file (container from its bytes) to 16 kHz mono PCM16. */
-export function startDecode(bytes: Uint8Array, opts: DecodeOptions): DecodeJob {
-  const container = sniffContainer(bytes);
+/**
+ * A DecodeJob over a decode that `run` does, handing its 16 kHz chunks to `emit` as they come
+ * (here, or from a worker thread).
+ */
+export function decodeJob(container: Container, stated: () => Promise<StatedLength>, run: (emit: (x: Int16Array) => void) => Promise<DecodeFacts>): DecodeJob {
   let queue: Int16Array[] = [];
   let pending = 0;
   let ended = false;
@@ -384,22 +446,11 @@ export function startDecode(bytes: Uint8Array, opts: DecodeOptions): DecodeJob {
   const next = () => new Promise<void>((resolve) => (wake = resolve));
   const done = (async (): Promise<DecodeFacts> => {
     try {
-      refuseUnsupported(container, bytes);
-      const sink = new Sink(NAMES[container], opts.maxSeconds, opts.yieldTurn ?? (() => setImmediate()), (x) => {
+      return await run((x) => {
         queue.push(x);
         pending += x.length;
         notify();
       });
-      try {
-        if (container === 'wav') await decodeWavInto(bytes, sink, opts.signal);
-        else if (container === 'webm') await decodeWebm(bytes, sink, opts.signal);
-        else await decodeBytes(container, bytes, sink, opts.signal);
-        sink.finish();
-        if (sink.length === 0) throw new AudioDecodeError('empty', `the ${NAMES[container]} file holds no audio`);
-        return { container, sampleRate: sink.rate, channels: sink.channels, seconds: sink.sourceSamples / sink.rate };
-      } finally {
-        sink.destroy();
-      }
     } finally {
       ended = true;
       notify();
@@ -420,6 +471,7 @@ export function startDecode(bytes: Uint8Array, opts: DecodeOptions): DecodeJob {
     get ended() {
       return ended;
     },
+    stated,
     async until(n) {
       while (!ended && pending < n) await next();
     },
@@ -437,6 +489,41 @@ export function startDecode(bytes: Uint8Array, opts: DecodeOptions): DecodeJob {
     },
     done,
   };
+}
+
+/** Refuses, from its first bytes alone, a file that is empty or in a format not decoded here. */
+export function refuseUnsupported(container: Container, bytes: Uint8Array): void {
+  if (bytes.length === 0) throw new AudioDecodeError('empty', 'the audio file is empty');
+  if (container === 'mp4' || container === 'aac') {
+    throw new AudioDecodeError('unsupported', `${NAMES[container]} (AAC) audio is not supported by this server; send ${ACCEPTED_INPUTS}`);
+  }
+  if (container === 'ogg') throw new AudioDecodeError('unsupported', `this Ogg file holds neither Opus, Vorbis nor FLAC; send ${ACCEPTED_INPUTS}`);
+  if (container === 'unknown') {
+    throw new AudioDecodeError('unsupported', `the audio is not in a format this server recognises; send ${ACCEPTED_INPUTS}, or raw 16 kHz mono PCM16 with file_format=pcm_s16le_16`);
+  }
+}
+
+/** Starts decoding an encoded audio file (container from its bytes) to 16 kHz mono PCM16, on this thread. */
+export function startDecode(bytes: Uint8Array, opts: DecodeOptions): DecodeJob {
+  const container = sniffContainer(bytes);
+  const stated = async () => {
+    refuseUnsupported(container, bytes);
+    return statedLength(bytes, container);
+  };
+  return decodeJob(container, stated, async (emit) => {
+    refuseUnsupported(container, bytes);
+    const sink = new Sink(NAMES[container], opts.maxSeconds, opts.yieldTurn ?? (() => setImmediate()), emit);
+    try {
+      if (container === 'wav') await decodeWavInto(bytes, sink, opts.signal);
+      else if (container === 'webm') await decodeWebm(bytes, sink, opts.signal, opts.afterSlice);
+      else await decodeBytes(container, bytes, sink, opts.signal, opts.afterSlice);
+      sink.finish();
+      if (sink.length === 0) throw new AudioDecodeError('empty', `the ${NAMES[container]} file holds no audio`);
+      return { container, sampleRate: sink.rate, channels: sink.channels, seconds: sink.sourceSamples / sink.rate };
+    } finally {
+      sink.destroy();
+    }
+  });
 }
 
 /** Decodes an encoded audio file (container from its bytes) to 16 kHz mono PCM16. */

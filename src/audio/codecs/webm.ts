@@ -2,10 +2,24 @@
  * A minimal WebM/Matroska demuxer for audio: finds the first audio track and its frames (the
  * Opus packets a browser's MediaRecorder writes). Walks EBML elements linearly, descending into
  * the master elements that matter, so the unknown-size Segment and Clusters MediaRecorder
- * produces are read as they come.
+ * produces are read as they come. Hostile framing is refused as it is met: an empty frame (a
+ * laced block can declare 256 of them in 7 bytes), or more frames than `maxFrames` (they are
+ * never all held).
  */
 export class WebmError extends Error {
   override name = 'WebmError';
+  constructor(
+    message: string,
+    /** More frames than maxFrames. */
+    readonly tooMany = false,
+  ) {
+    super(message);
+  }
+}
+
+export interface DemuxOptions {
+  /** Frames of the audio track past which the file is refused (a WebmError with tooMany). */
+  maxFrames?: number;
 }
 
 export interface WebmAudio {
@@ -81,7 +95,11 @@ function blockFrames(body: Uint8Array, track: number): Uint8Array[] | undefined 
   if (flags === undefined) throw new WebmError('truncated block');
   const lacing = (flags >> 1) & 3;
   let o = flagsAt + 1;
-  if (lacing === 0) return [body.subarray(o)];
+  if (lacing === 0) {
+    if (o >= body.length) throw new WebmError('an empty frame');
+    return [body.subarray(o)];
+  }
+  if (o >= body.length) throw new WebmError('truncated block');
   const count = body[o++]! + 1;
   const sizes: number[] = [];
   if (lacing === 1) {
@@ -119,10 +137,12 @@ function blockFrames(body: Uint8Array, track: number): Uint8Array[] | undefined 
     o += s;
   }
   frames.push(body.subarray(o));
+  if (frames.some((f) => f.length === 0)) throw new WebmError(`a block laces ${frames.filter((f) => f.length === 0).length} empty frame(s)`);
   return frames;
 }
 
-export function demuxWebmAudio(b: Uint8Array): WebmAudio {
+export function demuxWebmAudio(b: Uint8Array, opts: DemuxOptions = {}): WebmAudio {
+  const maxFrames = opts.maxFrames ?? Infinity;
   const tracks: Track[] = [];
   let current: Track | undefined;
   let audio: Track | undefined;
@@ -169,12 +189,16 @@ export function demuxWebmAudio(b: Uint8Array): WebmAudio {
         const f = blockFrames(data, audio.number);
         if (f) frames.push(...f);
       } else pendingBlocks.push(data);
+      if (frames.length + pendingBlocks.length > maxFrames) throw new WebmError(`more than ${maxFrames} frames`, true);
     }
     o = body + size.value;
   }
   audio ??= tracks.find((t) => t.type === 2 || t.codecId?.startsWith('A_'));
   if (!audio?.codecId) throw new WebmError('no audio track');
-  for (const blk of pendingBlocks) frames.push(...(blockFrames(blk, audio.number) ?? []));
+  for (const blk of pendingBlocks) {
+    frames.push(...(blockFrames(blk, audio.number) ?? []));
+    if (frames.length > maxFrames) throw new WebmError(`more than ${maxFrames} frames`, true);
+  }
   return {
     codecId: audio.codecId,
     sampleRate: audio.sampleRate ?? 48000,

@@ -80,6 +80,11 @@ export class Dialer {
     return this.dials.length;
   }
 
+  /** Whether an agent of this round answered and has not pressed 1 or given up yet (the whisper). */
+  get screening(): boolean {
+    return this.dials.some((d) => d.answered && !d.done);
+  }
+
   /** Whether every call of this round has ended without a winner. */
   get exhausted(): boolean {
     return this.state === 'ringing' && this.dials.every((d) => d.done);
@@ -186,7 +191,8 @@ export class Dialer {
     dial.reported = true;
     dial.done = true;
     clearTimeout(dial.timer);
-    if (cancel && dial.sid) void this.opts.control.cancel(dial.sid);
+    // A call Twilio answered is ended, not cancelled: Status=canceled only stops one still ringing.
+    if (cancel && dial.sid) void (dial.answered ? this.opts.control.hangUp(dial.sid) : this.opts.control.cancel(dial.sid));
     this.opts.log.info({ agent: maskPhone(dial.target.agentId), outcome }, 'agent did not join');
     this.opts.onFailed(dial.target.agentId, outcome);
   }

@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Router } from 'express';
 import type { Logger } from '../../observability/logger.js';
-import { maskPhone } from '../../observability/logger.js';
+import { lastFour, maskPhone } from '../../observability/logger.js';
 import { metrics } from '../../observability/metrics.js';
 import type { MaskingProfile } from '../../pipeline/profile.js';
 import { MEDIA_PATH } from '../../http/app.js';
@@ -32,11 +32,12 @@ import type { CallManager, CallRoute } from '../manager.js';
 import { createTwilioClient, twilioCallControl, type CallControl } from './call-control.js';
 import { LineMetrics } from './line-metrics.js';
 import { checkLineVoices, LinesConfigError, loadLinesFile, type LineConfig, type LinesConfig } from './lines-file.js';
-import { Pacer } from './pacer.js';
+import { Pacer, type CallPacer } from './pacer.js';
 import { MemoryPresence } from './presence-memory.js';
 import type { PresenceStore } from './presence.js';
 import { Room } from './room.js';
 import { RoomTokens } from './tokens.js';
+import type { CallRecorder } from '../../recording/index.js';
 
 export { Room } from './room.js';
 export { RoomTokens } from './tokens.js';
@@ -69,11 +70,13 @@ export interface LineOptions {
   control?: CallControl;
   /** Agents' presence and the queues (default: this process's; the composition root passes Redis's). */
   presence?: PresenceStore;
+  /** The outbound call rate (default: this process's DIAL_CPS; with Redis the fleet's, shared). */
+  pacer?: CallPacer;
   /** Receives the room registry (tests, diagnostics). */
   onRooms?: (rooms: ReadonlyMap<string, Room>) => void;
 }
 
-type ExtendCtx = { log: Logger; profile: MaskingProfile; calls: CallManager; rateLimit: RequestHandler };
+type ExtendCtx = { log: Logger; profile: MaskingProfile; calls: CallManager; rateLimit: RequestHandler; recordings?: CallRecorder | undefined };
 
 export interface ReloadResult {
   ok: boolean;
@@ -88,6 +91,8 @@ export interface LineService {
   reload(): Promise<ReloadResult>;
   presence: PresenceStore;
   rooms: ReadonlyMap<string, Room>;
+  /** The lines file in use now (a read-only view: the operator console). */
+  config(): LinesConfig;
   close(): Promise<void>;
 }
 
@@ -128,7 +133,7 @@ async function loadLines(settings: LineSettings, profile: MaskingProfile, given?
 
 /** The `extend` hook of startServer for contact lines. Rejects at start-up on a bad lines file. */
 export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
-  return async ({ log: rootLog, profile, calls, rateLimit }: ExtendCtx): Promise<LineService> => {
+  return async ({ log: rootLog, profile, calls, rateLimit, recordings }: ExtendCtx): Promise<LineService> => {
     const log = rootLog.child({ component: 'line' });
     const s = settings;
     if (!opts.lines && !s.linesFile) throw new Error('lineExtension: LINES_CONFIG is not set');
@@ -140,7 +145,7 @@ export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
     const tokens = new RoomTokens(s.roomSecret);
     const personaSecret = s.roomSecret ?? randomBytes(32).toString('hex');
     if (!s.roomSecret) log.warn('LINE_ROOM_SECRET is not set: stable personas change voice when this process restarts (set it, the same on every instance)');
-    const pacer = new Pacer(s.dialCps);
+    const pacer = opts.pacer ?? new Pacer(s.dialCps);
     const lineMetrics = new LineMetrics();
     const rooms = new Map<string, Room>();
     /** The TwiML each customer call was answered with, by CallSid: a replayed webhook gets it again. */
@@ -229,6 +234,7 @@ export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
         log.warn({ callSid, calls: calls.activeCalls, draining: calls.isDraining }, 'draining or at capacity: answering "try again later"');
         return twiml(res, templates.busy.render({}));
       }
+      session.caller = lastFour(from);
       const id = RoomTokens.newRoomId();
       const base = instanceBase(req);
       const hookToken = tokens.sign(id, 'agent-webhook');
@@ -248,6 +254,7 @@ export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
         queueTimeoutTwiml,
         lineOf: (n) => current.config.get(n),
         dispatch,
+        recording: recordings?.start(session, { kind: 'line', line, caller: from }),
       });
       rooms.set(id, room);
       session.onClose(() => {
@@ -374,6 +381,7 @@ export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
       reload,
       presence,
       rooms,
+      config: () => current.config,
       async close() {
         clearInterval(sweep);
         unsubscribe();

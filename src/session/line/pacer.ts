@@ -3,7 +3,14 @@
  * (more on request), and queues the excess, so ringing many agents at once starts the last ones
  * late. next() resolves when the next call may be placed, in the order asked.
  */
-export class Pacer {
+/** What dialling needs of a pacer: this process's, or the fleet's through Redis (src/fleet/). */
+export interface CallPacer {
+  /** Resolves when the next outbound call may be placed. */
+  next(): Promise<void>;
+  close(): void;
+}
+
+export class Pacer implements CallPacer {
   private nextAt = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
 

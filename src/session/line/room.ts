@@ -34,6 +34,7 @@ import { Leg, type LegEvents } from './leg.js';
 import type { AgentConfig, LineConfig } from './lines-file.js';
 import type { LineMetrics } from './line-metrics.js';
 import type { PresenceStore } from './presence.js';
+import type { CallRecording } from '../../recording/index.js';
 
 export type RoomState = 'created' | 'waiting' | 'accepted' | 'connected' | 'ended';
 export type EndReason = 'customer-hung-up' | 'agent-hung-up' | 'queue-timeout' | 'customer-never-connected' | 'shutdown' | 'internal error';
@@ -62,6 +63,8 @@ export interface RoomDeps {
   lineOf: (number: string) => LineConfig | undefined;
   /** Ask the service to offer agents to the waiting callers (coalesced). */
   dispatch: () => void;
+  /** This call's recording, when it is recorded: each leg's clock is tapped as it opens. */
+  recording?: CallRecording | undefined;
 }
 
 /** How long an agent who did not join is not offered the same caller again (app_queue's retry). */
@@ -84,6 +87,8 @@ export class Room implements LegEvents {
   line: LineConfig;
   /** Epoch ms the caller joined the queue (kept across rounds and overflow). */
   enqueuedAt: number | undefined;
+  /** Epoch ms the agent's stream joined (undefined: not connected yet). */
+  connectedSince: number | undefined;
   private customer: Leg | undefined;
   private agent: Leg | undefined;
   private acceptedAgent: { config: AgentConfig; callSid: string } | undefined;
@@ -134,6 +139,24 @@ export class Room implements LegEvents {
     return this.round?.dialledSids ?? [];
   }
 
+  /**
+   * Where the caller is, as an operator names it: queued (waiting, no agent rung), ringing,
+   * screening (an agent answered and hears the whisper, or accepted and is joining), connected.
+   */
+  get phase(): 'connecting' | 'queued' | 'ringing' | 'screening' | 'connected' | 'ended' {
+    switch (this.state) {
+      case 'created':
+        return 'connecting';
+      case 'waiting':
+        if (this.round?.state !== 'ringing') return 'queued';
+        return this.round.screening ? 'screening' : 'ringing';
+      case 'accepted':
+        return 'screening';
+      default:
+        return this.state;
+    }
+  }
+
   /** Whether the service may offer this caller agents now. */
   get wantsAgent(): boolean {
     return this.state === 'waiting' && (this.round === undefined || this.round.state === 'stopped');
@@ -158,6 +181,7 @@ export class Room implements LegEvents {
     this.session.awaitingStream = false;
     const output = conn.openOutput(personPlayout(this.deps.profile));
     this.hold = new HoldAudio(output, this.deps.holdSound(this.line));
+    this.deps.recording?.tap('customer-heard', output); // hold audio, then the masked agent
     this.wait(this.line);
     return this.customer;
   }
@@ -304,6 +328,7 @@ export class Room implements LegEvents {
     this.agent = agent;
     this.state = 'connected';
     this.connectedAt = performance.now();
+    this.connectedSince = Date.now();
     this.session.awaitingStream = false;
     this.hold?.stop();
     this.hold = undefined;
@@ -319,8 +344,10 @@ export class Room implements LegEvents {
       agentVoice: voice,
       ...(persona === 'stable' && { agentPersonaSeed: personaSeed(this.deps.personaSecret, accepted.config.id) }),
     });
+    this.session.voice = () => this.paths?.toCustomer?.voiceId ?? voice;
     this.deps.metrics.setState(this, 'connected');
     if (this.enqueuedAt !== undefined) this.deps.metrics.waited(this.line, (Date.now() - this.enqueuedAt) / 1000);
+    this.deps.recording?.tap('agent-heard', agent.conn.output, { agent: accepted.config.id, voice });
     this.log.info(
       { agentCallSid: start.callSid, agent: maskPhone(accepted.config.id), engine: profile.engine, mode: profile.mode, agentVoice: voice, persona, mask: this.line.mask },
       'agent answered: call connected, agent voice masked',

@@ -8,6 +8,7 @@
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { PHRASE_BLOCK, type BlockMasker } from './processor.js';
+import { engineWorked } from './load.js';
 
 /** Input still arriving: what is there now, then the rest as it comes. */
 export interface ArrivingPcm {
@@ -47,12 +48,17 @@ export async function* maskInBlocks(masker: BlockMasker, input: Int16Array | Arr
   try {
     opts.signal?.throwIfAborted();
     for await (const block of arriving(input)) {
+      const t0 = performance.now();
       const y = masker.push(block);
+      engineWorked(t0);
       if (y.length > 0) yield y;
       await turn();
       opts.signal?.throwIfAborted();
     }
-    for (const y of masker.finish()) if (y.length > 0) yield y;
+    const t0 = performance.now();
+    const tail = masker.finish();
+    engineWorked(t0);
+    for (const y of tail) if (y.length > 0) yield y;
   } finally {
     masker.destroy();
   }

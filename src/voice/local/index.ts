@@ -33,6 +33,7 @@ import { getPreset, isLocalVoice, LOCAL_VOICES, type LocalVoicePreset } from './
 import { ELEVENLABS_PREMADE_VOICES, type PremadeVoice } from './premade-voices.js';
 import { LocalFrameStream, STREAM_DELAY_8K } from './stream.js';
 
+export { engineBusySeconds } from './load.js';
 export { FallbackVoices, presetForLabels, presetForVoiceId, type FallbackVoicesOptions } from './closest-preset.js';
 export { LOCAL_VOICES, ELEVENLABS_PREMADE_VOICES, getPreset, isLocalVoice, type ArrivingPcm, type LocalVoicePreset, type PremadeVoice };
 

@@ -11,6 +11,7 @@ import type { Logger } from '../../observability/logger.js';
 import { HOP } from './hop-track.js';
 import { LATENCY, MaskProcessor, type MaskProcessorOptions } from './processor.js';
 import { getPreset } from './presets.js';
+import { engineWorked } from './load.js';
 
 /** Speex quality of the stream's resamplers (as the bridge's own): 8 ms of delay each way. */
 export const STREAM_RESAMPLER_QUALITY = 7;
@@ -65,10 +66,13 @@ export class LocalFrameStream implements FrameStream {
   }
 
   private pushFrame(frame: Int16Array): MaskedAudio {
+    const t0 = performance.now();
     const x16 = this.up.process(frame);
     const n = this.proc.process(x16, this.procOut, 0);
     if (n > 0) this.enqueue(this.down.process(this.procOut.subarray(0, n)));
-    return this.dequeue(frame.length);
+    const out = this.dequeue(frame.length);
+    engineWorked(t0);
+    return out;
   }
 
   flush(): MaskedAudio {

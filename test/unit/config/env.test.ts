@@ -97,6 +97,22 @@ describe('loadConfig', () => {
     expect(problems({ VAD_MIN_PHRASE_MS: '3000', VAD_MAX_PHRASE_MS: '2200' }).join('\n')).toMatch(/VAD_MIN_PHRASE_MS \(3000\) must be below VAD_MAX_PHRASE_MS \(2200\)/);
   });
 
+  it('recordings: RECORDINGS_DIR needs age recipients; a secret key or a malformed recipient is refused by name', () => {
+    const r1 = 'age1gy7n9mm2f7snxn476l0cufryd6vvst5yp6m3ney2smzsrusyw48spzd32v';
+    const r2 = 'age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p';
+    expect(loadConfig({}).RECORDINGS_DIR).toBeUndefined();
+    const c = loadConfig({ RECORDINGS_DIR: '/var/lib/voice-mask/recordings', RECORDINGS_AGE_RECIPIENTS: ` ${r1}, ${r2} ` });
+    expect(c.RECORDINGS_AGE_RECIPIENTS).toEqual([r1, r2]);
+    expect(c.RECORDINGS_RETENTION_DAYS).toBe(0);
+    expect(c.RECORDINGS_HOTLINE).toBe(true);
+    expect(problems({ RECORDINGS_DIR: '/tmp/r' })).toEqual([expect.stringMatching(/^RECORDINGS_AGE_RECIPIENTS: required with RECORDINGS_DIR: .*age-keygen -y/)]);
+    const secret = problems({ RECORDINGS_DIR: '/tmp/r', RECORDINGS_AGE_RECIPIENTS: 'AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ' }).join('\n');
+    expect(secret).toMatch(/^RECORDINGS_AGE_RECIPIENTS: an age secret key was given/);
+    expect(secret).not.toContain('QQQQ'); // the key is not echoed
+    expect(problems({ RECORDINGS_DIR: '/tmp/r', RECORDINGS_AGE_RECIPIENTS: `${r1} age1short` })).toEqual([expect.stringMatching(/^RECORDINGS_AGE_RECIPIENTS: expected age X25519 recipients .*got "age1short"/)]);
+    expect(problems({ RECORDINGS_RETENTION_DAYS: '-1' })).toEqual([expect.stringMatching(/^RECORDINGS_RETENTION_DAYS: expected an integer from 0/)]);
+  });
+
   it('requires a key when CONVERTER=elevenlabs', () => {
     expect(problems({ CONVERTER: 'elevenlabs' })).toEqual(['ELEVENLABS_API_KEY: required when CONVERTER=elevenlabs']);
   });

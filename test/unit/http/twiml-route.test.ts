@@ -4,7 +4,8 @@ import twilio from 'twilio';
 import { pino } from 'pino';
 import { createApp, type VoiceCatalog } from '../../../src/http/app.js';
 import { loadConfig } from '../../../src/config/env.js';
-import { RateLimitStore } from '../../../src/http/rate-limit.js';
+import { HttpLimits } from '../../../src/http/rate-limit.js';
+import { TrustProxy } from '../../../src/twilio/public-url.js';
 
 const log = pino({ level: 'silent' });
 const voices: VoiceCatalog = {
@@ -14,11 +15,12 @@ const voices: VoiceCatalog = {
 };
 const TOKEN = 'test-auth-token-123';
 const PUBLIC = 'https://bridge.example.com';
-const rateLimit = new RateLimitStore(600).middleware;
+const limits = new HttpLimits(600);
 
 function app(env: Record<string, string> = {}, ready = true) {
   const config = loadConfig(env);
-  return createApp({ twilio: { authToken: config.TWILIO_AUTH_TOKEN, publicUrl: config.PUBLIC_URL, instanceUrl: config.INSTANCE_URL }, log, voices, rateLimit: new RateLimitStore(config.HTTP_RATE_LIMIT_PER_MIN).middleware, isReady: () => ready });
+  const own = new HttpLimits(config.HTTP_RATE_LIMIT_PER_MIN, new TrustProxy(config.TRUST_PROXY));
+  return createApp({ twilio: { authToken: config.TWILIO_AUTH_TOKEN, publicUrl: config.PUBLIC_URL, instanceUrl: config.INSTANCE_URL }, log, voices, limits: own, isReady: () => ready });
 }
 
 describe('POST /twiml/inbound', () => {
@@ -33,9 +35,11 @@ describe('POST /twiml/inbound', () => {
     expect(res.text).not.toContain('{{');
   });
 
-  it('derives the stream URL from X-Forwarded-Proto/-Host when PUBLIC_URL is unset', async () => {
-    const res = await request(app()).post('/twiml/inbound').set('X-Forwarded-Proto', 'https').set('X-Forwarded-Host', 'abc.tunnel.test').type('form').send({});
+  it('derives the stream URL from X-Forwarded-Proto/-Host when PUBLIC_URL is unset, from a trusted proxy only', async () => {
+    const res = await request(app({ TRUST_PROXY: 'loopback' })).post('/twiml/inbound').set('X-Forwarded-Proto', 'https').set('X-Forwarded-Host', 'abc.tunnel.test').set('Host', 'internal:8080').type('form').send({});
     expect(res.text).toContain('url="wss://abc.tunnel.test/media"');
+    const untrusted = await request(app()).post('/twiml/inbound').set('X-Forwarded-Proto', 'https').set('X-Forwarded-Host', 'abc.tunnel.test').set('Host', 'internal:8080').type('form').send({});
+    expect(untrusted.text).toContain('url="ws://internal:8080/media"');
     const plain = await request(app()).post('/twiml/inbound').set('Host', 'localhost:8080').type('form').send({});
     expect(plain.text).toContain('url="ws://localhost:8080/media"');
     expect(plain.text).toContain('<Parameter name="voice" value="neutral-male"/>');
@@ -115,7 +119,7 @@ describe('route scoping', () => {
     extra.get('/extra', (_req, res) => {
       res.send('open');
     });
-    const a = createApp({ twilio: { authToken: TOKEN, publicUrl: undefined, instanceUrl: undefined }, log, voices, rateLimit, isReady: () => true, routers: [extra] });
+    const a = createApp({ twilio: { authToken: TOKEN, publicUrl: undefined, instanceUrl: undefined }, log, voices, limits, isReady: () => true, routers: [extra] });
     expect((await request(a).get('/extra')).text).toBe('open');
     expect((await request(a).post('/twiml/inbound').type('form').send({})).status).toBe(403);
   });

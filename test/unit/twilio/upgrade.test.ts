@@ -29,6 +29,8 @@ function rawUpgrade(url: string, headers: Record<string, string>): Promise<numbe
   });
 }
 
+const callSid = () => `CA${Math.random().toString(16).slice(2).padEnd(32, '0').slice(0, 32)}`;
+
 describe('media stream upgrade, signed', () => {
   let b: Bridge;
   let ws: string;
@@ -38,18 +40,38 @@ describe('media stream upgrade, signed', () => {
   });
   afterAll(() => b.close());
 
-  it('accepts a signature over the public wss:// URL, and over INSTANCE_URL', async () => {
+  it('accepts a signature over the public wss:// URL, and over INSTANCE_URL, of a per-call stream path', async () => {
     for (const base of ['wss://voice.example.com', 'wss://node-1.example.com']) {
-      const c = await connectTwilio(ws, { signWith: TOKEN, signedUrl: `${base}/media` });
+      const path = `/media/${b.streamTokens.issue(callSid())}`;
+      const c = await connectTwilio(`${b.url.replace(/^http/, 'ws')}${path}`, { signWith: TOKEN, signedUrl: `${base}${path}` });
       c.ws.close();
       await c.closed;
     }
   });
 
   it('checks the path only: a query string on the request does not enter the signed URL', async () => {
-    const c = await connectTwilio(`${ws}?ignored=1`, { signWith: TOKEN, signedUrl: 'wss://voice.example.com/media' });
+    const path = `/media/${b.streamTokens.issue(callSid())}`;
+    const c = await connectTwilio(`${b.url.replace(/^http/, 'ws')}${path}?ignored=1`, { signWith: TOKEN, signedUrl: `wss://voice.example.com${path}` });
     c.ws.close();
     await c.closed;
+  });
+
+  it('refuses the bare path, however well signed: its signature is the same for every stream (replayable)', async () => {
+    await expect(connectTwilio(ws, { signWith: TOKEN, signedUrl: 'wss://voice.example.com/media' })).rejects.toMatchObject({ status: 403 });
+    expect(b.logs.some((l) => l.reason === 'no-stream-token')).toBe(true);
+  });
+
+  it('opens a per-call stream path once: the same signed handshake again is refused', async () => {
+    const path = `/media/${b.streamTokens.issue(callSid())}`;
+    const o = { signWith: TOKEN, signedUrl: `wss://voice.example.com${path}` };
+    const c = await connectTwilio(`${b.url.replace(/^http/, 'ws')}${path}`, o);
+    await expect(connectTwilio(`${b.url.replace(/^http/, 'ws')}${path}`, o)).rejects.toMatchObject({ status: 403 });
+    c.ws.close();
+    await c.closed;
+    expect(b.logs.some((l) => l.reason === 'stream-token-replayed')).toBe(true);
+    // A forged token, signed correctly, opens nothing either.
+    const forged = `/media/${callSid()}.zzzzzz.AAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA`;
+    await expect(connectTwilio(`${b.url.replace(/^http/, 'ws')}${forged}`, { signWith: TOKEN, signedUrl: `wss://voice.example.com${forged}` })).rejects.toMatchObject({ status: 403 });
   });
 
   it('refuses a missing, wrong or differently-keyed signature with 403', async () => {
@@ -69,16 +91,29 @@ describe('media stream upgrade, signed', () => {
 
 describe('media stream upgrade, behind a proxy without PUBLIC_URL', () => {
   let b: Bridge;
+  let untrusting: Bridge;
   beforeAll(async () => {
-    b = await startBridge({ CONVERTER: 'local', TWILIO_AUTH_TOKEN: TOKEN });
+    b = await startBridge({ CONVERTER: 'local', TWILIO_AUTH_TOKEN: TOKEN, TRUST_PROXY: 'loopback' });
+    untrusting = await startBridge({ CONVERTER: 'local', TWILIO_AUTH_TOKEN: TOKEN });
   });
-  afterAll(() => b.close());
+  afterAll(async () => {
+    await b.close();
+    await untrusting.close();
+  });
 
-  it('checks the signature over the forwarded proto and host', async () => {
+  it('checks the signature over the forwarded proto and host of a trusted proxy', async () => {
     const headers = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'tunnel.example.net' };
-    const sig = twilioSignature(TOKEN, 'wss://tunnel.example.net/media');
-    expect(await rawUpgrade(`${b.url}/media`, { ...headers, 'x-twilio-signature': sig })).toBe(101);
-    expect(await rawUpgrade(`${b.url}/media`, { 'x-twilio-signature': sig })).toBe(403);
+    const path = `/media/${b.streamTokens.issue(callSid())}`;
+    const sig = twilioSignature(TOKEN, `wss://tunnel.example.net${path}`);
+    expect(await rawUpgrade(`${b.url}${path}`, { 'x-twilio-signature': sig })).toBe(403);
+    expect(await rawUpgrade(`${b.url}${path}`, { ...headers, 'x-twilio-signature': sig })).toBe(101);
+  });
+
+  it('ignores forwarded headers from a peer TRUST_PROXY does not name', async () => {
+    const headers = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'tunnel.example.net' };
+    const path = `/media/${untrusting.streamTokens.issue(callSid())}`;
+    const sig = twilioSignature(TOKEN, `wss://tunnel.example.net${path}`);
+    expect(await rawUpgrade(`${untrusting.url}${path}`, { ...headers, 'x-twilio-signature': sig })).toBe(403);
   });
 
   it('treats a Host that is not a URL as a bad signature, and keeps serving', async () => {

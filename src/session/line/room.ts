@@ -216,9 +216,12 @@ export class Room implements LegEvents {
       this.log.warn({ waitedS: this.waitedS(), overflow: maskPhone(next.number) }, 'waited maxWaitS: moving to the overflow line');
       this.deps.metrics.overflowed(this.line, 'line');
       const from = this.line.number;
-      void this.deps.presence.leave(from, this.customerCallSid).finally(() => {
-        if (this.state === 'waiting') this.wait(next);
-      });
+      void this.deps.presence
+        .leave(from, this.customerCallSid)
+        .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'presence: could not leave the queue (its lease expires it)'))
+        .finally(() => {
+          if (this.state === 'waiting') this.wait(next);
+        });
       return;
     }
     this.log.warn({ waitedS: this.waitedS() }, 'waited maxWaitS with no overflow line: message and hang-up');
@@ -243,7 +246,7 @@ export class Room implements LegEvents {
       return a ? [{ agentId: a.id, endpoint: a.endpoint }] : [];
     });
     if (this.state !== 'waiting' || targets.length === 0) {
-      for (const id of agentIds) void this.deps.presence.release(id, this.customerCallSid, { wrapUpMs: 0, answered: false });
+      for (const id of agentIds) this.settle(this.deps.presence.release(id, this.customerCallSid, { wrapUpMs: 0, answered: false }), 'release an agent');
       return;
     }
     const line = this.line;
@@ -267,7 +270,7 @@ export class Room implements LegEvents {
 
   private agentFailed(round: Dialer, agentId: string, outcome: DialOutcome): void {
     this.deps.metrics.dialOutcome(this.line, outcome);
-    void this.deps.presence.release(agentId, this.customerCallSid, { wrapUpMs: 0, answered: false });
+    this.settle(this.deps.presence.release(agentId, this.customerCallSid, { wrapUpMs: 0, answered: false }), 'release an agent');
     if (outcome !== 'canceled') this.declined.set(agentId, Date.now() + RETRY_SAME_AGENT_MS);
     if (round !== this.round || !round.exhausted || this.state !== 'waiting') return;
     // Nobody of this round joined: back to waiting for the next agent presence offers.
@@ -294,8 +297,8 @@ export class Room implements LegEvents {
     this.acceptedAgent = { config, callSid };
     this.session.awaitingStream = true;
     this.deps.metrics.dialOutcome(this.line, 'accepted');
-    void this.deps.presence.connected(config.id, this.customerCallSid);
-    void this.deps.presence.leave(this.line.number, this.customerCallSid);
+    this.settle(this.deps.presence.connected(config.id, this.customerCallSid), 'mark the agent on a call');
+    this.settle(this.deps.presence.leave(this.line.number, this.customerCallSid), 'leave the queue');
     clearTimeout(this.waitTimer);
     this.log.info({ agent: maskPhone(config.id), waitedS: this.waitedS() }, 'agent accepted the call');
     this.after(AGENT_STREAM_WAIT_MS, () => {
@@ -396,6 +399,14 @@ export class Room implements LegEvents {
     this.session.close(reason);
   }
 
+  /**
+   * A presence update whose failure changes nothing here: the store's leases expire what this
+   * instance could not clear (Redis away, or the store closed at shutdown).
+   */
+  private settle(p: Promise<unknown>, what: string): void {
+    p.catch((err: unknown) => this.log.warn({ err: (err as Error).message }, `presence: could not ${what} (its lease expires it)`));
+  }
+
   private after(ms: number, fn: () => void): void {
     const t = setTimeout(() => {
       this.timers.delete(t);
@@ -416,9 +427,9 @@ export class Room implements LegEvents {
     this.hold = undefined;
     this.round?.stop();
     const { control, presence, metrics } = this.deps;
-    void presence.leave(this.line.number, this.customerCallSid);
+    this.settle(presence.leave(this.line.number, this.customerCallSid), 'leave the queue');
     if (this.acceptedAgent) {
-      void presence.release(this.acceptedAgent.config.id, this.customerCallSid, { wrapUpMs: this.line.wrapUpS * 1000, answered: true });
+      this.settle(presence.release(this.acceptedAgent.config.id, this.customerCallSid, { wrapUpMs: this.line.wrapUpS * 1000, answered: true }), 'release the agent');
       if (!this.agent) void control.hangUp(this.acceptedAgent.callSid);
     }
     if ((was === 'waiting' || was === 'created') && reason === 'customer-hung-up') metrics.abandoned(this.line);

@@ -73,6 +73,8 @@ export interface ExtensionContext {
   rateLimit: RequestHandler;
   /** Starts a call's recording (RECORDINGS_DIR); undefined: recordings are off. */
   recordings?: CallRecorder | undefined;
+  /** Per-call stream tokens: every stream URL handed to Twilio is bound to one call. */
+  streamTokens?: StreamTokens | undefined;
 }
 
 export interface ServerExtras {
@@ -232,7 +234,7 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
       })
     : undefined;
   const calls = new CallManager({ maxCalls: config.MAX_CALLS, log, profile, recordings });
-  const ext: Extension = (await extend?.({ log, profile, calls, rateLimit: webhookGate, recordings })) ?? {};
+  const ext: Extension = (await extend?.({ log, profile, calls, rateLimit: webhookGate, recordings, streamTokens })) ?? {};
   for (const [mode, route] of Object.entries(ext.routes ?? {})) calls.addRoute(mode, route);
   const routers = [...(ext.routers ?? [])];
   if (config.LOCAL_API === 'true' || (config.LOCAL_API === 'auto' && config.LOCAL_API_KEY)) routers.push(compatApi(config, log, limits, local));
@@ -306,8 +308,8 @@ export async function startServer(config: Config, extras: ServerExtras = {}): Pr
     tokens: streamTokens,
     // Every stream URL this bridge hands out carries a token, except two-party rooms' (bound
     // by their room token instead): with signatures on, only those may use the bare path.
-    requireToken: signed && !ext.routes,
-    streamAdmission: new StreamAdmission({ requireToken: signed, tokenlessModes: Object.keys(ext.routes ?? {}) }),
+    requireToken: signed,
+    streamAdmission: new StreamAdmission({ requireToken: signed, tokenlessModes: [] }),
     // Refused handshakes count with the unauthenticated webhooks: a flood of them is not a flood of logs.
     quiet: (req) => limits.refused.take(limits.client(req)) !== null,
   });

@@ -401,14 +401,15 @@ describe('two-party masked line', () => {
         form,
       );
       expect(code).toBe(200);
-      expect(body).toContain('<Stream url="wss://vm-7.voice.example.com/media" name="customer">');
-      // Twilio opens the stream to the instance itself (and signs that wss:// URL).
-      const params = parseStreamTwiml(body).parameters;
-      const ws = new WebSocket(`${vm.url.replace(/^http/, 'ws')}/media`, {
+      expect(body).toMatch(/<Stream url="wss:\/\/vm-7\.voice\.example\.com\/media\/[^"]+" name="customer">/);
+      // Twilio opens the stream to the instance itself (and signs that wss:// URL, its token included).
+      const { parameters: params, url: streamUrl } = parseStreamTwiml(body);
+      const path = new URL(streamUrl).pathname;
+      const ws = new WebSocket(`${vm.url.replace(/^http/, 'ws')}${path}`, {
         headers: {
           host: 'vm-7.voice.example.com',
           'x-forwarded-proto': 'https',
-          'x-twilio-signature': twilioSignature(fake.authToken, 'wss://vm-7.voice.example.com/media', {}),
+          'x-twilio-signature': twilioSignature(fake.authToken, `wss://vm-7.voice.example.com${path}`, {}),
         },
       });
       await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));

@@ -25,6 +25,7 @@ import { MEDIA_PATH } from '../../http/app.js';
 import { twilioSignatureGuard, webhookBody } from '../../http/guards.js';
 import { connectStream, TwimlTemplate, xmlEscape } from '../../http/twiml.js';
 import { publicBase, toWebSocketBase } from '../../twilio/public-url.js';
+import { streamPath, type StreamTokens } from '../../twilio/stream-tokens.js';
 import { embeddedHoldMusic, loadHoldFile } from '../../voice/hold-music.js';
 import type { MaskedAudio } from '../../voice/masked.js';
 import type { HoldSound } from '../hold-audio.js';
@@ -76,7 +77,7 @@ export interface LineOptions {
   onRooms?: (rooms: ReadonlyMap<string, Room>) => void;
 }
 
-type ExtendCtx = { log: Logger; profile: MaskingProfile; calls: CallManager; rateLimit: RequestHandler; recordings?: CallRecorder | undefined };
+type ExtendCtx = { log: Logger; profile: MaskingProfile; calls: CallManager; rateLimit: RequestHandler; recordings?: CallRecorder | undefined; streamTokens?: StreamTokens | undefined };
 
 export interface ReloadResult {
   ok: boolean;
@@ -133,7 +134,7 @@ async function loadLines(settings: LineSettings, profile: MaskingProfile, given?
 
 /** The `extend` hook of startServer for contact lines. Rejects at start-up on a bad lines file. */
 export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
-  return async ({ log: rootLog, profile, calls, rateLimit, recordings }: ExtendCtx): Promise<LineService> => {
+  return async ({ log: rootLog, profile, calls, rateLimit, recordings, streamTokens }: ExtendCtx): Promise<LineService> => {
     const log = rootLog.child({ component: 'line' });
     const s = settings;
     if (!opts.lines && !s.linesFile) throw new Error('lineExtension: LINES_CONFIG is not set');
@@ -167,6 +168,8 @@ export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
       line.fallbackTwiml ?? (line.overflowMessage ? `<Response><Say>${xmlEscape(line.overflowMessage)}</Say><Hangup/></Response>` : bare(templates.noAnswer.render({})));
 
     const instanceBase = (req: Request) => publicBase(req, s.instanceUrl ?? s.publicUrl);
+    /** A stream URL bound to one call (a one-use token for that CallSid) when signatures are on. */
+    const mediaPath = (callSid: string) => (streamTokens && s.authToken ? streamPath(MEDIA_PATH, streamTokens.issue(callSid)) : MEDIA_PATH);
     const form = (req: Request) => (req.body ?? {}) as Record<string, string | undefined>;
     const twiml = (res: express.Response, body: string) => res.type('text/xml').send(body);
 
@@ -264,7 +267,7 @@ export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
       });
       room.log.info({ callSid, from: maskPhone(from) }, 'line call: answering with the customer stream');
       const stream = connectStream(
-        toWebSocketBase(base) + MEDIA_PATH,
+        toWebSocketBase(base) + mediaPath(callSid),
         { mode: LINE_MODE, room: id, role: 'customer', token: tokens.sign(id, 'customer', callSid) },
         'customer',
       );
@@ -289,7 +292,7 @@ export function lineExtension(settings: LineSettings, opts: LineOptions = {}) {
         {},
         {
           stream: connectStream(
-            toWebSocketBase(instanceBase(req)) + MEDIA_PATH,
+            toWebSocketBase(instanceBase(req)) + mediaPath(callSid),
             { mode: LINE_MODE, room: room.id, role: 'agent', token: tokens.sign(room.id, 'agent', callSid) },
             'agent',
           ),

@@ -7,8 +7,8 @@
  * module imports asMasked: the lint rules (tools/lint/eslint.config.js, run by npm test) refuse it.
  * So the only path from a caller's microphone to a listener's ear runs through a converter;
  * on any failure the listener gets nothing (silence), never the input.
- * Two documented exceptions, both in src/voice/: hold-tone.ts (a synthesized ringback, no
- * voice in it) and passthrough.ts (the customer -> agent leg of a two-party line that masks
+ * Two documented exceptions, both in src/voice/: hold-music.ts (synthesized music, or the
+ * operator's own recording: nothing of anyone on the call) and passthrough.ts (the customer -> agent leg of a two-party line that masks
  * only the agent; only the two-party line code, src/session/line/, may use it, which the same rules check).
  */
 declare const masked: unique symbol;

@@ -35,7 +35,7 @@ export const BRAND_FUNCTIONS = ['asMasked'];
 /**
  * The files trusted to brand audio: the brand itself, the converters that make masked audio
  * (ElevenLabs' answer, the embedded engine's output), and the documented exceptions that carry
- * nothing of a speaker (ringback, hold music) or that only the line code may use (passthrough).
+ * nothing of a speaker (hold music) or that only the line code may use (passthrough).
  * Everything else, src/voice/ included, is held to the fail-closed rules.
  */
 export const BRAND_TRUSTED = [
@@ -43,7 +43,6 @@ export const BRAND_TRUSTED = [
   'src/voice/elevenlabs/client.ts',
   'src/voice/local/index.ts',
   'src/voice/local/stream.ts',
-  'src/voice/hold-tone.ts',
   'src/voice/hold-music.ts',
   'src/voice/passthrough.ts',
 ];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mulawDbfs } from '../../../tools/sim/index.js';
-import { holdToneCycle, HOLD_TONE_CYCLE_MS, HOLD_TONE_ON_MS } from '../../../src/voice/hold-tone.js';
+import { embeddedHoldMusic } from '../../../src/voice/hold-music.js';
 import { openPassthroughFrames } from '../../../src/voice/passthrough.js';
 import { frameConverter } from '../../../src/pipeline/frame-adapter.js';
 import { mulawDecode } from '../../../src/audio/mulaw.js';
@@ -8,16 +8,15 @@ import { createLogger } from '../../../src/observability/logger.js';
 
 const silentLog = createLogger('silent');
 
-describe('hold tone', () => {
-  it('is a 6 s ringback cycle: 2 s of tone at a moderate level, then mu-law silence', () => {
-    const c = holdToneCycle();
-    expect(c.length).toBe(HOLD_TONE_CYCLE_MS * 8);
-    const on = c.subarray(0, HOLD_TONE_ON_MS * 8);
-    const off = c.subarray(HOLD_TONE_ON_MS * 8 + 8);
-    expect(mulawDbfs(on)).toBeGreaterThan(-20);
-    expect(mulawDbfs(on)).toBeLessThan(-6);
-    expect(off.every((b) => b === 0xff || b === 0x7f)).toBe(true);
-    expect(holdToneCycle()).toBe(c); // computed once
+describe('embedded hold music', () => {
+  it('is a 12 s loop at a moderate, steady level: audible most of the time, never clipping', () => {
+    const m = embeddedHoldMusic();
+    expect(m.length).toBe(12 * 8000);
+    const frames = Array.from({ length: m.length / 160 }, (_, i) => m.subarray(i * 160, i * 160 + 160));
+    const levels = frames.map((f) => mulawDbfs(f));
+    expect(Math.max(...levels)).toBeLessThan(-6);
+    expect(levels.filter((l) => l > -45).length / frames.length).toBeGreaterThan(0.8);
+    expect(embeddedHoldMusic()).toBe(m); // computed once
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * Audio a caller hears while nobody is talking to them (waiting in a line's queue, while
  * agents are dialled): a slot on the caller's connection clock, topped up a piece at a time
- * from a loop (hold music, or a ringback), with an optional message every so often. Stopping it
+ * from a loop (hold music), with an optional message every so often. Stopping it
  * clears the clock (what is queued here and what Twilio holds), so what plays next starts at once.
  */
 import type { MediaOut } from '../twilio/media-out.js';
